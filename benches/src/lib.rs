@@ -1,0 +1,2 @@
+//! Shared helpers for the feedwire benches.
+#![forbid(unsafe_code)]

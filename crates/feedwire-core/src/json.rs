@@ -1,0 +1,351 @@
+//! Validated JSON that is a zero-copy slice of a received frame.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytestring::ByteString;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::frame::{Frame, is_subslice};
+
+/// Why text could not become [`RawJson`].
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JSON: {0}")]
+pub struct RawJsonError(#[from] serde_json::Error);
+
+/// One validated JSON value, kept as its exact text.
+///
+/// Decoders build it from a `&RawValue` that points into a received [`Frame`]: the result shares the frame's
+/// buffer, so handing payloads to the application costs no copy. Parse it on demand with [`RawJson::parse`].
+///
+/// ```
+/// use feedwire_core::{Frame, RawJson};
+/// use serde_json::value::RawValue;
+///
+/// let frame = Frame::from(String::from(r#"{"event":"listed","data":{"price":12.5}}"#));
+/// #[derive(serde::Deserialize)]
+/// struct Envelope<'a> { #[serde(borrow)] data: &'a RawValue }
+/// let env: Envelope = serde_json::from_str(frame.as_str()).unwrap();
+/// let data = RawJson::from_raw_in(&frame, env.data);
+/// assert_eq!(data.as_str(), r#"{"price":12.5}"#);
+/// assert_eq!(data.parse::<serde_json::Value>().unwrap()["price"], 12.5);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawJson {
+    text: ByteString,
+}
+
+impl RawJson {
+    /// The raw value `raw`, sharing `frame`'s buffer when `raw` points into it (as it does when `raw` was
+    /// borrowed while decoding `frame`); copied otherwise.
+    pub fn from_raw_in(frame: &Frame, raw: &RawValue) -> RawJson {
+        let part = raw.get();
+        let text = if is_subslice(frame.as_str(), part) {
+            frame.as_byte_string().slice_ref(part)
+        } else {
+            ByteString::from(part.to_owned())
+        };
+        RawJson { text }
+    }
+
+    /// Validates a whole frame as one JSON value, without copying it.
+    pub fn from_frame(frame: Frame) -> Result<RawJson, RawJsonError> {
+        let raw: &RawValue = serde_json::from_str(frame.as_str())?;
+        Ok(RawJson::from_raw_in(&frame, raw))
+    }
+
+    /// Validates `text` as one JSON value (surrounding whitespace is dropped) and copies it.
+    pub fn from_json_str(text: &str) -> Result<RawJson, RawJsonError> {
+        let raw: &RawValue = serde_json::from_str(text)?;
+        Ok(RawJson {
+            text: ByteString::from(raw.get().to_owned()),
+        })
+    }
+
+    /// Serializes `value` to JSON.
+    pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, RawJsonError> {
+        Ok(RawJson {
+            text: ByteString::from(serde_json::to_string(value)?),
+        })
+    }
+
+    /// `{}`.
+    pub fn empty_object() -> RawJson {
+        RawJson {
+            text: ByteString::from_static("{}"),
+        }
+    }
+
+    /// `null`.
+    pub fn null() -> RawJson {
+        RawJson {
+            text: ByteString::from_static("null"),
+        }
+    }
+
+    /// The exact JSON text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The exact JSON text as shared bytes.
+    #[inline]
+    pub fn as_byte_string(&self) -> &ByteString {
+        &self.text
+    }
+
+    /// Deserializes the value; `T` may borrow from `self`.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.text)
+    }
+
+    /// Whether the value is a JSON string.
+    pub fn is_string(&self) -> bool {
+        self.text.starts_with('"')
+    }
+
+    /// Whether the value is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.text.starts_with('{')
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        &*self.text == "null"
+    }
+
+    /// If the value is a JSON string, its unescaped content (borrowed when it has no escapes).
+    pub fn as_json_string(&self) -> Option<Cow<'_, str>> {
+        if !self.is_string() {
+            return None;
+        }
+        if let Ok(s) = serde_json::from_str::<&str>(&self.text) {
+            return Some(Cow::Borrowed(s));
+        }
+        serde_json::from_str::<String>(&self.text).ok().map(Cow::Owned)
+    }
+
+    fn as_raw_value(&self) -> Result<&RawValue, serde_json::Error> {
+        serde_json::from_str(&self.text)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJson({})", self.as_str())
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RawJson {
+    /// Writes the exact text.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_raw_value()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw: Box<RawValue> = Deserialize::deserialize(deserializer)?;
+        Ok(RawJson {
+            text: ByteString::from(String::from(Box::<str>::from(raw))),
+        })
+    }
+}
+
+/// A payload that servers send either as a JSON-encoded string or as plain JSON (Pusher's `data`).
+///
+/// It is kept raw; [`StringOrJson::text`] and [`StringOrJson::parse`] look through one level of string
+/// encoding, the way pusher-js does: a string is parsed as JSON when it holds JSON, and kept as a string when
+/// it does not.
+///
+/// ```
+/// use feedwire_core::{RawJson, StringOrJson};
+/// #[derive(serde::Deserialize, Debug, PartialEq)]
+/// struct Listed { id: u64 }
+///
+/// let as_string = StringOrJson::new(RawJson::from_json_str(r#""{\"id\":7}""#).unwrap());
+/// let as_object = StringOrJson::new(RawJson::from_json_str(r#"{"id":7}"#).unwrap());
+/// assert_eq!(as_string.parse::<Listed>().unwrap(), Listed { id: 7 });
+/// assert_eq!(as_object.parse::<Listed>().unwrap(), Listed { id: 7 });
+/// assert_eq!(as_string.text(), r#"{"id":7}"#);
+///
+/// let plain = StringOrJson::new(RawJson::from_json_str(r#""hello""#).unwrap());
+/// assert_eq!(plain.text(), "hello");
+/// assert_eq!(plain.parse::<String>().unwrap(), "hello");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StringOrJson(RawJson);
+
+impl StringOrJson {
+    /// Wraps a raw value.
+    pub fn new(raw: RawJson) -> Self {
+        StringOrJson(raw)
+    }
+
+    /// The raw value as received (a JSON string literal with its quotes and escapes, or other JSON).
+    pub fn raw(&self) -> &RawJson {
+        &self.0
+    }
+
+    /// Unwraps the raw value.
+    pub fn into_raw(self) -> RawJson {
+        self.0
+    }
+
+    /// Whether the value arrived string-encoded.
+    pub fn is_string_encoded(&self) -> bool {
+        self.0.is_string()
+    }
+
+    /// The payload as text: a string's unescaped content, or any other value's JSON text.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self.0.as_json_string() {
+            Some(s) => s,
+            None => Cow::Borrowed(self.0.as_str()),
+        }
+    }
+
+    /// Deserializes the payload. A string-encoded payload is parsed as the JSON it holds; if it does not hold
+    /// JSON of type `T`, the string value itself is deserialized (so `parse::<String>()` always works on a string).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        if let Some(inner) = self.0.as_json_string() {
+            match serde_json::from_str(&inner) {
+                Ok(v) => return Ok(v),
+                Err(e) => return self.0.parse().map_err(|_| e),
+            }
+        }
+        self.0.parse()
+    }
+}
+
+impl From<RawJson> for StringOrJson {
+    fn from(raw: RawJson) -> Self {
+        StringOrJson(raw)
+    }
+}
+
+impl fmt::Debug for StringOrJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StringOrJson({})", self.0.as_str())
+    }
+}
+
+impl Serialize for StringOrJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StringOrJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        RawJson::deserialize(deserializer).map(StringOrJson)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Env<'a> {
+        #[serde(borrow)]
+        data: &'a RawValue,
+    }
+
+    #[test]
+    fn keeps_exact_bytes_and_shares_the_buffer() {
+        let text = String::from(r#"{"event":"e","data":{ "b" : [1, 2.50,"\u003c"] }}"#);
+        let frame = Frame::from(text);
+        let env: Env = serde_json::from_str(frame.as_str()).unwrap();
+        let raw = RawJson::from_raw_in(&frame, env.data);
+        assert_eq!(
+            raw.as_str(),
+            r#"{ "b" : [1, 2.50,"\u003c"] }"#,
+            "exact text, whitespace and escapes kept"
+        );
+        let start = frame.as_str().find("{ \"b\"").unwrap();
+        assert_eq!(raw.as_str().as_ptr(), frame.as_str()[start..].as_ptr(), "no copy");
+        // the slice keeps the buffer alive after the frame is gone
+        drop(frame);
+        assert_eq!(raw.parse::<serde_json::Value>().unwrap()["b"][2], "<");
+    }
+
+    #[test]
+    fn copies_when_not_inside_the_frame() {
+        let frame = Frame::from("{}");
+        let other: Box<RawValue> = serde_json::from_str("[1]").unwrap();
+        let raw = RawJson::from_raw_in(&frame, &other);
+        assert_eq!(raw.as_str(), "[1]");
+    }
+
+    #[test]
+    fn validates() {
+        assert!(RawJson::from_json_str("{\"a\":").is_err());
+        assert!(RawJson::from_json_str("1 2").is_err());
+        assert!(RawJson::from_frame(Frame::from("nope")).is_err());
+        assert_eq!(RawJson::from_json_str("  [1] ").unwrap().as_str(), "[1]");
+        let f = Frame::from(String::from("{\"x\":1}"));
+        let p = f.as_str().as_ptr();
+        assert_eq!(RawJson::from_frame(f).unwrap().as_str().as_ptr(), p);
+    }
+
+    #[test]
+    fn kinds_and_strings() {
+        let s = RawJson::from_json_str(r#""a\"b""#).unwrap();
+        assert!(s.is_string() && !s.is_object() && !s.is_null());
+        assert_eq!(s.as_json_string().unwrap(), "a\"b");
+        let plain = RawJson::from_json_str(r#""ab""#).unwrap();
+        assert!(matches!(plain.as_json_string(), Some(Cow::Borrowed("ab"))));
+        assert!(RawJson::null().is_null());
+        assert!(RawJson::empty_object().is_object());
+        assert_eq!(RawJson::from_json_str("5").unwrap().as_json_string(), None);
+    }
+
+    #[test]
+    fn serde_round_trip_is_exact() {
+        let raw = RawJson::from_json_str(r#"{"z":1,"a":[true,null]}"#).unwrap();
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            data: &'a RawJson,
+        }
+        let out = serde_json::to_string(&Out { data: &raw }).unwrap();
+        assert_eq!(out, r#"{"data":{"z":1,"a":[true,null]}}"#);
+        let back: RawJson = serde_json::from_str(r#" {"z":1} "#).unwrap();
+        assert_eq!(back.as_str(), r#"{"z":1}"#);
+    }
+
+    #[test]
+    fn string_or_json() {
+        let enc = StringOrJson::new(RawJson::from_json_str(r#""{\"n\":1}""#).unwrap());
+        assert!(enc.is_string_encoded());
+        assert_eq!(enc.text(), r#"{"n":1}"#);
+        assert_eq!(enc.parse::<serde_json::Value>().unwrap()["n"], 1);
+        let obj = StringOrJson::new(RawJson::from_json_str(r#"{"n":1}"#).unwrap());
+        assert!(!obj.is_string_encoded());
+        assert_eq!(obj.text(), r#"{"n":1}"#);
+        // a string that is not JSON stays a string
+        let s = StringOrJson::new(RawJson::from_json_str(r#""not json""#).unwrap());
+        assert_eq!(s.parse::<String>().unwrap(), "not json");
+        assert_eq!(s.parse::<serde_json::Value>().unwrap(), "not json");
+        // a string holding JSON of the wrong type reports the inner error
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct N {
+            n: u8,
+        }
+        let wrong = StringOrJson::new(RawJson::from_json_str(r#""{\"n\":\"x\"}""#).unwrap());
+        assert!(wrong.parse::<N>().is_err());
+    }
+}

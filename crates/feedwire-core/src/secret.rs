@@ -1,0 +1,94 @@
+//! A value that never prints.
+
+use std::fmt;
+
+/// A wrapper whose `Debug` and `Display` print `[redacted]`, for app secrets, auth signatures, API keys and
+/// client ids. Read the value with [`Secret::expose`], on purpose, where it is needed.
+///
+/// ```
+/// use feedwire_core::Secret;
+/// let s = Secret::new(String::from("7ad3773142a6692b25b8"));
+/// assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+/// assert_eq!(s.expose(), "7ad3773142a6692b25b8");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a value.
+    pub const fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    /// The wrapped value.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+
+    /// Unwraps the value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> From<T> for Secret<T> {
+    fn from(value: T) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret<String> {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // fields are read through Debug
+    struct Config {
+        key: &'static str,
+        secret: Secret<String>,
+    }
+
+    #[test]
+    fn never_prints_content() {
+        let c = Config {
+            key: "app-key",
+            secret: Secret::from("s3cr3t-value"),
+        };
+        for text in [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            format!("{}", c.secret),
+            format!("{:>40}", c.secret),
+        ] {
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+        assert!(format!("{c:?}").contains("app-key"));
+        assert_eq!(c.secret.expose(), "s3cr3t-value");
+        assert_eq!(c.secret.into_inner(), "s3cr3t-value");
+    }
+
+    #[test]
+    fn compares_by_value() {
+        assert_eq!(Secret::new(1u8), Secret::new(1u8));
+        assert_ne!(Secret::new(1u8), Secret::new(2u8));
+    }
+}
