@@ -1,0 +1,260 @@
+//! Helpers for the interoperability tests: start a real third-party peer on 127.0.0.1, wait until it listens,
+//! and stop it (its whole process group) when the guard drops, also when a test panics.
+//!
+//! The peers are installed by `scripts/install-peers.sh` (apt for Rails ActionCable + puma, `npm ci` for soketi
+//! and the JavaScript clients); `.ci/run` calls it and runs these tests with `--ignored`. Without the peers the
+//! tests are skipped by `cargo test` (they are `#[ignore]`d with a reason) and never pass by skipping in CI.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![allow(clippy::disallowed_methods)] // test infrastructure: real time and real processes are the point
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The folder holding the peers' files (`peers/` beside this crate's manifest).
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; there is a small window before the peer binds it).
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until something accepts TCP connections on `127.0.0.1:port`, for at most `timeout`.
+pub fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing listens on 127.0.0.1:{port}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running peer process. Dropping it stops the process group it leads (SIGTERM, then SIGKILL after 3 s).
+#[derive(Debug)]
+pub struct Peer {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Peer {
+    /// Starts `program args..` in `dir` with `env`, in a new process group, its output going to a log file.
+    pub fn start(
+        name: &str,
+        dir: &Path,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> io::Result<Peer> {
+        let log = std::env::temp_dir().join(format!("feedwire-interop-{name}-{}.log", std::process::id()));
+        let out = File::create(&log)?;
+        let err = out.try_clone()?;
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("starting {name} ({program}): {e}")))?;
+        Ok(Peer {
+            name: name.to_owned(),
+            child,
+            log,
+        })
+    }
+
+    /// The process id (also the process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the peer printed so far.
+    pub fn output(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to exit by itself, for at most `timeout`; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> io::Result<Option<i32>> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.code());
+            }
+            if start.elapsed() > timeout {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} still running after {timeout:?}; output:\n{}",
+                        self.name,
+                        self.output()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the process group now: SIGTERM, then SIGKILL for whatever is left after 3 s. Returns when no
+    /// process of the group is left (or after 6 s).
+    pub fn stop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let group_alive = || {
+            Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if group_alive() {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let start = Instant::now();
+        let mut killed = false;
+        loop {
+            let _ = self.child.try_wait(); // reap the leader
+            if !group_alive() || start.elapsed() > Duration::from_secs(6) {
+                break;
+            }
+            if !killed && start.elapsed() > Duration::from_secs(3) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &group])
+                    .stderr(Stdio::null())
+                    .status();
+                killed = true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.try_wait();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Starts soketi 1.6 on `127.0.0.1:port` with the default app (`app-id`/`app-key`/`app-secret`) and waits
+/// until it listens. `client_messages` enables client events.
+pub fn start_soketi(port: u16, client_messages: bool) -> io::Result<Peer> {
+    let dir = peers_dir().join("soketi");
+    let port_s = port.to_string();
+    let metrics = free_port()?.to_string();
+    let env = [
+        ("SOKETI_DEFAULT_APP_ID", "app-id"),
+        ("SOKETI_DEFAULT_APP_KEY", "app-key"),
+        ("SOKETI_DEFAULT_APP_SECRET", "app-secret"),
+        (
+            "SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES",
+            if client_messages { "true" } else { "false" },
+        ),
+        ("SOKETI_PORT", port_s.as_str()),
+        ("SOKETI_METRICS_SERVER_PORT", metrics.as_str()),
+    ];
+    let mut peer = Peer::start(
+        "soketi",
+        &dir,
+        "node",
+        &["node_modules/.bin/soketi", "start", "--config=soketi.json"],
+        &env,
+    )?;
+    if let Err(e) = wait_for_port(port, Duration::from_secs(20)) {
+        let out = peer.output();
+        peer.stop();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("soketi did not start: {e}\n{out}"),
+        ));
+    }
+    Ok(peer)
+}
+
+/// Starts Rails ActionCable 6.1 under puma on `127.0.0.1:port` (`/cable`) and waits until it listens.
+pub fn start_rails(port: u16) -> io::Result<Peer> {
+    let dir = peers_dir().join("actioncable");
+    let bind = format!("tcp://127.0.0.1:{port}");
+    let mut peer = Peer::start("rails", &dir, "puma", &["-b", &bind, "config.ru"], &[])?;
+    if let Err(e) = wait_for_port(port, Duration::from_secs(30)) {
+        let out = peer.output();
+        peer.stop();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("puma did not start: {e}\n{out}"),
+        ));
+    }
+    Ok(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_is_stopped_with_its_children_when_dropped() {
+        // `sh` starts a grandchild `sleep`; dropping the guard must stop both (the process group).
+        let dir = std::env::temp_dir();
+        let mut peer = Peer::start(
+            "sleeper",
+            &dir,
+            "sh",
+            &["-c", "sleep 60 & echo started; wait"],
+            &[],
+        )
+        .unwrap();
+        let pgid = peer.pid();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(peer.is_running());
+        assert!(peer.output().contains("started"));
+        drop(peer);
+        let alive = Command::new("pgrep")
+            .args(["-g", &pgid.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            alive.stdout.is_empty(),
+            "left running: {}",
+            String::from_utf8_lossy(&alive.stdout)
+        );
+    }
+
+    #[test]
+    fn waits_for_a_port_and_times_out_on_a_closed_one() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        wait_for_port(port, Duration::from_secs(1)).unwrap();
+        drop(l);
+        let free = free_port().unwrap();
+        assert!(wait_for_port(free, Duration::from_millis(300)).is_err());
+    }
+}
