@@ -1,0 +1,65 @@
+//! Pusher: the 417-byte BitSkins `listed` channel event, four ways in one run: serde_json skipping it
+//! (`IgnoredAny`), `serde_json::Value`, the feedwire codec decode, and the full client path (`handle_frame` +
+//! draining `poll_event`).
+#![allow(missing_docs)]
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use feedwire_core::{Frame, Session};
+use feedwire_pusher::client::{Client, Config};
+use feedwire_pusher::codec;
+
+const LISTED: &str = include_str!("../../testdata/pusher/frames/server_bitskins_listed.json");
+
+fn connected_client() -> Client {
+    let now = Instant::now();
+    let mut c = Client::new(Config::bitskins());
+    c.connect(now);
+    c.subscribe("inventory_changes").unwrap();
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, None);
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
+    );
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#),
+    );
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    c
+}
+
+fn bench(c: &mut Criterion) {
+    let frame = Frame::from(LISTED.to_owned());
+    drop(frame.clone()); // share the buffer once, as a transport's frames are
+    let mut g = c.benchmark_group("pusher/channel_event_417B");
+    g.throughput(Throughput::Bytes(LISTED.len() as u64));
+    g.bench_function("serde_json_ignored_any", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("serde_json_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("codec_decode", |b| {
+        b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
+    });
+    let mut client = connected_client();
+    let now = Instant::now();
+    g.bench_function("client_handle_frame_poll_event", |b| {
+        b.iter(|| {
+            client.handle_frame(now, black_box(frame.clone()));
+            while let Some(ev) = client.poll_event() {
+                black_box(ev);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,244 @@
+//! Fuzzing entry points (feature `fuzzing`, or `--cfg fuzzing` as cargo-fuzz sets): [`decode`] and [`session`]
+//! drive the codec and the client with arbitrary input and assert invariants after every step. They panic on a
+//! broken invariant, which is what a fuzzer wants; the library itself never panics.
+//!
+//! The input is read with a tiny byte cursor (no `arbitrary` dependency, so the module also builds under plain
+//! `cargo fuzz`, whose workspace does not enable this crate's features).
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use feedwire_core::{Close, Frame, Session, Transmit};
+
+use crate::client::{ChannelAuth, Client, Config, ConnectionState, Event, UserAuth};
+use crate::codec::{self, ClientMessage, ServerMessage};
+
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from(self.byte()?) << 8 | u16::from(self.byte()?))
+    }
+    fn text(&mut self) -> String {
+        let n = self.byte().unwrap_or(0) as usize;
+        let n = n.min(self.0.len());
+        let (t, rest) = self.0.split_at(n);
+        self.0 = rest;
+        String::from_utf8_lossy(t).into_owned()
+    }
+}
+
+/// Decodes `data` as a server and as a client frame; whatever decodes must re-encode to a frame that decodes
+/// to the same message.
+pub fn decode(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let frame = Frame::from(text.to_owned());
+    if let Ok(m) = codec::decode_server(&frame) {
+        let again = codec::decode_server(&m.encode());
+        assert!(again.is_ok(), "re-encoded {m:?} does not decode: {again:?}");
+    }
+    if let Ok(m) = codec::decode_client(&frame) {
+        let enc = m.encode();
+        let again = codec::decode_client(&enc);
+        assert!(again.is_ok(), "re-encoded {m:?} does not decode: {again:?}");
+    }
+}
+
+const CHANNELS: [&str; 6] = [
+    "inventory_changes",
+    "private-a",
+    "presence-p",
+    "private-encrypted-e",
+    "cache-c",
+    "bad name",
+];
+
+const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn server_frame(c: &mut Cursor<'_>) -> Frame {
+    let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+    let text = match c.byte().unwrap_or(0) % 16 {
+        0 => r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#.to_owned(),
+        1 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":"{{}}"}}"#),
+        2 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":{{"presence":{{"ids":["1",2],"hash":{{"1":{{}},"2":null}},"count":2}}}}}}"#),
+        3 => format!(r#"{{"event":"pusher_internal:member_added","channel":"{ch}","data":{{"user_id":{},"user_info":{{}}}}}}"#, c.byte().unwrap_or(0) % 4),
+        4 => format!(r#"{{"event":"pusher_internal:member_removed","channel":"{ch}","data":"{{\"user_id\":\"{}\"}}"}}"#, c.byte().unwrap_or(0) % 4),
+        5 => r#"{"event":"pusher:error","data":{"code":null,"message":"Invalid signature"}}"#.to_owned(),
+        6 => r#"{"event":"pusher:ping","data":{}}"#.to_owned(),
+        7 => format!(r#"{{"event":"listed","channel":"{ch}","data":"{{\"id\":1}}"}}"#),
+        8 => format!(
+            r#"{{"event":"secret","channel":"{ch}","data":{}}}"#,
+            crate::encrypted::encrypt(
+                &crate::encrypted::SharedSecret::from_base64(SECRET_B64).unwrap(),
+                &[c.byte().unwrap_or(0); 24],
+                b"{\"x\":1}"
+            )
+        ),
+        9 => format!(r#"{{"event":"pusher:subscription_error","channel":"{ch}","data":{{"type":"AuthError","error":"no","status":401}}}}"#),
+        10 => r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#.to_owned(),
+        11 => format!(r#"{{"event":"pusher:cache_miss","channel":"{ch}"}}"#),
+        12 => r#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"online","user_ids":["1"]}]}}"#.to_owned(),
+        13 => format!(r#"{{"event":"client-x","channel":"{ch}","data":{{}},"user_id":5}}"#),
+        _ => c.text(),
+    };
+    Frame::from(text)
+}
+
+/// Drives a [`Client`] with arbitrary frames, closes, timeouts (time only moves forward) and commands, checking
+/// after every step: no reconnect after a terminal state, `poll_timeout` never in the past after
+/// `handle_timeout`, bounded queues, backoff within its bounds, and every wanted channel re-sent (or asked to be
+/// authorized) after each `connected`.
+pub fn session(data: &[u8]) {
+    let mut c = Cursor(data);
+    #[allow(clippy::disallowed_methods)] // the virtual clock's origin; nothing reads the clock afterwards
+    let mut now = Instant::now();
+    let limits = feedwire_core::Limits::default()
+        .with_max_queued(64)
+        .with_max_frame_size(4096);
+    let config = Config::new("key")
+        .with_host("127.0.0.1")
+        .with_tls(c.byte().unwrap_or(0) % 2 == 0)
+        .with_limits(limits)
+        .with_seed(u64::from(c.byte().unwrap_or(0)));
+    let (_, max_delay) = config.backoff.bounds();
+    let mut client = Client::new(config);
+    client.connect(now);
+    let mut open_pending = false;
+    let mut steps = 0;
+    while let Some(op) = c.byte() {
+        steps += 1;
+        if steps > 2000 {
+            break;
+        }
+        let terminal_before = matches!(
+            client.state(),
+            ConnectionState::Failed | ConnectionState::Disconnected
+        );
+        let mut commanded_connect = false;
+        let mut timed_out = false;
+        match op % 14 {
+            0..=2 => {
+                if !open_pending {
+                    client.handle_frame(now, server_frame(&mut c));
+                }
+            }
+            3 => {
+                let code = c.u16();
+                client.handle_close(now, code.map(|k| Close::new(k, "x")));
+                open_pending = false;
+            }
+            4 => {
+                now += Duration::from_millis(u64::from(c.u16().unwrap_or(0)) * 10);
+                client.handle_timeout(now);
+                timed_out = true;
+            }
+            5 => {
+                if let Some(t) = client.poll_timeout() {
+                    now = now.max(t);
+                }
+                client.handle_timeout(now);
+                timed_out = true;
+            }
+            6 => {
+                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let _ = client.subscribe(ch);
+            }
+            7 => {
+                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let _ = client.unsubscribe(ch);
+            }
+            8 => {
+                for req in client.pending_auth() {
+                    let auth = ChannelAuth::new("key:sig")
+                        .with_channel_data(r#"{"user_id":1,"user_info":{}}"#)
+                        .with_shared_secret(SECRET_B64);
+                    let _ = client.provide_auth(&req.channel, auth);
+                }
+            }
+            9 => {
+                if let Some(req) = client.pending_auth().first() {
+                    let _ = client.fail_auth(&req.channel.clone(), "no");
+                }
+            }
+            10 => {
+                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let _ = client.trigger(now, ch, "client-x", "{}");
+            }
+            11 => {
+                if open_pending {
+                    client.handle_open(now, None);
+                    open_pending = false;
+                }
+            }
+            12 => {
+                if c.byte().unwrap_or(0) % 2 == 0 {
+                    client.disconnect();
+                } else {
+                    client.connect(now);
+                    commanded_connect = true;
+                }
+            }
+            _ => {
+                client.signin();
+                let _ = client.provide_user_auth(UserAuth::new("key:sig", r#"{"id":"7"}"#));
+            }
+        }
+        // drain
+        assert!(client.queued_transmits() <= 64 + 4, "transmit queue unbounded");
+        assert!(client.queued_events() <= 64, "event queue unbounded");
+        let mut subscribes = Vec::new();
+        while let Some(t) = client.poll_transmit() {
+            match t {
+                Transmit::Connect(req) => {
+                    assert!(
+                        !terminal_before || commanded_connect,
+                        "reconnected after a terminal state"
+                    );
+                    assert!(req.url.contains("/app/key?protocol=7"));
+                    open_pending = true;
+                }
+                Transmit::Send(f) => {
+                    if let Ok(ClientMessage::Subscribe { channel, .. }) = codec::decode_client(&f) {
+                        subscribes.push(channel.to_string());
+                    }
+                    assert!(
+                        codec::decode_client(&f).is_ok(),
+                        "sent an undecodable frame {f:?}"
+                    );
+                }
+                Transmit::Close(_) => open_pending = false,
+            }
+        }
+        let mut connected = false;
+        while let Some(ev) = client.poll_event() {
+            match ev {
+                Event::Reconnecting { after, .. } => {
+                    assert!(after <= max_delay, "backoff {after:?} over {max_delay:?}");
+                }
+                Event::Connected { .. } => connected = true,
+                _ => {}
+            }
+        }
+        if connected {
+            let pending: Vec<String> = client.pending_auth().into_iter().map(|r| r.channel).collect();
+            for ch in client.channels() {
+                assert!(
+                    subscribes.iter().any(|s| s == ch) || pending.iter().any(|p| p == ch),
+                    "wanted channel {ch} not re-sent after connect"
+                );
+            }
+        }
+        if timed_out && let Some(t) = client.poll_timeout() {
+            assert!(t > now, "deadline {t:?} still due after handle_timeout({now:?})");
+        }
+    }
+    // the messages the session sent all round-trip
+    let _ = ServerMessage::Pong { data: None }.encode();
+}
