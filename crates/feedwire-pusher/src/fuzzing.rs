@@ -242,3 +242,134 @@ pub fn session(data: &[u8]) {
     // the messages the session sent all round-trip
     let _ = ServerMessage::Pong { data: None }.encode();
 }
+
+/// Drives the server hub with arbitrary connections, frames (well-formed and not), closes, publishes and time,
+/// checking every internal invariant after each step, that no frame is queued for a connection the hub closed,
+/// and that `poll_timeout` never stays in the past after `handle_timeout`. Returns how deep the run went
+/// (steps, most open connections, most subscriptions at once), so tests can check the driver reaches real states.
+pub fn hub(data: &[u8]) -> HubRun {
+    use crate::server::{Hub, HubConfig};
+    use feedwire_core::{ConnId, Hub as _, HubTransmit, OpenRequest, RawJson};
+
+    let mut c = Cursor(data);
+    #[allow(clippy::disallowed_methods)] // the virtual clock's origin; nothing reads the clock afterwards
+    let start = Instant::now();
+    let mut now = start;
+    let mut hub = Hub::new(
+        HubConfig::default()
+            .with_client_events(c.byte().unwrap_or(0) % 2 == 0)
+            .with_subscription_count(true),
+    );
+    let secret = feedwire_core::Secret::new("app-secret".to_owned());
+    let mut open = std::collections::BTreeSet::new();
+    let paths = [
+        "/app/app-key?protocol=7",
+        "/app/app-key?protocol=7&client=js",
+        "/app/app-key?protocol=6",
+        "/app/other?protocol=7",
+        "/app/app-key",
+        "/app/app-key?protocol=x",
+        "/x",
+    ];
+    let mut run = HubRun::default();
+    for _ in 0..256 {
+        let Some(op) = c.byte() else { break };
+        run.steps += 1;
+        let conn = ConnId(u64::from(c.byte().unwrap_or(0) % 4));
+        match op % 8 {
+            0 | 7 => {
+                if !open.contains(&conn) {
+                    // mostly valid paths, so that deep states are reached
+                    let i = c.byte().unwrap_or(0) as usize;
+                    let path = if i.is_multiple_of(4) {
+                        paths[(i / 4) % paths.len()]
+                    } else {
+                        paths[0]
+                    };
+                    hub.handle_open(now, conn, &OpenRequest::new(path));
+                    open.insert(conn);
+                }
+            }
+            1..=3 => {
+                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let sid = hub.socket_id(conn).unwrap_or("1.1").to_owned();
+                let text = match c.byte().unwrap_or(0) % 10 {
+                    0 => format!(r#"{{"event":"pusher:subscribe","data":{{"auth":"","channel":"{ch}"}}}}"#),
+                    1 => {
+                        let a = crate::auth::sign_private("app-key", &secret, &sid, ch);
+                        format!(
+                            r#"{{"event":"pusher:subscribe","data":{{"auth":"{}","channel":"{ch}"}}}}"#,
+                            a.expose()
+                        )
+                    }
+                    2 => {
+                        let cd = format!(r#"{{"user_id":{}}}"#, c.byte().unwrap_or(0) % 3);
+                        let a = crate::auth::sign_presence("app-key", &secret, &sid, ch, &cd);
+                        serde_json::json!({"event":"pusher:subscribe","data":{"auth":a.expose(),"channel":ch,"channel_data":cd}}).to_string()
+                    }
+                    3 => format!(r#"{{"event":"pusher:unsubscribe","data":{{"channel":"{ch}"}}}}"#),
+                    4 => format!(r#"{{"event":"client-x","channel":"{ch}","data":{{}}}}"#),
+                    5 => r#"{"event":"pusher:ping","data":{}}"#.to_owned(),
+                    6 => {
+                        let ud = r#"{"id":"u1"}"#;
+                        let a = crate::auth::sign_user("app-key", &secret, &sid, ud);
+                        serde_json::json!({"event":"pusher:signin","data":{"auth":a.expose(),"user_data":ud}})
+                            .to_string()
+                    }
+                    _ => {
+                        // short garbage, so one frame does not eat the whole program
+                        let n = (c.byte().unwrap_or(0) % 48) as usize;
+                        let n = n.min(c.0.len());
+                        let (t, rest) = c.0.split_at(n);
+                        c.0 = rest;
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                };
+                hub.handle_frame(now, conn, Frame::from(text));
+            }
+            4 => {
+                let close = (c.byte().unwrap_or(0) % 2 == 0).then(Close::normal);
+                hub.handle_close(now, conn, close);
+                open.remove(&conn);
+            }
+            5 => now += Duration::from_millis(u64::from(c.u16().unwrap_or(0)) * 10),
+            6 => {
+                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                hub.publish(&[ch], "e", &RawJson::from_json_str(r#""{}""#).unwrap(), None);
+            }
+            _ => unreachable!(),
+        }
+        hub.handle_timeout(now);
+        if let Some(t) = hub.poll_timeout() {
+            assert!(
+                t > now,
+                "poll_timeout {t:?} is not after now {now:?} right after handle_timeout"
+            );
+        }
+        let mut closed = std::collections::BTreeSet::new();
+        while let Some((id, t)) = hub.poll_transmit() {
+            assert!(!closed.contains(&id), "a frame for {id:?} after its close");
+            if matches!(t, HubTransmit::Close(_)) {
+                closed.insert(id);
+                open.remove(&id);
+            }
+        }
+        while hub.poll_event().is_some() {}
+        hub.check_invariants();
+        run.max_connections = run.max_connections.max(hub.connection_count());
+        let subs: usize = CHANNELS.iter().map(|ch| hub.subscriber_count(ch)).sum();
+        run.max_subscriptions = run.max_subscriptions.max(subs);
+    }
+    run
+}
+
+/// How deep one [`hub`] run went.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HubRun {
+    /// Steps taken.
+    pub steps: usize,
+    /// The most connections open at once.
+    pub max_connections: usize,
+    /// The most subscriptions (over the fuzzed channel names) at once.
+    pub max_subscriptions: usize,
+}

@@ -4,7 +4,10 @@
 //! - [`codec`]: every message in both directions, two-phase borrowed decoding, pusher-js-exact encoding;
 //! - [`client`]: [`client::Client`], a [`feedwire_core::Session`] with the full pusher-js connection policy;
 //! - [`auth`]: channel and user signatures (`key:hex(HMAC-SHA256)`);
-//! - [`encrypted`]: `private-encrypted-*` payload decryption.
+//! - [`encrypted`]: `private-encrypted-*` payload decryption;
+//! - [`server`]: [`server::Hub`], a protocol-faithful Pusher server hub (a [`feedwire_core::Hub`]) that pusher-js
+//!   and this crate's client work against unchanged;
+//! - [`rest`]: the Channels HTTP API, sans-IO, with full request-signature verification.
 //!
 //! It accepts the frames of hosted Pusher, soketi, Laravel Reverb, poxa and pusher-fake alike: `data` as a
 //! JSON-encoded string, an object or absent; `code: null`; `user_id` as a number or a string; every shape of
@@ -36,5 +39,7 @@ pub mod codec;
 pub mod encrypted;
 #[cfg(any(feature = "fuzzing", fuzzing))]
 pub mod fuzzing;
+pub mod rest;
+pub mod server;
 
 pub use bytestring::ByteString;
