@@ -1,0 +1,76 @@
+//! ActionCable: the 320-byte data frame (identifier with Rails' `\u003c` escapes) four ways in one run: serde_json
+//! skipping it (`IgnoredAny`), `serde_json::Value`, the feedwire codec decode, and the full client path
+//! (`handle_frame` + draining `poll_event`); plus the ping and confirm frames through the codec.
+#![allow(missing_docs)]
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use feedwire_actioncable::client::{Client, Config};
+use feedwire_actioncable::codec;
+use feedwire_actioncable::identifier::Identifier;
+use feedwire_core::{Frame, Session};
+
+const DATA: &str = include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
+const PING: &str = include_str!("../../testdata/actioncable/frames/server_ping.json");
+const CONFIRM: &str = r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#;
+
+fn connected_client() -> Client {
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("ws://127.0.0.1:28080/cable"));
+    let room = Identifier::builder("ChatChannel").param("room", "<b>R&D</b>").unwrap().build();
+    c.subscribe(now, room);
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, Some("actioncable-v1-json"));
+    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+    c.handle_frame(now, Frame::from(CONFIRM));
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    c
+}
+
+fn bench(c: &mut Criterion) {
+    let data = DATA.trim_end();
+    let frame = Frame::from(data.to_owned());
+    drop(frame.clone()); // share the buffer once, as a transport's frames are
+    let mut g = c.benchmark_group("actioncable/data_frame_320B");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("serde_json_ignored_any", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("serde_json_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("codec_decode", |b| {
+        b.iter(|| codec::decode_server(black_box(frame.as_str())).unwrap())
+    });
+    let mut client = connected_client();
+    let now = Instant::now();
+    g.bench_function("client_handle_frame_poll_event", |b| {
+        b.iter(|| {
+            client.handle_frame(now, black_box(frame.clone()));
+            while let Some(ev) = client.poll_event() {
+                black_box(ev);
+            }
+        })
+    });
+    g.finish();
+
+    for (name, text) in [("ping", PING.trim_end()), ("confirm", CONFIRM)] {
+        let mut g = c.benchmark_group(format!("actioncable/{name}_{}B", text.len()));
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function("serde_json_ignored_any", |b| {
+            b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(text)).unwrap())
+        });
+        g.bench_function("serde_json_value", |b| {
+            b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(text)).unwrap())
+        });
+        g.bench_function("codec_decode", |b| b.iter(|| codec::decode_server(black_box(text)).unwrap()));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,502 @@
+//! Fuzzing entry points (feature `fuzzing`), used by the cargo-fuzz targets in `fuzz/` and by `tests/chaos.rs`.
+//!
+//! Each function drives the code with an `arbitrary` sequence of frames, closes, timeouts (time only moves
+//! forward) and commands, and asserts invariants after every step. They panic on a broken invariant, which is
+//! what a fuzzer looks for; they never panic on a healthy crate, whatever the input.
+#![allow(clippy::disallowed_methods)] // the harness takes one real Instant as its virtual clock's origin
+#![allow(missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+use feedwire_core::{Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, Session, Transmit};
+
+use crate::client::{Client, Config, DownReason, Event, Flavour, Phase, SubState};
+use crate::codec::{self, Command, ServerFrame, ServerMessage};
+use crate::identifier::Identifier;
+use crate::server::{Hub, HubConfig};
+
+const IDS: [&str; 4] = [
+    r#"{"channel":"ChatChannel","id":42}"#,
+    r#"{"channel":"ChatChannel","room":"<b>R&D</b>"}"#,
+    r#"{"channel":"ApiChannel","key":"k","events":"posts#create"}"#,
+    r#"{"channel":"Ünï\"code\\"}"#,
+];
+
+const KNOWN: [&str; 8] = [
+    r#"{"type":"welcome"}"#,
+    r#"{"type":"ping","message":1795342530}"#,
+    r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","message":{"x":1}}"#,
+    r#"{"type":"disconnect","reason":null}"#,
+    r#"{"type":"disconnect","reason":"server_restart","reconnect":true}"#,
+    r#"{"type":"weird"}"#,
+    r#"{"identifier":5,"type":"confirm_subscription"}"#,
+    "not json",
+];
+
+const MAX_QUEUED: usize = 64;
+
+fn id(i: u8) -> &'static str {
+    IDS[usize::from(i) % IDS.len()]
+}
+
+/// Decodes `data` both ways; identifiers must compare equal to their own decoded text.
+pub fn decode(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(msg) = codec::decode_server(text) {
+        let ident = match &msg {
+            ServerMessage::Confirm { identifier }
+            | ServerMessage::Reject { identifier }
+            | ServerMessage::ConfirmHistory { identifier }
+            | ServerMessage::RejectHistory { identifier }
+            | ServerMessage::Presence { identifier, .. }
+            | ServerMessage::Message { identifier, .. } => Some(*identifier),
+            _ => None,
+        };
+        if let Some(i) = ident {
+            let text = i.to_cow();
+            // invalid escapes decode to U+FFFD in both, so this holds for every string serde accepted
+            assert!(
+                i.eq_str(&text),
+                "identifier does not equal its own decoded text: {:?}",
+                i.raw()
+            );
+        }
+        let _ = format!("{msg:?}");
+    }
+    if let Ok(msg) = codec::decode_client(text) {
+        let _ = format!("{msg:?}");
+    }
+    let _ = Identifier::from_raw(text).map(|i| format!("{i:?}{i}"));
+}
+
+#[derive(Arbitrary, Debug)]
+enum ServerOp {
+    Welcome {
+        sid: bool,
+        restored: Vec<u8>,
+    },
+    Ping(i64),
+    Pong,
+    Confirm(u8),
+    Reject(u8),
+    Disconnect {
+        reason: Option<u8>,
+        reconnect: Option<bool>,
+    },
+    Message {
+        id: u8,
+        stream: Option<(bool, bool, u8)>,
+    },
+    ConfirmHistory(u8),
+    RejectHistory(u8),
+    Known(u8),
+    Raw(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum ClientOp {
+    Frame(ServerOp),
+    Open(u8),
+    Close(Option<u16>),
+    Advance(u16),
+    AdvanceToDeadline,
+    Subscribe(u8),
+    Unsubscribe(u8),
+    Perform(u8),
+    Whisper(u8),
+    Disconnect,
+}
+
+fn server_frame(op: &ServerOp) -> Frame {
+    let text = match op {
+        ServerOp::Welcome { sid, restored } => {
+            let ids: Vec<&str> = restored.iter().take(4).map(|i| id(*i)).collect();
+            ServerFrame::Welcome {
+                sid: sid.then_some("s1"),
+                restored_ids: (!ids.is_empty()).then_some(&ids[..]),
+            }
+            .encode()
+        }
+        ServerOp::Ping(t) => ServerFrame::Ping { message: *t }.encode(),
+        ServerOp::Pong => ServerFrame::Pong.encode(),
+        ServerOp::Confirm(i) => ServerFrame::Confirm { identifier: id(*i) }.encode(),
+        ServerOp::Reject(i) => ServerFrame::Reject { identifier: id(*i) }.encode(),
+        ServerOp::Disconnect { reason, reconnect } => ServerFrame::Disconnect {
+            reason: reason.map(|r| ["server_restart", "unauthorized", "remote"][usize::from(r) % 3]),
+            reconnect: *reconnect,
+        }
+        .encode(),
+        ServerOp::Message { id: i, stream } => ServerFrame::Message {
+            identifier: id(*i),
+            message: r#"{"n":1}"#,
+            stream: stream.map(|(s, e, o)| {
+                (
+                    if s { "a" } else { "b" },
+                    if e { "e1" } else { "e2" },
+                    u64::from(o),
+                )
+            }),
+        }
+        .encode(),
+        ServerOp::ConfirmHistory(i) => ServerFrame::ConfirmHistory { identifier: id(*i) }.encode(),
+        ServerOp::RejectHistory(i) => ServerFrame::RejectHistory { identifier: id(*i) }.encode(),
+        ServerOp::Known(k) => KNOWN[usize::from(*k) % KNOWN.len()].to_owned(),
+        ServerOp::Raw(s) => s.clone(),
+    };
+    Frame::from(text)
+}
+
+/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants.
+pub fn session(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let anycable = u.arbitrary::<bool>().unwrap_or(false);
+    let seed = u.arbitrary::<u64>().unwrap_or(0);
+    let start = Instant::now();
+    let config = Config::new("ws://h/cable")
+        .with_flavour(if anycable {
+            Flavour::AnyCable
+        } else {
+            Flavour::Rails
+        })
+        .with_seed(seed)
+        .with_unix_anchor(start, 1_795_342_530_000)
+        .with_limits(
+            Limits::default()
+                .with_max_queued(MAX_QUEUED)
+                .with_max_frame_size(4096),
+        );
+    let (lo, hi) = config.backoff.bounds();
+    let restart = config.restart_delay;
+    let mut c = Client::new(config);
+    let mut now = start;
+    let mut dialing = false;
+    let mut open = false;
+    let mut stopped = false;
+    let mut handles = Vec::new();
+    let drain = |c: &mut Client, dialing: &mut bool, open: &mut bool, stopped: &mut bool| {
+        let (o, e) = c.queue_lens();
+        assert!(o <= MAX_QUEUED + 1 && e <= MAX_QUEUED, "queues bounded: {o} {e}");
+        while let Some(t) = c.poll_transmit() {
+            match t {
+                Transmit::Connect(_) => {
+                    assert!(!*stopped, "no reconnect after a terminal stop");
+                    *dialing = true;
+                    *open = false;
+                }
+                Transmit::Close(_) => {
+                    *dialing = false;
+                    *open = false;
+                }
+                Transmit::Send(f) => {
+                    assert!(*open, "sends only on an open connection");
+                    assert!(
+                        codec::decode_client(f.as_str()).is_ok(),
+                        "the client sends valid commands: {f:?}"
+                    );
+                }
+            }
+        }
+        while let Some(ev) = c.poll_event() {
+            match ev {
+                Event::Stopped { .. } => *stopped = true,
+                Event::Disconnected {
+                    reason,
+                    reconnect_in: Some(d),
+                } => {
+                    if matches!(reason, DownReason::ServerDisconnect { .. }) {
+                        assert!(d >= restart && d < restart * 2, "restart delay {d:?}");
+                    } else {
+                        // the first attempt has a full [0, 1) jitter
+                        assert!(
+                            d >= lo && d < hi.max(lo * 2),
+                            "backoff {d:?} not in [{lo:?}, {hi:?})"
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    drain(&mut c, &mut dialing, &mut open, &mut stopped);
+    if u.arbitrary::<bool>().unwrap_or(true) {
+        // start from a welcomed connection with two subscriptions, so short inputs reach the deep states
+        for i in 0..2 {
+            if let Ok(ident) = Identifier::from_raw(id(i)) {
+                handles.push(c.subscribe(now, ident));
+            }
+        }
+        let proto = if anycable {
+            codec::PROTOCOL_V1_EXT_JSON
+        } else {
+            codec::PROTOCOL_V1_JSON
+        };
+        c.handle_open(now, Some(proto));
+        dialing = false;
+        open = true;
+        c.handle_frame(
+            now,
+            server_frame(&ServerOp::Welcome {
+                sid: true,
+                restored: Vec::new(),
+            }),
+        );
+        assert!(c.is_connected());
+        drain(&mut c, &mut dialing, &mut open, &mut stopped);
+    }
+    for _ in 0..256 {
+        let Ok(op) = u.arbitrary::<ClientOp>() else { break };
+        match op {
+            ClientOp::Frame(f) => {
+                if open {
+                    let welcome = matches!(f, ServerOp::Welcome { ref restored, .. } if restored.is_empty());
+                    c.handle_frame(now, server_frame(&f));
+                    if welcome && c.is_connected() {
+                        for s in &c.subs {
+                            assert!(
+                                matches!(
+                                    s.state,
+                                    SubState::Pending { .. }
+                                        | SubState::Wanted { send_at: Some(_) }
+                                        | SubState::Confirmed
+                                ),
+                                "wanted subscriptions are re-sent after a welcome: {s:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            ClientOp::Open(p) => {
+                if dialing {
+                    dialing = false;
+                    let proto = [
+                        Some(codec::PROTOCOL_V1_JSON),
+                        Some(codec::PROTOCOL_V1_EXT_JSON),
+                        Some(codec::PROTOCOL_UNSUPPORTED),
+                        None,
+                    ][usize::from(p) % 4];
+                    c.handle_open(now, proto);
+                    open = matches!(c.phase, Phase::Open { .. });
+                }
+            }
+            ClientOp::Close(code) => {
+                if dialing || open {
+                    dialing = false;
+                    open = false;
+                    c.handle_close(now, code.map(|code| Close::new(code, "")));
+                }
+            }
+            ClientOp::Advance(ms) => {
+                now += Duration::from_millis(u64::from(ms));
+                c.handle_timeout(now);
+            }
+            ClientOp::AdvanceToDeadline => {
+                if let Some(t) = c.poll_timeout() {
+                    now = now.max(t);
+                    c.handle_timeout(now);
+                    if let Some(next) = c.poll_timeout() {
+                        assert!(next > now, "deadline still in the past after handling it");
+                    }
+                }
+            }
+            ClientOp::Subscribe(i) => {
+                if let Ok(ident) = Identifier::from_raw(id(i)) {
+                    handles.push(c.subscribe(now, ident));
+                }
+            }
+            ClientOp::Unsubscribe(i) => {
+                if !handles.is_empty() {
+                    let h = handles.remove(usize::from(i) % handles.len());
+                    let _ = c.unsubscribe(now, h); // a rejected subscription is already gone
+                }
+            }
+            ClientOp::Perform(i) => {
+                if let Ok(ident) = Identifier::from_raw(id(i)) {
+                    let _ = c.perform(&ident, "speak", serde_json::json!({"text": "hi"}));
+                }
+            }
+            ClientOp::Whisper(i) => {
+                if let Ok(ident) = Identifier::from_raw(id(i)) {
+                    let _ = c.whisper(&ident, serde_json::json!({"typing": true}));
+                }
+            }
+            ClientOp::Disconnect => c.disconnect(),
+        }
+        drain(&mut c, &mut dialing, &mut open, &mut stopped);
+        if stopped {
+            assert!(
+                c.is_stopped() && c.poll_timeout().is_none(),
+                "a stopped session schedules nothing"
+            );
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum HubOp {
+    Open { conn: u8, ext: bool, sid: bool },
+    Subscribe { conn: u8, id: u8 },
+    Command { conn: u8, kind: u8, id: u8 },
+    Raw { conn: u8, text: String },
+    Close(u8),
+    Advance(u16),
+    Confirm { conn: u8, id: u8, stream: bool },
+    Reject { conn: u8, id: u8 },
+    Broadcast { stream: bool, n: u8 },
+    Disconnect { conn: u8, reconnect: Option<bool> },
+}
+
+/// Drives a [`Hub`] with arbitrary connections, commands, host answers and time, checking its invariants.
+pub fn hub(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let anycable = u.arbitrary::<bool>().unwrap_or(true);
+    let start = Instant::now();
+    let mut hub = Hub::new(
+        HubConfig::default()
+            .with_anycable(anycable)
+            .with_unix_anchor(start, 1_795_342_530_000)
+            .with_history_limits(8, Duration::from_secs(30))
+            .with_limits(
+                Limits::default()
+                    .with_max_queued(MAX_QUEUED)
+                    .with_max_frame_size(4096),
+            ),
+    );
+    let mut now = start;
+    let mut open: Vec<ConnId> = Vec::new();
+    // two connections subscribed and streaming, so short inputs reach broadcasts and history
+    for c in 1..=2u64 {
+        let proto = if anycable {
+            codec::PROTOCOL_V1_EXT_JSON
+        } else {
+            codec::PROTOCOL_V1_JSON
+        };
+        hub.handle_open(
+            now,
+            ConnId(c),
+            &OpenRequest::new("/cable").with_subprotocol(Some(proto.to_owned())),
+        );
+        open.push(ConnId(c));
+        let f = Command::Subscribe {
+            identifier: id(0),
+            history: None,
+        }
+        .encode();
+        hub.handle_frame(now, ConnId(c), Frame::from(f));
+        assert!(hub.confirm(ConnId(c), id(0)).is_ok());
+        assert!(hub.stream_from(ConnId(c), id(0), "s").is_ok());
+    }
+    while hub.poll_transmit().is_some() {}
+    while hub.poll_event().is_some() {}
+    for _ in 0..256 {
+        let Ok(op) = u.arbitrary::<HubOp>() else { break };
+        let conn = |c: u8| ConnId(u64::from(c % 4) + 1);
+        match op {
+            HubOp::Open { conn: c, ext, sid } => {
+                let c = conn(c);
+                if !open.contains(&c) {
+                    let offered = if ext {
+                        vec![
+                            codec::PROTOCOL_V1_EXT_JSON.to_owned(),
+                            codec::PROTOCOL_V1_JSON.to_owned(),
+                        ]
+                    } else {
+                        vec![codec::PROTOCOL_V1_JSON.to_owned()]
+                    };
+                    let proto = hub.select_subprotocol(&offered);
+                    let path = if sid { "/cable?sid=0-1" } else { "/cable" };
+                    hub.handle_open(now, c, &OpenRequest::new(path).with_subprotocol(proto));
+                    open.push(c);
+                }
+            }
+            HubOp::Subscribe { conn: c, id: i } => {
+                let f = Command::Subscribe {
+                    identifier: id(i),
+                    history: None,
+                }
+                .encode();
+                hub.handle_frame(now, conn(c), Frame::from(f));
+            }
+            HubOp::Command { conn: c, kind, id: i } => {
+                let h = codec::HistoryRequest::default();
+                let ident = id(i);
+                let f = match kind % 7 {
+                    0 => Command::Unsubscribe { identifier: ident },
+                    1 => Command::Message {
+                        identifier: ident,
+                        data: r#"{"action":"speak"}"#,
+                    },
+                    2 => Command::History {
+                        identifier: ident,
+                        history: &h,
+                    },
+                    3 => Command::Whisper {
+                        identifier: ident,
+                        data: "{}",
+                    },
+                    4 => Command::Pong,
+                    5 => Command::Ping,
+                    _ => Command::Leave { identifier: ident },
+                }
+                .encode();
+                hub.handle_frame(now, conn(c), Frame::from(f));
+            }
+            HubOp::Raw { conn: c, text } => hub.handle_frame(now, conn(c), Frame::from(text)),
+            HubOp::Close(c) => {
+                let c = conn(c);
+                open.retain(|x| *x != c);
+                hub.handle_close(now, c, None);
+            }
+            HubOp::Advance(ms) => {
+                now += Duration::from_millis(u64::from(ms));
+                hub.handle_timeout(now);
+                if let Some(t) = hub.poll_timeout() {
+                    assert!(t > now, "hub deadline in the past after handling it");
+                }
+            }
+            HubOp::Confirm {
+                conn: c,
+                id: i,
+                stream,
+            } => {
+                let _ = hub.confirm(conn(c), id(i));
+                if stream {
+                    let _ = hub.stream_from(conn(c), id(i), "s");
+                }
+            }
+            HubOp::Reject { conn: c, id: i } => {
+                let _ = hub.reject(conn(c), id(i));
+            }
+            HubOp::Broadcast { stream, n } => {
+                let sent = hub
+                    .broadcast(if stream { "s" } else { "t" }, &format!(r#"{{"n":{n}}}"#))
+                    .unwrap_or(0);
+                assert!(sent <= 4 * IDS.len());
+            }
+            HubOp::Disconnect { conn: c, reconnect } => {
+                let _ = hub.disconnect(conn(c), Some("remote"), reconnect);
+            }
+        }
+        let (o, e) = hub.queue_lens();
+        assert!(o <= MAX_QUEUED && e <= MAX_QUEUED, "hub queues bounded: {o} {e}");
+        let mut closed: Vec<ConnId> = Vec::new();
+        while let Some((c, t)) = hub.poll_transmit() {
+            assert!(!closed.contains(&c), "nothing after a close on {c:?}");
+            match t {
+                HubTransmit::Close(_) => {
+                    closed.push(c);
+                    open.retain(|x| *x != c);
+                }
+                HubTransmit::Send(f) => {
+                    assert!(
+                        codec::decode_server(f.as_str()).is_ok(),
+                        "the hub sends valid frames: {f:?}"
+                    );
+                }
+            }
+        }
+        while hub.poll_event().is_some() {}
+    }
+}

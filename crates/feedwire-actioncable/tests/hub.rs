@@ -1,0 +1,234 @@
+//! Hub behaviours on their own: connection refusal, manual welcome, history buffers, redaction.
+#![allow(clippy::disallowed_methods)] // one real Instant as the clock origin
+
+use std::time::{Duration, Instant};
+
+use feedwire_actioncable::codec::{Command, HistoryRequest, StreamPosition};
+use feedwire_actioncable::server::{Hub, HubConfig, HubEvent};
+use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest};
+
+const ID: &str = r#"{"channel":"ApiChannel","key":"0123456789abcdef","events":"posts"}"#;
+
+fn drain(hub: &mut Hub) -> (Vec<(ConnId, String)>, Vec<HubEvent>) {
+    let mut out = Vec::new();
+    while let Some((c, t)) = hub.poll_transmit() {
+        out.push((
+            c,
+            match t {
+                HubTransmit::Send(f) => f.as_str().to_owned(),
+                HubTransmit::Close(close) => format!("close {}", close.code.0),
+            },
+        ));
+    }
+    let evs = std::iter::from_fn(|| hub.poll_event()).collect();
+    (out, evs)
+}
+
+fn open(hub: &mut Hub, now: Instant, conn: u64, ext: bool, path: &str) {
+    let offered = if ext {
+        vec![
+            "actioncable-v1-ext-json".to_string(),
+            "actioncable-v1-json".to_string(),
+        ]
+    } else {
+        vec![
+            "actioncable-v1-json".to_string(),
+            "actioncable-unsupported".to_string(),
+        ]
+    };
+    let proto = hub.select_subprotocol(&offered);
+    hub.handle_open(now, ConnId(conn), &OpenRequest::new(path).with_subprotocol(proto));
+}
+
+#[test]
+fn subprotocol_selection() {
+    let rails = Hub::new(HubConfig::default());
+    let any = Hub::new(HubConfig::default().with_anycable(true));
+    let ext = vec![
+        "actioncable-v1-ext-json".to_string(),
+        "actioncable-v1-json".to_string(),
+    ];
+    assert_eq!(
+        rails.select_subprotocol(&ext).as_deref(),
+        Some("actioncable-v1-json")
+    );
+    assert_eq!(
+        any.select_subprotocol(&ext).as_deref(),
+        Some("actioncable-v1-ext-json")
+    );
+    assert_eq!(rails.select_subprotocol(&["x".to_string()]), None);
+}
+
+#[test]
+fn manual_welcome_and_unauthorized_rejection() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubConfig::default().with_auto_welcome(false));
+    open(&mut hub, now, 1, false, "/cable?uid=bad");
+    open(&mut hub, now, 2, false, "/cable?uid=good");
+    let (out, evs) = drain(&mut hub);
+    assert!(out.is_empty(), "no welcome before the host decides");
+    let queries: Vec<String> = evs
+        .iter()
+        .map(|e| match e {
+            HubEvent::Opened { request, .. } => request.query().to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(queries, vec!["uid=bad", "uid=good"]);
+    assert!(!format!("{evs:?}").contains("uid=bad"), "Debug hides the query");
+    hub.reject_connection(ConnId(1)).unwrap();
+    hub.welcome(ConnId(2)).unwrap();
+    hub.welcome(ConnId(2)).unwrap(); // once only
+    let (out, _) = drain(&mut hub);
+    assert_eq!(
+        out,
+        vec![
+            (
+                ConnId(1),
+                r#"{"type":"disconnect","reason":"unauthorized","reconnect":false}"#.to_string()
+            ),
+            (ConnId(1), "close 1000".to_string()),
+            (ConnId(2), r#"{"type":"welcome"}"#.to_string()),
+        ]
+    );
+    assert_eq!(hub.connections().collect::<Vec<_>>(), vec![ConnId(2)]);
+    assert!(hub.welcome(ConnId(1)).is_err());
+}
+
+#[test]
+fn history_is_served_rejected_when_evicted_and_expires() {
+    let now = Instant::now();
+    let mut hub = Hub::new(
+        HubConfig::default()
+            .with_anycable(true)
+            .with_seed(0xe)
+            .with_history_limits(3, Duration::from_secs(30))
+            .with_unix_anchor(now, 1_795_342_530_000),
+    );
+    open(&mut hub, now, 1, true, "/cable");
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(
+            Command::Subscribe {
+                identifier: ID,
+                history: None,
+            }
+            .encode(),
+        ),
+    );
+    hub.confirm(ConnId(1), ID).unwrap();
+    hub.stream_from(ConnId(1), ID, "posts").unwrap();
+    for n in 1..=5 {
+        hub.broadcast("posts", &format!("{n}")).unwrap();
+    }
+    drain(&mut hub);
+    let ask = |offset: u64, epoch: &str| {
+        let mut h = HistoryRequest::default();
+        h.streams.insert(
+            "posts".into(),
+            StreamPosition {
+                epoch: epoch.into(),
+                offset,
+            },
+        );
+        Frame::from(
+            Command::History {
+                identifier: ID,
+                history: &h,
+            }
+            .encode(),
+        )
+    };
+    // offsets 3..=5 are kept: a client that saw 2 or later is served; one that saw only 1 missed the evicted 2
+    hub.handle_frame(now, ConnId(1), ask(3, "e"));
+    let (out, evs) = drain(&mut hub);
+    let texts: Vec<&str> = out.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts.len(), 3);
+    assert!(
+        texts[0].ends_with(r#""message":4,"stream_id":"posts","epoch":"e","offset":4}"#),
+        "{texts:?}"
+    );
+    assert!(texts[1].ends_with(r#""offset":5}"#));
+    assert!(texts[2].contains(r#""type":"confirm_history""#));
+    assert!(matches!(
+        &evs[..],
+        [HubEvent::HistoryRequested { served: true, .. }]
+    ));
+    hub.handle_frame(now, ConnId(1), ask(2, "e"));
+    assert_eq!(drain(&mut hub).0.len(), 4, "offsets 3, 4, 5 and the confirmation");
+    hub.handle_frame(now, ConnId(1), ask(1, "e"));
+    let (out, _) = drain(&mut hub);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.contains("reject_history"), "offset 2 was evicted");
+    hub.handle_frame(now, ConnId(1), ask(4, "other"));
+    assert!(drain(&mut hub).0[0].1.contains("reject_history"), "epoch changed");
+    // a `since` request, then expiry after the TTL
+    let mut h = HistoryRequest::default();
+    h.since = Some(1_795_342_530);
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(
+            Command::History {
+                identifier: ID,
+                history: &h,
+            }
+            .encode(),
+        ),
+    );
+    assert_eq!(drain(&mut hub).0.len(), 4);
+    hub.handle_timeout(now + Duration::from_secs(33));
+    drain(&mut hub);
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(
+            Command::History {
+                identifier: ID,
+                history: &h,
+            }
+            .encode(),
+        ),
+    );
+    let (out, _) = drain(&mut hub);
+    assert_eq!(out.len(), 1, "expired: only the confirmation");
+}
+
+#[test]
+fn events_and_debug_never_show_the_api_key() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubConfig::default());
+    open(&mut hub, now, 1, false, "/cable");
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(
+            Command::Subscribe {
+                identifier: ID,
+                history: None,
+            }
+            .encode(),
+        ),
+    );
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(
+            Command::Subscribe {
+                identifier: ID,
+                history: None,
+            }
+            .encode(),
+        ),
+    );
+    hub.handle_frame(now, ConnId(1), Frame::from(format!("{{\"bad\":\"{ID}\"")));
+    let (_, evs) = drain(&mut hub);
+    assert_eq!(evs.len(), 4, "{evs:?}");
+    match &evs[1] {
+        HubEvent::SubscribeRequested { identifier, .. } => assert_eq!(identifier.as_str(), ID),
+        other => panic!("{other:?}"),
+    }
+    let dbg = format!("{evs:?} {hub:?}");
+    assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+}
