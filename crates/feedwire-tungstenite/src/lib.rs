@@ -1,0 +1,119 @@
+//! Thin adapters that run any feedwire [`Session`](feedwire_core::Session) or [`Hub`](feedwire_core::Hub) on
+//! real WebSockets, over [tungstenite](https://docs.rs/tungstenite). No protocol knowledge lives here: the
+//! session or hub decides everything, the adapters only move frames, closes and time.
+//!
+//! - [`Connection`] (feature `tokio`, default): the async client driver on tokio. It is the alias of
+//!   [`ClientDriver`], which is generic over a [`Runtime`] (a transport that is a
+//!   `Sink<Message> + Stream<Item = Result<Message, _>>`, a dial function and a timer), so another runtime is
+//!   one small trait implementation. Commands from other tasks go through a cloneable [`Handle`].
+//! - `SmolConnection` (feature `smol`): the same driver on async-tungstenite, `async-net` and `async-io`
+//!   timers; it runs under any executor (smol, async-std, `futures::executor`).
+//! - `BlockingConnection` (feature `blocking`): the same loop over plain tungstenite for programs without an
+//!   async runtime; socket read timeouts follow the session's deadlines.
+//! - [`Server`] (feature `tokio`): accepts WebSocket connections on a `TcpListener` and runs them through one
+//!   hub; a [`ServerHandle`] calls hub methods (publish, broadcast, ...) from other tasks.
+//! - TLS (`wss://`) through rustls with the webpki root certificates (feature `rustls`, default; `ring`
+//!   provider). Plain `ws://` needs no TLS feature.
+//! - Feature `tracing`: debug-level records of why a dial or connection failed (also kept in
+//!   [`ClientDriver::last_error`] as a [`TransportError`]). Nothing is printed without it.
+//!
+//! # Memory per connection
+//!
+//! tungstenite allocates each connection's read buffer eagerly; its default is 128 KiB. These adapters use
+//! 4 KiB ([`DEFAULT_READ_BUFFER_SIZE`], see [`default_websocket_config`]) and no write batching, since feeds
+//! carry small JSON messages; larger messages still work (the buffer grows for them) up to
+//! [`DEFAULT_MAX_MESSAGE_SIZE`]. Change it with [`ClientConfig::with_read_buffer_size`] or
+//! [`ServerConfig::with_websocket`].
+//!
+//! Measured resident memory (Linux x86_64, release build, 1,000 idle connections in one process, each client a
+//! tokio task running a [`Connection`]; `cargo run --release -p feedwire-tungstenite --example idle_memory`):
+//!
+//! | read buffer | client process, per connection | server process, per connection |
+//! | --- | --- | --- |
+//! | 4 KiB (this crate's default) | 15.0-15.8 KiB (three runs) | 10.5-10.7 KiB |
+//! | 128 KiB (tungstenite's default; pass `-- 1000 131072`) | 147.2 KiB | - |
+//!
+//! The client figure covers everything one idle connection costs: the tokio task, the socket, tungstenite's
+//! state and read buffer, the driver and its session.
+//!
+//! # Example
+//!
+//! A server running a hub and a client session talking to it over loopback:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use feedwire_core::testing::doc::EchoHub;
+//! use feedwire_core::{Close, ConnectRequest, Frame, Session, Transmit};
+//! use feedwire_tungstenite::{Connection, Server};
+//! # use std::collections::VecDeque;
+//! # use std::time::Instant;
+//!
+//! // A session that connects once, says hello and stops after the first echo.
+//! struct Hello { url: String, out: VecDeque<Transmit>, events: VecDeque<String> }
+//! impl Session for Hello {
+//!     type Event = String;
+//!     fn handle_open(&mut self, _: Instant, _: Option<&str>) {
+//!         self.out.push_back(Transmit::Send(Frame::from("hello")));
+//!     }
+//!     fn handle_frame(&mut self, _: Instant, frame: Frame) {
+//!         self.events.push_back(frame.as_str().to_owned());
+//!         self.out.push_back(Transmit::Close(Close::normal()));
+//!     }
+//!     fn handle_close(&mut self, _: Instant, _: Option<Close>) {}
+//!     fn handle_timeout(&mut self, _: Instant) {}
+//!     fn poll_transmit(&mut self) -> Option<Transmit> { self.out.pop_front() }
+//!     fn poll_event(&mut self) -> Option<String> { self.events.pop_front() }
+//!     fn poll_timeout(&self) -> Option<Instant> { None }
+//! }
+//!
+//! let server = Server::bind("127.0.0.1:0", EchoHub::default()).await?;
+//! let url = format!("ws://{}/echo", server.local_addr());
+//! let session = Hello {
+//!     out: VecDeque::from([Transmit::Connect(ConnectRequest::new(url.clone()))]),
+//!     url,
+//!     events: VecDeque::new(),
+//! };
+//! let mut conn = Connection::new(session);
+//! assert_eq!(conn.next_event().await.as_deref(), Some("hello"));
+//! assert_eq!(conn.next_event().await, None); // closed, nothing scheduled, no handle: done
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod config;
+mod log;
+mod wire;
+
+#[cfg(feature = "blocking")]
+mod blocking;
+#[cfg(feature = "tokio")]
+mod server;
+#[cfg(feature = "smol")]
+mod smol_rt;
+#[cfg(feature = "tokio")]
+mod tokio_rt;
+
+pub use client::{ClientDriver, DialFuture, DriverStats, Handle, HandleError, Runtime, TransportError};
+pub use config::{
+    BinaryPolicy, ClientConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE, ServerConfig,
+    default_websocket_config,
+};
+
+#[cfg(feature = "blocking")]
+pub use blocking::BlockingConnection;
+#[cfg(feature = "tokio")]
+pub use server::{Server, ServerHandle};
+#[cfg(feature = "smol")]
+pub use smol_rt::{Smol, SmolConnection, SmolSleep};
+#[cfg(feature = "tokio")]
+pub use tokio_rt::{Connection, Tokio};
+
+/// tungstenite, re-exported for its [`WebSocketConfig`](tungstenite::protocol::WebSocketConfig) and
+/// [`Message`](tungstenite::Message) types.
+pub use tungstenite;
