@@ -1,0 +1,456 @@
+//! Fuzzing entry points (feature `fuzzing`): the cargo-fuzz targets in `fuzz/fuzz_targets/doshii_*.rs` and the
+//! chaos tests call these. Each panics when an invariant breaks; nothing else may panic.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+use feedwire_core::{
+    BackoffConfig, Bytes, Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, RawJson,
+};
+use feedwire_core::{Session, Transmit};
+
+use crate::client::{Client, Config, Event, UnixAnchor};
+use crate::codec::{self, EventKind, Message};
+use crate::server::{BACKLOG_WINDOW, DeviceFilter, Hub};
+
+/// Decodes `data` as one frame; a frame that decodes must encode to a frame that decodes to the same message,
+/// and the payload accessors must not panic.
+pub fn decode(data: &[u8]) {
+    let Ok(frame) = Frame::try_from(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    // the fast path for the exact wire shape agrees with the general decoder
+    if let Some(fast) = codec::decode_emit_fast(&frame, frame.as_str()) {
+        assert_eq!(
+            Ok(fast),
+            codec::decode_object(&frame, frame.as_str()),
+            "{frame:?}"
+        );
+    }
+    let Ok(msg) = codec::decode(&frame) else {
+        return;
+    };
+    let again = msg.to_frame();
+    match codec::decode(&again) {
+        Ok(back) => assert_eq!(back, msg, "round trip of {frame:?} via {again:?}"),
+        Err(e) => panic!("re-encoded {again:?} (from {frame:?}) does not decode: {e}"),
+    }
+    if let Message::Event(e) = &msg {
+        let _ = e.data.common();
+        let _ = e.data.order();
+        let _ = e.data.transaction();
+        let _ = e.data.health_check_stamp();
+        let _ = (e.data.id(), e.data.uri(), e.data.pos_ref(), e.data.order_id());
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+enum Wire {
+    Pong(u64),
+    PongNoVersion(u64),
+    ServerPing(u64),
+    PrimusPing(u32),
+    PrimusPong(u32),
+    ServerClose,
+    Event(u8, u8),
+    FallbackEvent(u8),
+    HealthCheck(u64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Huge(u16),
+}
+
+const NAMES: &[&str] = &[
+    "order_updated",
+    "order_created",
+    "transaction_updated",
+    "health_check",
+    "mystery",
+];
+
+impl Wire {
+    fn frame(&self) -> Option<Frame> {
+        Some(match self {
+            Wire::Pong(ms) => Frame::from(format!(
+                "{{\"doshii\":{{\"pong\":{ms},\"version\":\"3.2.123\"}}}}"
+            )),
+            Wire::PongNoVersion(ms) => Frame::from(format!("{{\"doshii\":{{\"pong\":{ms}}}}}")),
+            Wire::ServerPing(ms) => Frame::from(format!("{{\"doshii\":{{\"ping\":{ms}}}}}")),
+            Wire::PrimusPing(ms) => Frame::from(format!("\"primus::ping::{ms}\"")),
+            Wire::PrimusPong(ms) => Frame::from(format!("\"primus::pong::{ms}\"")),
+            Wire::ServerClose => Frame::from(codec::PRIMUS_SERVER_CLOSE),
+            Wire::Event(n, loc) => Frame::from(format!(
+                "{{\"emit\":[\"{}\",{{\"id\":\"{n}\",\"status\":\"accepted\",\"locationId\":\"l{loc}\"}}]}}",
+                NAMES[*n as usize % NAMES.len()]
+            )),
+            Wire::FallbackEvent(n) => Frame::from(format!(
+                "{{\"type\":\"{}\",\"data\":{{\"id\":{n}}}}}",
+                NAMES[*n as usize % NAMES.len()]
+            )),
+            Wire::HealthCheck(ms) => {
+                Frame::from(format!("{{\"emit\":[\"health_check\",{{\"ping\":{ms}}}]}}"))
+            }
+            Wire::Text(s) => Frame::from(s.clone()),
+            Wire::Bytes(b) => Frame::try_from(Bytes::copy_from_slice(b)).ok()?,
+            Wire::Huge(n) => Frame::from("x".repeat((*n as usize % 256) * 64)),
+        })
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+enum ClientOp {
+    Open,
+    Close(Option<u16>),
+    Frame(Wire),
+    Advance(u32),
+    NextDeadline,
+    Disconnect,
+    SetToken,
+    Drain,
+}
+
+struct Driver {
+    client: Client,
+    now: Instant,
+    start_unix_ms: u64,
+    t0: Instant,
+    /// 0 = no transport, 1 = dialling, 2 = open.
+    transport: u8,
+    stopped: bool,
+    expect_ping: bool,
+    past_deadlines: u32,
+    bounds: (Duration, Duration),
+    max_queued: usize,
+}
+
+impl Driver {
+    fn check_queues(&self) {
+        assert!(
+            self.client.queued_events() <= self.max_queued + 2, // the terminal pair is never dropped
+            "event queue unbounded"
+        );
+        assert!(
+            self.client.queued_transmits() <= self.max_queued + 3,
+            "transmit queue unbounded: {}",
+            self.client.queued_transmits()
+        );
+        if self.stopped {
+            assert_eq!(
+                self.client.poll_timeout(),
+                None,
+                "a stopped session has no deadline"
+            );
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(t) = self.client.poll_transmit() {
+            match t {
+                Transmit::Connect(req) => {
+                    assert!(!self.stopped, "connect after a terminal stop");
+                    assert_ne!(self.transport, 2, "connect while a connection is open");
+                    assert!(req.url.starts_with("wss://"), "{:?}", req);
+                    self.transport = 1;
+                    self.expect_ping = true;
+                }
+                Transmit::Send(frame) => {
+                    if self.expect_ping {
+                        self.expect_ping = false;
+                        match codec::decode(&frame) {
+                            Ok(Message::Ping(h)) => assert!(h.stamp.millis().is_some()),
+                            other => panic!("first frame after connect is not a ping: {other:?}"),
+                        }
+                    }
+                    assert!(
+                        codec::decode(&frame).is_ok(),
+                        "the session sent an undecodable frame {frame:?}"
+                    );
+                }
+                Transmit::Close(_) => self.transport = 0,
+            }
+        }
+        while let Some(ev) = self.client.poll_event() {
+            match ev {
+                Event::Stopped => self.stopped = true,
+                Event::Reconnecting { delay, .. } => {
+                    assert!(!self.stopped, "reconnect after a terminal stop");
+                    assert!(
+                        delay >= self.bounds.0 && delay <= self.bounds.1,
+                        "backoff {delay:?} outside {:?}",
+                        self.bounds
+                    );
+                }
+                Event::CatchUp(c) => {
+                    let now_ms = self.start_unix_ms + (self.now - self.t0).as_millis() as u64;
+                    assert!(
+                        c.from <= c.to && c.from_ms <= c.to_ms && c.to_ms <= now_ms,
+                        "{c:?}"
+                    );
+                    assert!(c.orders_query.contains(&format!("from={}&to={}", c.from, c.to)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn timeout(&mut self) {
+        self.client.handle_timeout(self.now);
+        if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.past_deadlines += 1;
+            assert!(self.past_deadlines < 2, "poll_timeout in the past twice in a row");
+        } else {
+            self.past_deadlines = 0;
+        }
+    }
+}
+
+/// Drives a [`Client`] with an arbitrary sequence of opens, frames, closes, time steps and commands (time only
+/// moves forward), checking after each step: no dial after a terminal stop, `poll_timeout` not in the past
+/// twice in a row, bounded queues, backoff within its bounds, a ping first after every (re)connect, and sane
+/// catch-up windows.
+pub fn session(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let t0 = origin();
+    let start_unix_ms = 1_700_000_000_000 + u64::from(u.arbitrary::<u16>().unwrap_or(0));
+    let max_queued = 4 + usize::from(u.arbitrary::<u8>().unwrap_or(0) % 60);
+    let backoff = BackoffConfig::default()
+        .with_initial(Duration::from_millis(
+            1 + u64::from(u.arbitrary::<u16>().unwrap_or(0) % 2000),
+        ))
+        .with_max(Duration::from_secs(30));
+    let pos = u.arbitrary::<bool>().unwrap_or(false);
+    let anchor = UnixAnchor::new(t0, start_unix_ms);
+    let config = if pos {
+        Config::pos("tok", anchor)
+    } else {
+        Config::app_v3("client+/=", Some("dev".into()), anchor)
+    }
+    .with_backoff(backoff)
+    .with_seed(u.arbitrary().unwrap_or(0))
+    .with_limits(
+        Limits::default()
+            .with_max_queued(max_queued)
+            .with_max_frame_size(4096),
+    );
+    let mut d = Driver {
+        client: Client::new(config),
+        now: t0,
+        start_unix_ms,
+        t0,
+        transport: 0,
+        stopped: false,
+        expect_ping: false,
+        past_deadlines: 0,
+        bounds: backoff.bounds(),
+        max_queued,
+    };
+    d.drain();
+    let mut steps = 0;
+    while let Ok(op) = u.arbitrary::<ClientOp>() {
+        steps += 1;
+        if steps > 2000 {
+            break;
+        }
+        match op {
+            ClientOp::Open => {
+                if d.transport == 1 {
+                    d.transport = 2;
+                    d.client.handle_open(d.now, None);
+                }
+            }
+            ClientOp::Close(code) => {
+                if d.transport != 0 {
+                    d.transport = 0;
+                    d.client.handle_close(d.now, code.map(|c| Close::new(c, "")));
+                }
+            }
+            ClientOp::Frame(w) => {
+                if d.transport == 2
+                    && let Some(f) = w.frame()
+                {
+                    d.client.handle_frame(d.now, f);
+                }
+            }
+            ClientOp::Advance(ms) => {
+                d.now += Duration::from_millis(u64::from(ms % 120_000));
+                d.timeout();
+            }
+            ClientOp::NextDeadline => {
+                if let Some(t) = d.client.poll_timeout() {
+                    d.now = d.now.max(t);
+                }
+                d.timeout();
+            }
+            ClientOp::Disconnect => {
+                let was_stopped = d.client.is_stopped();
+                let r = d.client.disconnect();
+                assert_eq!(r.is_err(), was_stopped);
+                assert!(d.client.is_stopped());
+            }
+            ClientOp::SetToken => {
+                let _ = d.client.set_token("new-token");
+            }
+            ClientOp::Drain => d.drain(),
+        }
+        d.check_queues();
+    }
+    d.drain();
+    d.check_queues();
+}
+
+#[derive(Debug, Arbitrary)]
+enum HubOp {
+    Open(u8, u8, u8),
+    Frame(u8, Wire),
+    Close(u8),
+    Publish(u8, u8, u8),
+    PublishPos(u8),
+    Register(u8, bool, u8),
+    ServerClose(u8),
+    Ping(u8),
+    HealthCheck(u8),
+    Advance(u16),
+    Drain,
+}
+
+/// Drives the mock [`Hub`] with arbitrary opens, frames, closes, publishes, device registrations and time
+/// steps, checking that queues stay bounded, every frame it sends decodes, publishes reach no more
+/// connections than are open, and no backlog outlives the 10-minute window.
+pub fn hub(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let t0 = origin();
+    let max_queued = 4 + usize::from(u.arbitrary::<u8>().unwrap_or(0) % 60);
+    let mut hub = Hub::new().with_limits(
+        Limits::default()
+            .with_max_queued(max_queued)
+            .with_max_frame_size(4096),
+    );
+    let mut now = t0;
+    let mut next = 1u64;
+    let mut open: Vec<ConnId> = Vec::new();
+    let apps = ["app-a", "app-b"];
+    let devices = [None, Some("d1"), Some("d2")];
+    let mut last_publish: Option<Instant> = None;
+    let mut steps = 0;
+    while let Ok(op) = u.arbitrary::<HubOp>() {
+        steps += 1;
+        if steps > 2000 {
+            break;
+        }
+        let pick = |i: u8, open: &Vec<ConnId>| open.get(i as usize % open.len().max(1)).copied();
+        match op {
+            HubOp::Open(kind, app, dev) => {
+                let conn = ConnId(next);
+                next += 1;
+                let b64 = |s: &str| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.encode(s)
+                };
+                let path = match kind % 6 {
+                    0 => format!("/app/socket?auth={}", b64(apps[app as usize % 2])),
+                    1 => match devices[dev as usize % 3] {
+                        Some(d) => {
+                            format!("/app/socket/v3?auth={}&deviceId={d}", b64(apps[app as usize % 2]))
+                        }
+                        None => format!("/app/socket/v3?auth={}", b64(apps[app as usize % 2])),
+                    },
+                    2 => "/pos/socket?token=tok".to_owned(),
+                    3 => "/vendor/socket?token=jwt&vendor=v".to_owned(),
+                    4 => "/app/socket?auth=%%%".to_owned(),
+                    _ => "/nope".to_owned(),
+                };
+                hub.handle_open(now, conn, &OpenRequest::new(path));
+                if hub.connections().any(|(c, _)| c == conn) {
+                    open.push(conn);
+                }
+            }
+            HubOp::Frame(i, w) => {
+                if let (Some(c), Some(f)) = (pick(i, &open), w.frame()) {
+                    hub.handle_frame(now, c, f);
+                }
+            }
+            HubOp::Close(i) => {
+                if let Some(c) = pick(i, &open) {
+                    open.retain(|x| *x != c);
+                    hub.handle_close(now, c, None);
+                }
+            }
+            HubOp::Publish(app, n, loc) => {
+                let data =
+                    RawJson::from_json_str(&format!("{{\"id\":\"{n}\",\"locationId\":\"l{}\"}}", loc % 3))
+                        .expect("valid");
+                let name = NAMES[n as usize % NAMES.len()];
+                let sent = hub.publish_to_app(now, apps[app as usize % 2], name, &data);
+                assert!(sent <= open.len());
+                last_publish = Some(now);
+            }
+            HubOp::PublishPos(n) => {
+                let data = RawJson::from_json_str(&format!("{{\"id\":\"{n}\"}}")).expect("valid");
+                assert!(hub.publish_to_pos("tok", "order_created", &data) <= open.len());
+            }
+            HubOp::Register(dev, events, loc) => {
+                let mut f = DeviceFilter::default();
+                if events {
+                    f = f.with_events([EventKind::OrderUpdated.as_str()]);
+                }
+                if loc % 2 == 1 {
+                    f = f.with_location_ids([format!("l{}", loc % 3)]);
+                }
+                hub.register_device(["d1", "d2"][dev as usize % 2], f);
+            }
+            HubOp::ServerClose(i) => {
+                if let Some(c) = pick(i, &open) {
+                    open.retain(|x| *x != c);
+                    hub.server_close(now, c);
+                }
+            }
+            HubOp::Ping(i) => {
+                if let Some(c) = pick(i, &open) {
+                    hub.ping(c, 5);
+                }
+            }
+            HubOp::HealthCheck(i) => {
+                if let Some(c) = pick(i, &open) {
+                    hub.health_check(c, 5);
+                }
+            }
+            HubOp::Advance(s) => {
+                now += Duration::from_secs(u64::from(s % 1200));
+                hub.handle_timeout(now);
+                if last_publish.is_none_or(|t| now - t > BACKLOG_WINDOW) {
+                    for app in apps {
+                        assert_eq!(
+                            hub.backlog_len(app),
+                            0,
+                            "an event older than 10 minutes is still kept"
+                        );
+                    }
+                }
+            }
+            HubOp::Drain => {
+                while let Some((conn, t)) = hub.poll_transmit() {
+                    assert!(conn.0 < next, "transmit to a connection never opened");
+                    if let HubTransmit::Send(f) = t {
+                        assert!(codec::decode(&f).is_ok(), "hub sent an undecodable frame {f:?}");
+                    }
+                }
+                while hub.poll_event().is_some() {}
+            }
+        }
+        assert!(
+            hub.queued_transmits() <= max_queued + open.len() + 8,
+            "hub transmit queue unbounded"
+        );
+        for app in apps {
+            assert!(hub.backlog_len(app) <= max_queued * 3, "backlog unbounded");
+        }
+    }
+}
+
+/// A real `Instant` as the virtual clock's origin: the only clock read in this crate, in fuzzing code only.
+/// Nothing depends on its value.
+#[allow(clippy::disallowed_methods)]
+fn origin() -> Instant {
+    Instant::now()
+}
