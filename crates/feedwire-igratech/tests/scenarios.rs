@@ -1,0 +1,587 @@
+//! Client against the mock hub through the core `Pair`, on a virtual clock: exact frames and events.
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+
+use std::time::{Duration, Instant};
+
+use feedwire_core::testing::{Pair, Wire};
+use feedwire_core::{BackoffConfig, Close, CloseCode, ConnId, Frame, Limits, Session, Transmit};
+use feedwire_igratech::client::{Client, Config, DEFAULT_URL, DisconnectReason, Event};
+use feedwire_igratech::codec::*;
+use feedwire_igratech::server::{Hub, HubEvent};
+
+const T0_MS: u64 = 1_764_000_000_000;
+const SETTINGS: &str = r#"{"event":"settings","data":{"lang":"en","oddsFormat":"decimal","gameIds":[1]}}"#;
+
+fn settings() -> Settings {
+    Settings {
+        lang: Some("en".into()),
+        odds_format: Some(OddsFormat::Decimal),
+        game_ids: Some(vec![Id::Int(1)]),
+        extra: Default::default(),
+    }
+}
+
+fn config(start: Instant, user: &str) -> Config {
+    Config::default()
+        .with_token(user)
+        .with_settings(settings())
+        .with_unix_anchor(start, T0_MS)
+        .with_backoff(BackoffConfig::default().with_jitter(0.0))
+}
+
+fn pair() -> Pair<Client, Hub> {
+    let start = Instant::now();
+    Pair::new(Client::new(config(start, "alice")), Hub::default(), start)
+}
+
+fn bet(game: i64) -> ServerMessage {
+    ServerMessage::Bet(BetData {
+        game_id: Id::Int(game),
+        bets: vec![Bet {
+            bet_id: Id::from("b-1"),
+            odds: 1.85,
+            market: Some("1x2".into()),
+            outcome: Some("home".into()),
+            stake: Some(10.0),
+            status: Some(BetStatus::Open),
+            extra: Default::default(),
+        }],
+        extra: Default::default(),
+    })
+}
+
+fn connects(p: &Pair<Client, Hub>) -> Vec<(Duration, Option<ConnId>)> {
+    p.wire()
+        .iter()
+        .filter_map(|w| match w {
+            Wire::Connect { at, conn, .. } => Some((*at, *conn)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn to_hub_at(p: &Pair<Client, Hub>) -> Vec<(Duration, String)> {
+    p.wire()
+        .iter()
+        .filter_map(|w| match w {
+            Wire::ToHub { at, frame, .. } => Some((*at, frame.as_str().to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ping(ms: u64) -> String {
+    format!(r#"{{"event":"ping-pong","data":{{"ping":{ms}}}}}"#)
+}
+
+fn pong(ms: u64) -> String {
+    format!(r#"{{"event":"ping-pong","data":{{"pong":{ms}}}}}"#)
+}
+
+#[test]
+fn handshake_connected_and_settings() {
+    let mut p = pair();
+    p.run_until_quiet();
+    match &p.wire()[0] {
+        Wire::Connect {
+            request,
+            conn: Some(ConnId(1)),
+            ..
+        } => {
+            assert_eq!(request.url, DEFAULT_URL);
+            assert_eq!(
+                request.headers,
+                vec![("Authorization".to_owned(), "Bearer alice".to_owned())]
+            );
+            assert!(
+                !format!("{:?}", p.client().config()).contains("alice"),
+                "the token is redacted"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.frames_to_hub(), vec![SETTINGS]);
+    assert_eq!(
+        p.frames_to_client(),
+        vec![
+            r#"{"event":"connected","data":{"status":"ok","userId":"alice","sessionId":"1"}}"#,
+            SETTINGS
+        ]
+    );
+    let evs = p.take_client_events();
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    let Event::Connected(status) = &evs[0] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(status.parse().unwrap().user_id, Some(Id::from("alice")));
+    let Event::Settings(applied) = &evs[1] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(applied.parse().unwrap(), settings());
+    assert_eq!(p.hub().settings_of(ConnId(1)), Some(&settings()));
+    assert_eq!(
+        p.take_hub_events(),
+        vec![
+            HubEvent::Opened {
+                conn: ConnId(1),
+                user: "alice".into()
+            },
+            HubEvent::Settings {
+                conn: ConnId(1),
+                settings: settings()
+            },
+        ]
+    );
+}
+
+#[test]
+fn pings_every_25_seconds_with_unix_ms_and_pongs_are_echoed() {
+    let mut p = pair();
+    p.run_until_quiet();
+    p.take_client_events();
+    assert_eq!(p.next_deadline(), Some(p.now() + Duration::from_secs(25)));
+    p.advance(Duration::from_millis(24_999));
+    assert_eq!(p.frames_to_hub().len(), 1, "no ping before 25 s");
+    p.advance(Duration::from_millis(1));
+    p.advance(Duration::from_secs(25));
+    assert_eq!(
+        to_hub_at(&p)[1..],
+        [
+            (Duration::from_secs(25), ping(T0_MS + 25_000)),
+            (Duration::from_secs(50), ping(T0_MS + 50_000)),
+        ]
+    );
+    assert_eq!(
+        &p.frames_to_client()[2..],
+        [pong(T0_MS + 25_000), pong(T0_MS + 50_000)]
+    );
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Pong {
+                echoed_unix_ms: Some(T0_MS + 25_000),
+                rtt: Some(Duration::ZERO)
+            },
+            Event::Pong {
+                echoed_unix_ms: Some(T0_MS + 50_000),
+                rtt: Some(Duration::ZERO)
+            },
+        ]
+    );
+    // answered pings leave no pong deadline: the next deadline is the next ping
+    assert_eq!(p.next_deadline(), Some(p.now() + Duration::from_secs(25)));
+    assert_eq!(p.connection_of(0), Some(ConnId(1)), "still the first connection");
+}
+
+#[test]
+fn missing_pong_is_a_dead_connection_then_reconnect_resends_settings_and_reports_the_gap() {
+    let mut p = pair();
+    p.run_until_quiet();
+    p.take_client_events();
+    p.hub_mut().set_answer_pings(false);
+    p.advance(Duration::from_secs(25)); // ping
+    p.advance(Duration::from_millis(9_999));
+    assert_eq!(
+        p.connection_of(0),
+        Some(ConnId(1)),
+        "alive until 10 s without pong"
+    );
+    p.advance(Duration::from_millis(1)); // 35 s: dead
+    let closed: Vec<_> = p
+        .wire()
+        .iter()
+        .filter_map(|w| match w {
+            Wire::ClientClosed { at, conn, close, .. } => Some((*at, *conn, close.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        vec![(
+            Duration::from_secs(35),
+            ConnId(1),
+            Close::new(4000, "pong timeout")
+        )]
+    );
+    let start = p.now() - Duration::from_secs(35);
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Disconnected(DisconnectReason::PongTimeout),
+            Event::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            },
+        ]
+    );
+    assert_eq!(p.next_deadline(), Some(start + Duration::from_secs(36)));
+    p.hub_mut().set_answer_pings(true);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(
+        connects(&p),
+        vec![
+            (Duration::ZERO, Some(ConnId(1))),
+            (Duration::from_secs(36), Some(ConnId(2)))
+        ]
+    );
+    // settings re-sent on the new connection, first thing
+    assert_eq!(
+        to_hub_at(&p),
+        vec![
+            (Duration::ZERO, SETTINGS.to_owned()),
+            (Duration::from_secs(25), ping(T0_MS + 25_000)),
+            (Duration::from_secs(36), SETTINGS.to_owned()),
+        ]
+    );
+    assert_eq!(p.hub().settings_of(ConnId(2)), Some(&settings()));
+    let evs = p.take_client_events();
+    assert_eq!(
+        evs[0],
+        Event::Gap {
+            from: start + Duration::from_secs(35),
+            to: start + Duration::from_secs(36),
+            from_unix_ms: T0_MS + 35_000,
+            to_unix_ms: T0_MS + 36_000,
+        }
+    );
+    assert!(
+        matches!(evs[1], Event::Connected(_)) && matches!(evs[2], Event::Settings(_)),
+        "{evs:?}"
+    );
+    // the ping schedule restarts with the connection
+    p.advance(Duration::from_secs(25));
+    assert_eq!(
+        to_hub_at(&p).last(),
+        Some(&(Duration::from_secs(61), ping(T0_MS + 61_000)))
+    );
+}
+
+#[test]
+fn backoff_grows_while_refused_and_resets_after_connected() {
+    let mut p = pair();
+    p.run_until_quiet();
+    p.take_client_events();
+    p.refuse_connections(true);
+    p.drop_connection(); // at 0 s
+    p.advance(Duration::from_secs(1 + 2 + 4)); // refused at 1 s, 3 s, 7 s
+    let evs = p.take_client_events();
+    let delays: Vec<_> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reconnecting { attempt, delay } => Some((*attempt, delay.as_secs())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays, vec![(1, 1), (2, 2), (3, 4), (4, 8)]);
+    assert_eq!(
+        evs.iter()
+            .filter(|e| **e == Event::Disconnected(DisconnectReason::Closed(None)))
+            .count(),
+        4
+    );
+    p.refuse_connections(false);
+    p.advance(Duration::from_secs(8)); // 15 s: connects
+    assert_eq!(p.connection_of(0), Some(ConnId(2)));
+    let evs = p.take_client_events();
+    assert!(
+        matches!(evs[0], Event::Gap { from_unix_ms, to_unix_ms, .. } if from_unix_ms == T0_MS && to_unix_ms == T0_MS + 15_000),
+        "{evs:?}"
+    );
+    // `connected` reset the backoff: the next loss waits 1 s again
+    p.drop_connection();
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            }
+        ]
+    );
+}
+
+#[test]
+fn server_close_reconnects() {
+    let mut p = pair();
+    p.run_until_quiet();
+    p.take_client_events();
+    p.close_from_server(0, Close::new(CloseCode::SERVICE_RESTART, "restart"));
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Disconnected(DisconnectReason::Closed(Some(Close::new(1012, "restart")))),
+            Event::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            },
+        ]
+    );
+    p.advance(Duration::from_secs(1));
+    assert_eq!(p.connection_of(0), Some(ConnId(2)));
+    assert_eq!(p.frames_to_hub().iter().filter(|f| **f == SETTINGS).count(), 2);
+}
+
+#[test]
+fn logout_is_terminal() {
+    let mut p = pair();
+    p.run_until_quiet();
+    p.take_client_events();
+    assert!(p.hub_mut().logout_user("alice", "admin"));
+    p.run_until_quiet();
+    assert_eq!(
+        p.frames_to_client().last(),
+        Some(&r#"{"event":"logout","data":{"reason":"admin"}}"#)
+    );
+    let evs = p.take_client_events();
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let Event::LoggedOut(why) = &evs[0] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(why.parse().unwrap().reason.as_deref(), Some("admin"));
+    assert!(p.client().is_logged_out() && p.client().is_stopped());
+    assert!(matches!(p.wire().last(), Some(Wire::HubClosed { close, .. }) if close.code == CloseCode(4001)));
+    assert_eq!(p.client().poll_timeout(), None);
+    assert!(!p.advance_to_next_deadline());
+    p.advance(Duration::from_secs(3600));
+    assert_eq!(connects(&p).len(), 1, "never reconnects on its own");
+    assert!(p.take_client_events().is_empty());
+}
+
+#[test]
+fn a_second_login_logs_the_first_out() {
+    let mut p = pair();
+    p.run_until_quiet();
+    let start = p.now();
+    let second = p.add_client(Client::new(config(start, "alice")));
+    let bob = p.add_client(Client::new(config(start, "bob")));
+    p.run_until_quiet();
+    // the first client was logged out by the second login and stays out
+    let first = p.take_client_events();
+    assert!(matches!(first.last(), Some(Event::LoggedOut(_))), "{first:?}");
+    assert!(p.client().is_logged_out());
+    assert_eq!(p.connection_of(0), None);
+    assert_eq!(p.connection_of(second), Some(ConnId(2)));
+    assert_eq!(p.connection_of(bob), Some(ConnId(3)));
+    assert_eq!(p.hub().connection_of("alice"), Some(ConnId(2)));
+    let hub_events = p.take_hub_events();
+    assert!(
+        hub_events.contains(&HubEvent::LoggedOut {
+            conn: ConnId(1),
+            user: "alice".into(),
+            by: Some(ConnId(2))
+        }),
+        "{hub_events:?}"
+    );
+    let second_events = p.take_events_of(second);
+    assert!(
+        matches!(second_events[0], Event::Connected(_)),
+        "{second_events:?}"
+    );
+    assert!(!second_events.iter().any(|e| matches!(e, Event::LoggedOut(_))));
+    p.advance(Duration::from_secs(600));
+    assert_eq!(
+        p.connection_of(0),
+        None,
+        "the logged-out client does not fight back"
+    );
+    assert_eq!(p.connection_of(second), Some(ConnId(2)));
+    // on purpose, the first client can log in again, which logs the second out
+    let now = p.now();
+    p.client_mut().connect(now);
+    p.run_until_quiet();
+    assert_eq!(p.connection_of(0), Some(ConnId(4)));
+    assert!(p.client_at(second).is_logged_out());
+    assert!(matches!(p.take_client_events()[0], Event::Gap { .. }));
+}
+
+#[test]
+fn publish_goes_to_subscribed_games_once_encoded() {
+    let mut p = pair();
+    let start = p.now();
+    let mut other = config(start, "bob");
+    other.settings = Some(Settings {
+        game_ids: Some(vec![Id::Int(2)]),
+        ..settings()
+    });
+    let bob = p.add_client(Client::new(other));
+    let carol = p.add_client(Client::new(Config::default().with_token("carol"))); // no settings: not subscribed
+    p.run_until_quiet();
+    p.take_client_events();
+    p.take_events_of(bob);
+    p.take_wire();
+    assert_eq!(p.hub_mut().publish(&bet(1)).unwrap(), 1);
+    assert_eq!(p.hub_mut().publish(&bet(2)).unwrap(), 1);
+    let balance = ServerMessage::Balance(Balance {
+        balance: 5.0,
+        currency: Some("EUR".into()),
+        extra: Default::default(),
+    });
+    assert_eq!(p.hub_mut().publish(&balance).unwrap(), 2);
+    p.run_until_quiet();
+    let got: Vec<(usize, String)> = p
+        .wire()
+        .iter()
+        .filter_map(|w| match w {
+            Wire::ToClient { client, frame, .. } => Some((*client, frame.as_str().to_owned())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, bet(1).encode().unwrap()),
+            (bob, bet(2).encode().unwrap()),
+            (0, balance.encode().unwrap()),
+            (bob, balance.encode().unwrap()),
+        ]
+    );
+    let ptrs: Vec<*const u8> = p
+        .wire()
+        .iter()
+        .filter_map(|w| match w {
+            Wire::ToClient { frame, .. } if frame.as_str().contains("balance") => {
+                Some(frame.as_str().as_ptr())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ptrs.len(), 2);
+    assert_eq!(ptrs[0], ptrs[1], "encoded once, shared");
+    let Some(Event::Bet(b)) = p.take_client_events().into_iter().next() else {
+        panic!()
+    };
+    assert_eq!(
+        b.parse().unwrap(),
+        match bet(1) {
+            ServerMessage::Bet(d) => d,
+            _ => unreachable!(),
+        }
+    );
+    assert!(
+        p.take_events_of(carol)
+            .iter()
+            .all(|e| !matches!(e, Event::Bet(_) | Event::Balance(_)))
+    );
+    // targeted messages
+    assert!(p.hub_mut().send_to_user("carol", &balance).unwrap());
+    assert!(!p.hub_mut().send_to_user("dave", &balance).unwrap());
+    p.run_until_quiet();
+    assert!(matches!(p.take_events_of(carol).last(), Some(Event::Balance(_))));
+}
+
+#[test]
+fn malformed_unknown_and_oversize_frames_do_not_stop_the_session() {
+    let start = Instant::now();
+    let cfg = config(start, "alice").with_limits(Limits::default().with_max_frame_size(200));
+    let mut p = Pair::new(Client::new(cfg), Hub::default(), start);
+    p.run_until_quiet();
+    p.take_client_events();
+    p.inject_to_client(0, Frame::from("not json"));
+    p.inject_to_client(0, Frame::from(r#"{"event":"jackpot","data":[1,2]}"#));
+    let big = format!(
+        r#"{{"event":"stats","data":{{"gameId":1,"stats":{{"x":{}}}}}}}"#,
+        "1".repeat(300)
+    );
+    p.inject_to_client(0, Frame::from(big.clone()));
+    let evs = p.take_client_events();
+    assert_eq!(evs.len(), 3, "{evs:?}");
+    assert!(
+        matches!(&evs[0], Event::Malformed { reason, raw } if reason.starts_with("malformed envelope") && raw.as_str() == "not json")
+    );
+    assert!(
+        matches!(&evs[1], Event::Unknown { event, data } if event == "jackpot" && data.as_str() == "[1,2]")
+    );
+    assert!(
+        matches!(&evs[2], Event::Malformed { reason, raw } if reason.contains("exceeds") && raw.as_str() == big)
+    );
+    // still alive: pings go on and data flows
+    p.hub_mut().publish(&bet(1)).unwrap();
+    p.advance(Duration::from_secs(25));
+    assert!(p.take_client_events().iter().any(|e| matches!(e, Event::Bet(_))));
+    assert_eq!(p.frames_to_hub().last(), Some(&ping(T0_MS + 25_000).as_str()));
+    // the hub too
+    p.inject_to_hub(0, Frame::from("{"));
+    p.inject_to_hub(0, Frame::from(r#"{"event":"ping-pong","data":{"ping":"soon"}}"#));
+    p.inject_to_hub(0, Frame::from(r#"{"event":"subscribe-odds","data":{}}"#));
+    let hub_events = p.take_hub_events();
+    let n = hub_events.len();
+    assert!(
+        matches!(&hub_events[n - 3], HubEvent::Malformed { .. }),
+        "{hub_events:?}"
+    );
+    assert!(matches!(&hub_events[n - 2], HubEvent::Malformed { reason, .. } if reason.contains("ping-pong")));
+    assert!(matches!(&hub_events[n - 1], HubEvent::Unknown { event, .. } if event == "subscribe-odds"));
+}
+
+#[test]
+fn settings_change_is_sent_now_and_after_reconnects() {
+    let mut p = pair();
+    p.run_until_quiet();
+    let new = Settings {
+        game_ids: Some(vec![Id::Int(2), Id::Int(3)]),
+        ..settings()
+    };
+    p.client_mut().set_settings(new.clone()).unwrap();
+    p.run_until_quiet();
+    let frame = ClientMessage::Settings(new.clone()).encode().unwrap();
+    assert_eq!(p.frames_to_hub().last(), Some(&frame.as_str()));
+    assert_eq!(p.hub().settings_of(ConnId(1)), Some(&new));
+    p.drop_connection();
+    p.advance(Duration::from_secs(1));
+    assert_eq!(p.frames_to_hub().last(), Some(&frame.as_str()));
+    assert_eq!(p.hub().settings_of(ConnId(2)), Some(&new));
+}
+
+#[test]
+fn disconnect_stops_and_connect_restarts() {
+    let mut p = pair();
+    p.run_until_quiet();
+    let now = p.now();
+    p.client_mut().disconnect(now);
+    p.run_until_quiet();
+    assert!(
+        matches!(p.wire().last(), Some(Wire::ClientClosed { close, .. }) if close.code == CloseCode::NORMAL)
+    );
+    assert!(p.client().is_stopped());
+    assert_eq!(p.next_deadline(), None);
+    p.advance(Duration::from_secs(100));
+    assert_eq!(connects(&p).len(), 1);
+    let now = p.now();
+    p.client_mut().connect(now);
+    p.run_until_quiet();
+    assert_eq!(p.connection_of(0), Some(ConnId(2)));
+    let evs = p.take_client_events();
+    assert!(
+        evs.iter().any(|e| matches!(e, Event::Gap { from_unix_ms, to_unix_ms, .. } if *from_unix_ms == T0_MS && *to_unix_ms == T0_MS + 100_000)),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn without_an_anchor_unix_time_counts_from_the_first_instant() {
+    let start = Instant::now();
+    let mut c = Client::new(Config::default());
+    assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
+    c.handle_open(start, None);
+    c.handle_timeout(start + Duration::from_secs(25));
+    let Some(Transmit::Send(f)) = c.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(f.as_str(), ping(25_000));
+}
+
+/// Found by the chaos test: a disconnect before the first dial withdraws the dial instead of closing a
+/// connection that never existed.
+#[test]
+fn disconnect_before_the_first_dial_withdraws_it() {
+    let start = Instant::now();
+    let mut c = Client::new(Config::default());
+    c.disconnect(start);
+    assert_eq!(c.poll_transmit(), None);
+    assert!(c.is_stopped());
+    c.connect(start);
+    assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
+    c.disconnect(start); // in flight now: closed
+    assert_eq!(c.poll_transmit(), Some(Transmit::Close(Close::normal())));
+}
