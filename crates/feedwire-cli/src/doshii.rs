@@ -1,0 +1,184 @@
+//! `feedwire <command> doshii`.
+
+use std::time::Instant;
+
+use feedwire_doshii::client::{Client, Config, DisconnectReason, Environment, Event, Role, UnixAnchor};
+use feedwire_doshii::codec::{self, Message};
+use feedwire_doshii::server::{Hub, HubEvent, Peer};
+use serde_json::Value;
+
+use crate::out::{Line, payload};
+
+/// The protocol name in output lines.
+pub const NAME: &str = "doshii";
+
+fn event_fields(l: Line, e: &codec::Event) -> Line {
+    l.with("event", e.name()).with("data", payload(e.data.as_str()))
+}
+
+/// One session event as an output line.
+pub fn event_line(ev: &Event) -> Line {
+    let l = |kind: &str| Line::new(NAME, kind);
+    match ev {
+        Event::Connected { reconnect } => l("connected").with("reconnect", *reconnect),
+        Event::CatchUp(c) => l("gap")
+            .with("from", c.from)
+            .with("to", c.to)
+            .with("from_last_event", c.from_last_event)
+            .with("orders_query", c.orders_query.as_str())
+            .with("orders_updated_query", c.orders_updated_query.as_str())
+            .with("checkins_query", c.checkins_query.as_str()),
+        Event::Doshii(e) => event_fields(l("message"), e),
+        Event::Pong { stamp, version } => l("pong")
+            .with("stamp", stamp.as_str())
+            .opt("version", version.clone()),
+        Event::ServerPing { stamp } => l("server_ping").with("stamp", stamp.as_str()),
+        Event::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
+        Event::Error { error, .. } => l("error").with("reason", error.to_string()),
+        Event::Disconnected(reason) => l("disconnected").with(
+            "reason",
+            match reason {
+                DisconnectReason::Closed(c) => Value::from(format!(
+                    "closed {}",
+                    c.as_ref()
+                        .map_or("without a close frame".to_owned(), |c| c.to_string())
+                )),
+                other => Value::from(format!("{other:?}")),
+            },
+        ),
+        Event::Reconnecting { delay, attempt } => l("reconnecting")
+            .with("after_ms", delay.as_millis() as u64)
+            .with("attempt", *attempt),
+        Event::Stopped => l("stopped"),
+        other => l("other").with("debug", format!("{other:?}")),
+    }
+}
+
+/// Whether an event means the session stopped for good.
+pub fn terminal_error(ev: &Event) -> Option<String> {
+    matches!(ev, Event::Stopped)
+        .then(|| "the server closed the session for good (primus::server::close)".to_owned())
+}
+
+/// Decodes one frame (both directions share one grammar in Doshii).
+pub fn decode(text: &str, _outbound: bool) -> Line {
+    let l = |kind: &str| Line::new(NAME, kind);
+    let frame = feedwire_core::Frame::from(text.to_owned());
+    match codec::decode(&frame) {
+        Err(e) => l("error").with("error", e.to_string()),
+        Ok(m) => match m {
+            Message::Ping(h) => l("ping")
+                .with("stamp", h.stamp.as_str())
+                .opt("version", h.version.map(|v| payload(v.as_str())))
+                .opt("status", h.status.map(|v| payload(v.as_str()))),
+            Message::Pong(h) => l("pong")
+                .with("stamp", h.stamp.as_str())
+                .opt("version", h.version.map(|v| payload(v.as_str()))),
+            Message::PrimusPing(s) => l("primus_ping").with("stamp", s.as_str()),
+            Message::PrimusPong(s) => l("primus_pong").with("stamp", s.as_str()),
+            Message::PrimusServerClose => l("primus_server_close"),
+            Message::Event(e) => event_fields(l("message"), &e),
+            Message::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
+            other => l("other").with("debug", format!("{other:?}")),
+        },
+    }
+}
+
+/// Where to connect: `sandbox`, `live`, or a host / base URL.
+pub fn environment(env: &str) -> Environment {
+    match env {
+        "sandbox" => Environment::Sandbox,
+        "live" => Environment::Live,
+        other => Environment::Host(other.to_owned()),
+    }
+}
+
+/// A session configured from the command line.
+#[allow(clippy::too_many_arguments)]
+pub fn client(
+    role: &str,
+    env: &str,
+    client_id: Option<&str>,
+    device_id: Option<&str>,
+    token: Option<&str>,
+    vendor: Option<&str>,
+    app_version: Option<&str>,
+    now: Instant,
+    unix_ms: u64,
+) -> Result<Client, String> {
+    let anchor = UnixAnchor::new(now, unix_ms);
+    let need = |what: &str, v: Option<&str>| {
+        v.map(str::to_owned)
+            .ok_or_else(|| format!("--role {role} needs {what}"))
+    };
+    let mut config = match role {
+        "app" => Config::app(need("--client-id (or DOSHII_CLIENT_ID)", client_id)?, anchor),
+        "app-v3" => Config::app_v3(
+            need("--client-id (or DOSHII_CLIENT_ID)", client_id)?,
+            device_id.map(str::to_owned),
+            anchor,
+        ),
+        "pos" => Config::pos(need("--token (the location token)", token)?, anchor),
+        "vendor" => Config::vendor(
+            need("--token (the JWT)", token)?,
+            need("--vendor", vendor)?,
+            anchor,
+        ),
+        other => return Err(format!("--role {other}: expected app, app-v3, pos or vendor")),
+    };
+    config = config.with_environment(environment(env));
+    if let Some(v) = app_version {
+        config = config.with_app_version(v);
+    }
+    let _ = Role::App; // the roles above map one to one onto client::Role
+    Ok(Client::new(config))
+}
+
+/// One hub event as an output line (for `serve doshii`).
+pub fn hub_line(ev: &HubEvent) -> Line {
+    let l = |kind: &str| Line::new(NAME, kind);
+    match ev {
+        HubEvent::Opened { conn, peer, replayed } => l("opened")
+            .with("conn", conn.0)
+            .with("peer", peer_name(peer))
+            .with("replayed", *replayed),
+        HubEvent::Rejected { conn, reason } => l("rejected").with("conn", conn.0).with("reason", *reason),
+        HubEvent::Ping { conn, .. } => l("ping").with("conn", conn.0),
+        HubEvent::Pong { conn, stamp } => l("pong").with("conn", conn.0).with("stamp", stamp.as_str()),
+        HubEvent::Message { conn, .. } => l("message").with("conn", conn.0),
+        HubEvent::Error { conn, error } => l("error").with("conn", conn.0).with("reason", error.to_string()),
+        HubEvent::Closed { conn } => l("closed").with("conn", conn.0),
+        other => l("other").with("debug", format!("{other:?}")),
+    }
+}
+
+fn peer_name(p: &Peer) -> String {
+    match p {
+        Peer::App { device_id, v3, .. } => format!(
+            "app{}{}",
+            if *v3 { " v3" } else { "" },
+            device_id
+                .as_ref()
+                .map(|d| format!(" device {d}"))
+                .unwrap_or_default()
+        ),
+        Peer::Pos { .. } => "pos".into(),
+        Peer::Vendor { vendor, .. } => format!("vendor {vendor}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Publishes one JSON line read by `serve doshii`: `{"client_id":"..","event":"order_created","data":{..}}`
+/// (to an app; backlogged for 10 minutes when it is offline).
+pub fn publish_line(hub: &mut Hub, now: Instant, line: &str) -> Result<usize, String> {
+    #[derive(serde::Deserialize)]
+    struct In {
+        client_id: String,
+        event: String,
+        data: Box<serde_json::value::RawValue>,
+    }
+    let i: In = serde_json::from_str(line)
+        .map_err(|e| format!("expected {{\"client_id\",\"event\",\"data\"}}: {e}"))?;
+    let data = feedwire_core::RawJson::from_json_str(i.data.get()).map_err(|e| e.to_string())?;
+    Ok(hub.publish_to_app(now, &i.client_id, &i.event, &data))
+}

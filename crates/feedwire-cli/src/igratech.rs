@@ -1,0 +1,150 @@
+//! `feedwire <command> igratech`.
+
+use std::time::Instant;
+
+use feedwire_igratech::client::{Client, Config, DisconnectReason, Event};
+use feedwire_igratech::codec::{ClientMessage, ServerMessage, Settings};
+use feedwire_igratech::server::{Hub, HubEvent};
+use serde_json::Value;
+
+use crate::out::{Line, payload};
+
+/// The protocol name in output lines.
+pub const NAME: &str = "igratech";
+
+/// One session event as an output line.
+pub fn event_line(ev: &Event) -> Line {
+    let l = |kind: &str| Line::new(NAME, kind);
+    let msg = |event: &str, raw: &feedwire_core::RawJson| {
+        l("message")
+            .with("event", event)
+            .with("data", payload(raw.as_str()))
+    };
+    match ev {
+        Event::Connected(p) => l("connected").with("data", payload(p.raw().as_str())),
+        Event::Settings(p) => msg("settings", p.raw()),
+        Event::Incident(p) => msg("incident", p.raw()),
+        Event::Bet(p) => msg("bet", p.raw()),
+        Event::BetsResult(p) => msg("bets-result", p.raw()),
+        Event::Balance(p) => msg("balance", p.raw()),
+        Event::Stats(p) => msg("stats", p.raw()),
+        Event::Pong { rtt, .. } => l("pong").opt("rtt_ms", rtt.map(|d| d.as_millis() as u64)),
+        Event::LoggedOut(p) => l("logged_out").with("data", payload(p.raw().as_str())),
+        Event::Unknown { event, data } => l("unknown")
+            .with("event", event.as_str())
+            .with("data", payload(data.as_str())),
+        Event::Mismatch { event, data, reason } => l("mismatch")
+            .with("event", event.as_str())
+            .with("data", payload(data.as_str()))
+            .with("reason", reason.as_str()),
+        Event::Malformed { reason, .. } => l("error").with("reason", reason.as_str()),
+        Event::Disconnected(reason) => l("disconnected").with(
+            "reason",
+            match reason {
+                DisconnectReason::Closed(c) => Value::from(format!(
+                    "closed {}",
+                    c.as_ref()
+                        .map_or("without a close frame".to_owned(), |c| c.to_string())
+                )),
+                other => Value::from(format!("{other:?}")),
+            },
+        ),
+        Event::Reconnecting { attempt, delay } => l("reconnecting")
+            .with("after_ms", delay.as_millis() as u64)
+            .with("attempt", *attempt),
+        Event::Gap {
+            from_unix_ms,
+            to_unix_ms,
+            ..
+        } => l("gap")
+            .with("from_unix_ms", *from_unix_ms)
+            .with("to_unix_ms", *to_unix_ms),
+        other => l("other").with("debug", format!("{other:?}")),
+    }
+}
+
+/// Whether an event means the session stopped for good.
+pub fn terminal_error(ev: &Event) -> Option<String> {
+    matches!(ev, Event::LoggedOut(_)).then(|| "logged out: another client logged in with this account (not reconnecting, which would log it out in turn)".to_owned())
+}
+
+/// Decodes one frame (`in`: server to client, `out`: client to server). The envelope is split first and the
+/// payload is printed exactly as received; typing it only decides the kind: `message` when it fits the
+/// documented model, `mismatch` (with the reason) when it does not, `unknown` for a channel the document
+/// does not list. Only a frame whose envelope does not parse is an `error`.
+pub fn decode(text: &str, outbound: bool) -> Line {
+    use feedwire_igratech::envelope::{Envelope, NestEnvelope};
+    let l = |kind: &str| Line::new(NAME, kind);
+    let raw = match NestEnvelope.split(text) {
+        Ok(raw) => raw,
+        Err(e) => return l("error").with("error", e.to_string()),
+    };
+    let base = |kind: &str| {
+        l(kind)
+            .with("event", raw.event.as_ref())
+            .with("data", payload(raw.data.get()))
+    };
+    let typed = if outbound {
+        ClientMessage::decode(text).map(|m| matches!(m, ClientMessage::Other { .. }))
+    } else {
+        ServerMessage::decode(text).map(|m| matches!(m, ServerMessage::Other { .. }))
+    };
+    match typed {
+        Ok(false) => base("message"),
+        Ok(true) => base("unknown"),
+        Err(e) => base("mismatch").with("reason", e.to_string()),
+    }
+}
+
+/// Parses `--settings '{"lang":"en",...}'`.
+pub fn settings(json: &str) -> Result<Settings, String> {
+    serde_json::from_str(json).map_err(|e| format!("--settings: {e}"))
+}
+
+/// A session configured from the command line.
+pub fn client(
+    url: &str,
+    token: Option<&str>,
+    settings: Option<Settings>,
+    now: Instant,
+    unix_ms: u64,
+) -> Client {
+    let mut config = Config::default().with_url(url).with_unix_anchor(now, unix_ms);
+    if let Some(t) = token {
+        config = config.with_token(t);
+    }
+    if let Some(s) = settings {
+        config = config.with_settings(s);
+    }
+    let mut c = Client::new(config);
+    c.connect(now);
+    c
+}
+
+/// One hub event as an output line (for `serve igratech`).
+pub fn hub_line(ev: &HubEvent) -> Line {
+    let l = |kind: &str| Line::new(NAME, kind);
+    match ev {
+        HubEvent::Opened { conn, user } => l("opened").with("conn", conn.0).with("user", user.as_str()),
+        HubEvent::LoggedOut { conn, user, by } => l("logged_out")
+            .with("conn", conn.0)
+            .with("user", user.as_str())
+            .opt("by", by.map(|c| c.0)),
+        HubEvent::Settings { conn, .. } => l("settings").with("conn", conn.0),
+        HubEvent::Ping { conn, unix_ms } => l("ping").with("conn", conn.0).with("unix_ms", *unix_ms),
+        HubEvent::Unknown { conn, event, .. } => {
+            l("unknown").with("conn", conn.0).with("event", event.as_str())
+        }
+        HubEvent::Malformed { conn, reason, .. } => l("malformed")
+            .with("conn", conn.0)
+            .with("reason", reason.as_str()),
+        HubEvent::Closed { conn, user } => l("closed").with("conn", conn.0).with("user", user.as_str()),
+        other => l("other").with("debug", format!("{other:?}")),
+    }
+}
+
+/// Publishes one JSON line read by `serve igratech`: `{"event":"bet","data":{..}}`, to every connection.
+pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
+    let msg = ServerMessage::decode(line).map_err(|e| format!("expected {{\"event\",\"data\"}}: {e}"))?;
+    hub.publish(&msg).map_err(|e| e.to_string())
+}

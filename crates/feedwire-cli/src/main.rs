@@ -1,0 +1,662 @@
+//! `feedwire`: listen to, serve, decode and demonstrate real-time vendor WebSocket feeds.
+//!
+//! ```text
+//! feedwire demo                                   # all protocols on embedded local servers
+//! feedwire listen pusher --key KEY --host notifier.bitskins.com --channel inventory_changes
+//! feedwire serve pusher --addr 127.0.0.1:6001     # a local Pusher server; publish JSON lines from stdin
+//! feedwire decode pusher < frames.txt             # one JSON line per frame
+//! ```
+//!
+//! Every event is one JSON object per line on stdout (schema in `out.rs` and the README); human-readable
+//! status goes to stderr. Exit status: 0 on success or Ctrl-C, 1 when a frame failed to decode or the
+//! service ended the session for good (unknown app, unauthorized, logged out ...), 2 on bad arguments.
+#![forbid(unsafe_code)]
+#![allow(clippy::disallowed_methods)] // the CLI owns the clock: it drives sans-IO sessions with real time
+
+mod actioncable;
+mod demo;
+mod doshii;
+mod http;
+mod igratech;
+mod out;
+mod pusher;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use feedwire_tungstenite::{Connection, Server};
+
+use crate::out::{Line, Out};
+
+#[derive(Parser)]
+#[command(
+    name = "feedwire",
+    version,
+    about = "Listen to, serve, decode and demonstrate real-time WebSocket feeds (Pusher, ActionCable, Doshii, Igratech)."
+)]
+struct Cli {
+    /// Indented JSON instead of one object per line.
+    #[arg(long, global = true)]
+    pretty: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to a real service and print every event as a JSON line.
+    Listen {
+        #[command(subcommand)]
+        protocol: ListenProtocol,
+    },
+    /// Run a protocol's hub as a local server for tests; publish JSON lines read from stdin.
+    Serve {
+        #[command(subcommand)]
+        protocol: ServeProtocol,
+    },
+    /// Decode frames (one per line, from stdin or files) and print each as a JSON line.
+    Decode(DecodeArgs),
+    /// Run every protocol against embedded local servers and show what the library does.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum ListenProtocol {
+    /// Pusher Channels (protocol 7): hosted Pusher, soketi, BitSkins ...
+    Pusher(PusherListen),
+    /// Rails ActionCable (and AnyCable): metasmoke's ApiChannel ...
+    Actioncable(CableListen),
+    /// Doshii (app partner, POS or vendor socket).
+    Doshii(DoshiiListen),
+    /// The Igratech betting feed.
+    Igratech(IgratechListen),
+}
+
+#[derive(Args)]
+struct CableListen {
+    /// The cable URL (metasmoke: wss://metasmoke.erwaysoftware.com/cable).
+    #[arg(long)]
+    url: String,
+    /// The channel class (ApiChannel, ChatChannel ...).
+    #[arg(long)]
+    channel: String,
+    /// An identifier parameter, in order (repeat): `--param key=KEY --param events=posts#create`.
+    #[arg(long = "param")]
+    params: Vec<String>,
+    /// An extra request header (repeat): `--header 'Cookie: a=b'`.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Speak AnyCable's extended protocol (session restore, history).
+    #[arg(long)]
+    ext: bool,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+#[derive(Args)]
+struct DoshiiListen {
+    /// `sandbox`, `live`, or a host / base URL (`ws://127.0.0.1:9000` for a mock).
+    #[arg(long, default_value = "sandbox")]
+    env: String,
+    /// `app`, `app-v3`, `pos` or `vendor`.
+    #[arg(long, default_value = "app")]
+    role: String,
+    /// The app partner's client id (base64- and URL-encoded into `auth` for you; never printed).
+    #[arg(long, env = "DOSHII_CLIENT_ID", hide_env_values = true)]
+    client_id: Option<String>,
+    /// The v3 device id.
+    #[arg(long)]
+    device_id: Option<String>,
+    /// The POS location token or the vendor JWT.
+    #[arg(long, env = "DOSHII_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The vendor's API name.
+    #[arg(long)]
+    vendor: Option<String>,
+    /// The version sent in heartbeats.
+    #[arg(long)]
+    app_version: Option<String>,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+#[derive(Args)]
+struct IgratechListen {
+    /// The feed URL.
+    #[arg(long, default_value = "ws://ws.igratech.webspark.dev/wspublic")]
+    url: String,
+    /// The session token, if the feed wants one.
+    #[arg(long, env = "IGRATECH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Settings to send (and re-send after every reconnect): `{"lang":"en","oddsFormat":"decimal","gameIds":[1]}`.
+    #[arg(long)]
+    settings: Option<String>,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+#[derive(Args)]
+struct PusherListen {
+    /// The app key.
+    #[arg(long)]
+    key: String,
+    /// A hosted Pusher cluster (ws-CLUSTER.pusher.com).
+    #[arg(long, conflicts_with = "host")]
+    cluster: Option<String>,
+    /// A custom host (BitSkins: notifier.bitskins.com).
+    #[arg(long)]
+    host: Option<String>,
+    /// The port (default 443 with TLS, 80 without).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Plain ws:// instead of wss://.
+    #[arg(long)]
+    no_tls: bool,
+    /// A channel to subscribe to (repeat for more).
+    #[arg(long = "channel", required = true)]
+    channels: Vec<String>,
+    /// Print only these events (repeat for more); status events are always printed.
+    #[arg(long = "event")]
+    events: Vec<String>,
+    /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// only).
+    #[arg(long, conflicts_with = "secret")]
+    auth_endpoint: Option<String>,
+    /// Sign private/presence channels locally with the app secret (local testing only).
+    #[arg(long, env = "PUSHER_APP_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// The presence user id used with --secret.
+    #[arg(long, default_value = "feedwire-cli")]
+    user_id: String,
+    /// Stop after this many `message` events (default: run until Ctrl-C).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum ServeProtocol {
+    /// A local Pusher server (soketi's defaults: app-id / app-key / app-secret).
+    Pusher(PusherServe),
+    /// A local ActionCable server on /cable: confirms every subscription, streams it from its channel name,
+    /// rejects `Reject*` channels; publish `{"stream":"ChatChannel","message":..}` lines.
+    Actioncable(SimpleServe),
+    /// A mock Doshii; publish `{"client_id":..,"event":"order_created","data":..}` lines.
+    Doshii(SimpleServe),
+    /// A mock Igratech feed; publish `{"event":"bet","data":..}` lines.
+    Igratech(SimpleServe),
+}
+
+#[derive(Args)]
+struct SimpleServe {
+    /// Where to listen (ActionCable's default is 127.0.0.1:28080).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// ActionCable: echo every `perform` to the channel's stream.
+    #[arg(long)]
+    echo: bool,
+}
+
+#[derive(Args)]
+struct PusherServe {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:6001")]
+    addr: SocketAddr,
+    /// The app id.
+    #[arg(long, default_value = "app-id")]
+    app_id: String,
+    /// The app key.
+    #[arg(long, default_value = "app-key")]
+    key: String,
+    /// The app secret.
+    #[arg(
+        long,
+        default_value = "app-secret",
+        env = "PUSHER_APP_SECRET",
+        hide_env_values = true
+    )]
+    secret: String,
+    /// Allow client events.
+    #[arg(long)]
+    client_events: bool,
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    /// Which protocol's frames.
+    protocol: Protocol,
+    /// `in`: frames a client receives; `out`: frames a client sends.
+    #[arg(long, value_enum, default_value = "in")]
+    direction: Direction,
+    /// Files to read (default: stdin). Each line is one frame; empty lines are skipped.
+    files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Protocol {
+    Pusher,
+    Actioncable,
+    Doshii,
+    Igratech,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Direction {
+    In,
+    Out,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Out::new(cli.pretty);
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(format!("cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Decode(args) => decode(&out, args),
+        Command::Listen { protocol } => rt.block_on(listen(&out, protocol)),
+        Command::Serve { protocol } => rt.block_on(serve(&out, protocol)),
+        Command::Demo(args) => rt.block_on(demo::run(&out, args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn decode(out: &Out, args: DecodeArgs) -> Result<ExitCode, String> {
+    let mut inputs: Vec<Box<dyn BufRead>> = Vec::new();
+    if args.files.is_empty() {
+        inputs.push(Box::new(std::io::stdin().lock()));
+    }
+    for f in &args.files {
+        let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        inputs.push(Box::new(std::io::BufReader::new(file)));
+    }
+    let outbound = args.direction == Direction::Out;
+    let mut failed = 0u64;
+    let mut total = 0u64;
+    for input in inputs {
+        for line in input.split(b'\n') {
+            let line = line.map_err(|e| e.to_string())?;
+            let text = match String::from_utf8(line) {
+                Ok(t) => t,
+                Err(e) => {
+                    failed += 1;
+                    total += 1;
+                    out.line(
+                        Line::new(protocol_name(args.protocol), "error")
+                            .with("error", format!("not UTF-8: {e}")),
+                    );
+                    continue;
+                }
+            };
+            let text = text.trim_end_matches('\r');
+            if text.trim().is_empty() {
+                continue;
+            }
+            total += 1;
+            let line = match args.protocol {
+                Protocol::Pusher => pusher::decode(text, outbound),
+                Protocol::Actioncable => actioncable::decode(text, outbound),
+                Protocol::Doshii => doshii::decode(text, outbound),
+                Protocol::Igratech => igratech::decode(text, outbound),
+            };
+            if line.get("error").is_some() {
+                failed += 1;
+            }
+            out.line(line);
+        }
+    }
+    out.status(format!("decoded {total} frames, {failed} failed"));
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Pusher => pusher::NAME,
+        Protocol::Actioncable => actioncable::NAME,
+        Protocol::Doshii => doshii::NAME,
+        Protocol::Igratech => igratech::NAME,
+    }
+}
+
+async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String> {
+    match protocol {
+        ListenProtocol::Pusher(a) => {
+            let authorizer = match (&a.auth_endpoint, &a.secret) {
+                (Some(url), _) => pusher::Authorizer::Endpoint(url.clone()),
+                (None, Some(s)) => pusher::Authorizer::Secret {
+                    key: a.key.clone(),
+                    secret: feedwire_core::Secret::new(s.clone()),
+                    user_id: a.user_id.clone(),
+                },
+                (None, None) => pusher::Authorizer::None,
+            };
+            let client = pusher::client(
+                &a.key,
+                a.cluster.as_deref(),
+                a.host.as_deref(),
+                a.port,
+                !a.no_tls,
+                &a.channels,
+                Instant::now(),
+            )?;
+            out.status(format!(
+                "connecting to {}",
+                client.config().url(!a.no_tls).split('?').next().unwrap_or("")
+            ));
+            let mut conn = Connection::new(client);
+            let mut messages = 0u64;
+            loop {
+                let ev = tokio::select! {
+                    ev = conn.next_event() => ev,
+                    _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
+                };
+                let Some(ev) = ev else {
+                    return Ok(ExitCode::SUCCESS);
+                };
+                if let feedwire_pusher::client::Event::AuthRequired { socket_id, channel } = &ev {
+                    let answer = authorizer.authorize(socket_id, channel).await;
+                    let channel = channel.clone();
+                    let s = conn.session_mut();
+                    let r = match answer {
+                        Ok(auth) => s.provide_auth(&channel, auth),
+                        Err(reason) => {
+                            out.error(&reason);
+                            s.fail_auth(&channel, &reason)
+                        }
+                    };
+                    if let Err(e) = r {
+                        out.error(format!("auth for {channel}: {e}"));
+                    }
+                }
+                if let Some(why) = pusher::terminal_error(&ev) {
+                    out.line(pusher::event_line(&ev));
+                    out.error(why);
+                    return Ok(ExitCode::FAILURE);
+                }
+                if let feedwire_pusher::client::Event::Message { event, .. } = &ev {
+                    if !a.events.is_empty() && !a.events.iter().any(|e| **e == **event) {
+                        continue;
+                    }
+                    messages += 1;
+                }
+                out.line(pusher::event_line(&ev));
+                if a.count.is_some_and(|n| messages >= n) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+        ListenProtocol::Actioncable(a) => {
+            let id = actioncable::identifier(&a.channel, &a.params)?;
+            let client = actioncable::client(
+                &a.url,
+                &a.headers,
+                a.ext,
+                vec![id],
+                Instant::now(),
+                out::unix_ms(),
+            )?;
+            out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
+            run_listen(
+                out,
+                Connection::new(client),
+                a.count,
+                actioncable::event_line,
+                actioncable::terminal_error,
+                |e| matches!(e, feedwire_actioncable::client::Event::Message { .. }),
+            )
+            .await
+        }
+        ListenProtocol::Doshii(a) => {
+            let client = doshii::client(
+                &a.role,
+                &a.env,
+                a.client_id.as_deref(),
+                a.device_id.as_deref(),
+                a.token.as_deref(),
+                a.vendor.as_deref(),
+                a.app_version.as_deref(),
+                Instant::now(),
+                out::unix_ms(),
+            )?;
+            out.status(format!("connecting to Doshii ({})", a.env));
+            run_listen(
+                out,
+                Connection::new(client),
+                a.count,
+                doshii::event_line,
+                doshii::terminal_error,
+                |e| matches!(e, feedwire_doshii::client::Event::Doshii(_)),
+            )
+            .await
+        }
+        ListenProtocol::Igratech(a) => {
+            let settings = a.settings.as_deref().map(igratech::settings).transpose()?;
+            let client = igratech::client(
+                &a.url,
+                a.token.as_deref(),
+                settings,
+                Instant::now(),
+                out::unix_ms(),
+            );
+            out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
+            run_listen(
+                out,
+                Connection::new(client),
+                a.count,
+                igratech::event_line,
+                igratech::terminal_error,
+                |e| {
+                    use feedwire_igratech::client::Event as E;
+                    matches!(
+                        e,
+                        E::Bet(_) | E::BetsResult(_) | E::Balance(_) | E::Stats(_) | E::Incident(_)
+                    )
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// The listen loop shared by the protocols without auth round trips.
+async fn run_listen<S>(
+    out: &Out,
+    mut conn: Connection<S>,
+    count: Option<u64>,
+    line: fn(&S::Event) -> Line,
+    terminal: fn(&S::Event) -> Option<String>,
+    is_message: fn(&S::Event) -> bool,
+) -> Result<ExitCode, String>
+where
+    S: feedwire_core::Session + Send + 'static,
+{
+    let mut messages = 0u64;
+    loop {
+        let ev = tokio::select! {
+            ev = conn.next_event() => ev,
+            _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
+        };
+        let Some(ev) = ev else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        out.line(line(&ev));
+        if let Some(why) = terminal(&ev) {
+            out.error(why);
+            return Ok(ExitCode::FAILURE);
+        }
+        if is_message(&ev) {
+            messages += 1;
+            if count.is_some_and(|n| messages >= n) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+}
+
+async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
+    match protocol {
+        ServeProtocol::Pusher(a) => {
+            let config = feedwire_pusher::server::HubConfig::new(a.app_id, a.key.clone(), a.secret)
+                .with_client_events(a.client_events)
+                .with_seed(out::unix_ms());
+            let server = Server::bind(a.addr, feedwire_pusher::server::Hub::new(config))
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
+            out.status(format!(
+                "pusher server on ws://{}/app/{} ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
+                server.local_addr(),
+                a.key
+            ));
+            let handle = server.handle();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut stdin_open = true;
+            loop {
+                tokio::select! {
+                    ev = server.next_event() => match ev {
+                        Some(ev) => out.line(pusher::hub_line(&ev)),
+                        None => break,
+                    },
+                    line = rx.recv(), if stdin_open => match line {
+                        Some(line) if line.trim().is_empty() => {}
+                        Some(line) => match handle.call(|hub| pusher::publish_line(hub, &line)) {
+                            Ok(n) => out.status(format!("published to {n} connections")),
+                            Err(e) => out.error(e),
+                        },
+                        None => stdin_open = false,
+                    },
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+            server.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        ServeProtocol::Actioncable(a) => {
+            let addr = a
+                .addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 28080)));
+            let hub = feedwire_actioncable::server::Hub::new(
+                feedwire_actioncable::server::HubConfig::default()
+                    .with_unix_anchor(Instant::now(), out::unix_ms()),
+            );
+            let echo = a.echo;
+            serve_loop(
+                out,
+                addr,
+                hub,
+                "ws://{addr}/cable",
+                move |hub, ev| actioncable::host(hub, ev, echo),
+                actioncable::publish_line,
+            )
+            .await
+        }
+        ServeProtocol::Doshii(a) => {
+            let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000)));
+            serve_loop(
+                out,
+                addr,
+                feedwire_doshii::server::Hub::new(),
+                "ws://{addr}/app/socket?auth=..",
+                |_, ev| doshii::hub_line(ev),
+                |hub, line| doshii::publish_line(hub, Instant::now(), line),
+            )
+            .await
+        }
+        ServeProtocol::Igratech(a) => {
+            let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9100)));
+            let hub = feedwire_igratech::server::Hub::new(feedwire_igratech::server::HubConfig::default());
+            serve_loop(
+                out,
+                addr,
+                hub,
+                "ws://{addr}/wspublic",
+                |_, ev| igratech::hub_line(ev),
+                igratech::publish_line,
+            )
+            .await
+        }
+    }
+}
+
+/// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the
+/// hub), stdin lines are published through `publish`.
+async fn serve_loop<H>(
+    out: &Out,
+    addr: SocketAddr,
+    hub: H,
+    url_template: &str,
+    host: impl Fn(&mut H, &H::Event) -> Line,
+    publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
+) -> Result<ExitCode, String>
+where
+    H: feedwire_core::Hub + Send + 'static,
+    H::Event: Send,
+{
+    let server = Server::bind(addr, hub)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    out.status(format!(
+        "listening on {}; publish by writing JSON lines to stdin",
+        url_template.replace("{addr}", &server.local_addr().to_string())
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            ev = server.next_event() => match ev {
+                Some(ev) => {
+                    let line = server.call(|hub| host(hub, &ev));
+                    out.line(line);
+                }
+                None => break,
+            },
+            line = rx.recv(), if stdin_open => match line {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => {
+                    let publish = publish.clone();
+                    match server.call(move |hub| publish(hub, &line)) {
+                        Ok(n) => out.status(format!("published to {n} connections")),
+                        Err(e) => out.error(e),
+                    }
+                }
+                None => stdin_open = false,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    let _ = server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,125 @@
+//! Output: one JSON object per line on stdout for every event, human-readable status on stderr.
+//!
+//! The JSON lines share a schema across protocols (fields absent when they do not apply):
+//!
+//! ```text
+//! {"ts":1764300000123,"protocol":"pusher","kind":"message","channel":"inventory_changes","event":"listed","data":{..}}
+//! ```
+//!
+//! - `ts`: Unix time in milliseconds when the CLI printed the line;
+//! - `protocol`: `pusher`, `actioncable`, `doshii` or `igratech`;
+//! - `kind`: what happened, in snake case (`message`, `subscribed`, `resubscribed`, `reconnecting`, `closed`,
+//!   `gap`, `error`, ...), one per event of the protocol's session;
+//! - `channel`, `event`: where and what, when the event has them;
+//! - `data`: the payload as JSON (a string-encoded JSON payload is decoded; a plain string stays a string);
+//! - other fields name themselves (`after_ms`, `code`, `reason`, `user_id`, ...).
+
+use std::io::{IsTerminal, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+/// Unix time in milliseconds (the CLI owns the clock; libraries never read it).
+#[allow(clippy::disallowed_methods)]
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A payload as JSON: string-encoded JSON is decoded one level, anything else is kept as it is.
+pub fn payload(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::String(s)) => serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s)),
+        Ok(v) => v,
+        Err(_) => Value::String(raw.to_owned()),
+    }
+}
+
+/// Builds one output line.
+pub struct Line(Map<String, Value>);
+
+impl Line {
+    /// A line of `kind` for `protocol`.
+    pub fn new(protocol: &str, kind: &str) -> Self {
+        let mut m = Map::new();
+        m.insert("ts".into(), unix_ms().into());
+        m.insert("protocol".into(), protocol.into());
+        m.insert("kind".into(), kind.into());
+        Line(m)
+    }
+    /// Adds a field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+    /// Adds a field when there is a value.
+    pub fn opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
+        match value {
+            Some(v) => self.with(key, v),
+            None => self,
+        }
+    }
+    /// The JSON object.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+    /// A field of the line.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+}
+
+/// Where lines and status go.
+pub struct Out {
+    pretty: bool,
+    color: bool,
+}
+
+impl Out {
+    /// `pretty` prints indented JSON; colors are used on a terminal unless `NO_COLOR` is set.
+    pub fn new(pretty: bool) -> Self {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Out { pretty, color }
+    }
+
+    /// Prints a line on stdout.
+    #[allow(clippy::print_stdout)]
+    pub fn line(&self, line: Line) {
+        let v = line.into_value();
+        let text = if self.pretty {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        };
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (`| head`) is not an error worth a panic.
+        let _ = writeln!(stdout, "{}", text.unwrap_or_default());
+        let _ = stdout.flush();
+    }
+
+    /// Prints a status message on stderr.
+    #[allow(clippy::print_stderr)]
+    pub fn status(&self, msg: impl std::fmt::Display) {
+        if self.color {
+            eprintln!("\x1b[2m{msg}\x1b[0m");
+        } else {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// Prints a warning or error on stderr.
+    #[allow(clippy::print_stderr)]
+    pub fn error(&self, msg: impl std::fmt::Display) {
+        if self.color {
+            eprintln!("\x1b[31merror:\x1b[0m {msg}");
+        } else {
+            eprintln!("error: {msg}");
+        }
+    }
+
+    /// Whether colors are on.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+}
