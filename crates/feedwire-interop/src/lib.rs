@@ -8,6 +8,12 @@
 #![deny(missing_docs)]
 #![allow(clippy::disallowed_methods)] // test infrastructure: real time and real processes are the point
 
+/// The README's examples, compiled (and the runnable ones run) as doctests, so the README cannot drift from
+/// the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
