@@ -13,14 +13,18 @@ use feedwire_actioncable::codec;
 use feedwire_actioncable::identifier::Identifier;
 use feedwire_core::{Frame, Session};
 
-const DATA: &str = include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
+const DATA: &str =
+    include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
 const PING: &str = include_str!("../../testdata/actioncable/frames/server_ping.json");
 const CONFIRM: &str = r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#;
 
 fn connected_client() -> Client {
     let now = Instant::now();
     let mut c = Client::new(Config::new("ws://127.0.0.1:28080/cable"));
-    let room = Identifier::builder("ChatChannel").param("room", "<b>R&D</b>").unwrap().build();
+    let room = Identifier::builder("ChatChannel")
+        .param("room", "<b>R&D</b>")
+        .unwrap()
+        .build();
     c.subscribe(now, room);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, Some("actioncable-v1-json"));
@@ -67,7 +71,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function("serde_json_value", |b| {
             b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(text)).unwrap())
         });
-        g.bench_function("codec_decode", |b| b.iter(|| codec::decode_server(black_box(text)).unwrap()));
+        g.bench_function("codec_decode", |b| {
+            b.iter(|| codec::decode_server(black_box(text)).unwrap())
+        });
         g.finish();
     }
 }

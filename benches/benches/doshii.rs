@@ -18,7 +18,10 @@ fn connected_client(now: Instant) -> Client {
     let mut c = Client::new(Config::app("client-id", UnixAnchor::new(now, 1_700_000_000_000)));
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
-    c.handle_frame(now, Frame::from(r#"{"doshii":{"pong":1700000000000,"version":"3.2.123"}}"#));
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"doshii":{"pong":1700000000000,"version":"3.2.123"}}"#),
+    );
     while c.poll_transmit().is_some() {}
     while c.poll_event().is_some() {}
     c
@@ -35,7 +38,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("serde_json_value", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
     });
-    g.bench_function("codec_decode", |b| b.iter(|| codec::decode(black_box(&frame)).unwrap()));
+    g.bench_function("codec_decode", |b| {
+        b.iter(|| codec::decode(black_box(&frame)).unwrap())
+    });
     let now = Instant::now();
     let mut client = connected_client(now);
     g.bench_function("client_handle_frame_poll_event", |b| {

@@ -43,7 +43,14 @@ fn four_ways(c: &mut Criterion, name: &str, text: &'static str) {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
     });
     g.bench_function("codec_split", |b| {
-        b.iter(|| NestEnvelope.split(black_box(frame.as_str())).unwrap().data.get().len())
+        b.iter(|| {
+            NestEnvelope
+                .split(black_box(frame.as_str()))
+                .unwrap()
+                .data
+                .get()
+                .len()
+        })
     });
     g.bench_function("codec_decode_typed", |b| {
         b.iter(|| ServerMessage::decode(black_box(frame.as_str())).unwrap())

@@ -27,7 +27,9 @@ fn connected_client() -> Client {
     );
     c.handle_frame(
         now,
-        Frame::from(r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#),
+        Frame::from(
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
+        ),
     );
     while c.poll_transmit().is_some() {}
     while c.poll_event().is_some() {}

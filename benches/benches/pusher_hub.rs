@@ -14,7 +14,11 @@ fn fan_out(c: &mut Criterion) {
     let mut hub = Hub::new(HubConfig::default());
     for conn in 0..10_000 {
         hub.handle_open(now, ConnId(conn), &OpenRequest::new("/app/app-key?protocol=7"));
-        hub.handle_frame(now, ConnId(conn), Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"inventory_changes"}}"#));
+        hub.handle_frame(
+            now,
+            ConnId(conn),
+            Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"inventory_changes"}}"#),
+        );
     }
     while hub.poll_transmit().is_some() {}
     while hub.poll_event().is_some() {}
@@ -41,7 +45,9 @@ fn fan_out(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("pusher_hub_encode");
     g.throughput(Throughput::Bytes(frame_len));
-    g.bench_function("encode_one_frame", |b| b.iter(|| encode_channel_event("listed", "inventory_changes", &data)));
+    g.bench_function("encode_one_frame", |b| {
+        b.iter(|| encode_channel_event("listed", "inventory_changes", &data))
+    });
     g.finish();
 }
 
