@@ -20,12 +20,16 @@ struct Rails {
 
 fn rails() -> Rails {
     let port = free_port().unwrap();
-    Rails { port, _peer: start_rails(port).expect("rails must start (run scripts/install-peers.sh)") }
+    Rails {
+        port,
+        _peer: start_rails(port).expect("rails must start (run scripts/install-peers.sh)"),
+    }
 }
 
 fn connect(port: u16, query: &str, ids: &[Identifier]) -> Connection<Client> {
     let now = Instant::now();
-    let config = Config::new(format!("ws://127.0.0.1:{port}/cable{query}")).with_unix_anchor(now, 1_764_300_000_000);
+    let config =
+        Config::new(format!("ws://127.0.0.1:{port}/cable{query}")).with_unix_anchor(now, 1_764_300_000_000);
     let mut c = Client::new(config);
     for id in ids {
         c.subscribe(now, id.clone());
@@ -34,7 +38,10 @@ fn connect(port: u16, query: &str, ids: &[Identifier]) -> Connection<Client> {
 }
 
 async fn next(conn: &mut Connection<Client>) -> Event {
-    tokio::time::timeout(STEP, conn.next_event()).await.unwrap_or_else(|_| panic!("no event within {STEP:?}")).expect("session ended")
+    tokio::time::timeout(STEP, conn.next_event())
+        .await
+        .unwrap_or_else(|_| panic!("no event within {STEP:?}"))
+        .expect("session ended")
 }
 
 async fn until<T>(conn: &mut Connection<Client>, mut f: impl FnMut(&Event) -> Option<T>) -> T {
@@ -50,14 +57,26 @@ async fn until<T>(conn: &mut Connection<Client>, mut f: impl FnMut(&Event) -> Op
 
 fn http_get(port: u16, path_and_query: &str) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{path_and_query}: {out}");
 }
 
 fn enc(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn chat() -> Identifier {
@@ -70,7 +89,17 @@ async fn welcome_confirm_perform_broadcast_and_reject() {
     let r = rails();
     let reject = Identifier::channel_only("RejectChannel");
     let mut c = connect(r.port, "?uid=alice", &[chat(), reject.clone()]);
-    until(&mut c, |e| matches!(e, Event::Connected { reconnected: false, .. }).then_some(())).await;
+    until(&mut c, |e| {
+        matches!(
+            e,
+            Event::Connected {
+                reconnected: false,
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await;
     let mut confirmed = false;
     let mut rejected = false;
     until(&mut c, |e| {
@@ -82,10 +111,22 @@ async fn welcome_confirm_perform_broadcast_and_reject() {
         (confirmed && rejected).then_some(())
     })
     .await;
-    c.session_mut().perform(&chat(), "speak", serde_json::json!({"text": "hi from feedwire"})).unwrap();
-    let msg = until(&mut c, |e| if let Event::Message { message, .. } = e { Some(message.as_str().to_owned()) } else { None }).await;
+    c.session_mut()
+        .perform(&chat(), "speak", serde_json::json!({"text": "hi from feedwire"}))
+        .unwrap();
+    let msg = until(&mut c, |e| {
+        if let Event::Message { message, .. } = e {
+            Some(message.as_str().to_owned())
+        } else {
+            None
+        }
+    })
+    .await;
     let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
-    assert_eq!(v, serde_json::json!({"from": "alice", "text": "hi from feedwire"}));
+    assert_eq!(
+        v,
+        serde_json::json!({"from": "alice", "text": "hi from feedwire"})
+    );
 }
 
 #[tokio::test]
@@ -98,7 +139,10 @@ async fn pings_keep_the_connection_fresh() {
     let quiet = tokio::time::timeout(Duration::from_secs(8), async {
         loop {
             let ev = c.next_event().await.expect("session ended");
-            assert!(!matches!(ev, Event::Disconnected { .. }), "went stale or dropped: {ev:?}");
+            assert!(
+                !matches!(ev, Event::Disconnected { .. }),
+                "went stale or dropped: {ev:?}"
+            );
         }
     })
     .await;
@@ -111,8 +155,20 @@ async fn pings_keep_the_connection_fresh() {
 async fn unauthorized_stops_for_good() {
     let r = rails();
     let mut c = connect(r.port, "?uid=bad", &[chat()]);
-    let reason = until(&mut c, |e| if let Event::Stopped { reason } = e { Some(reason.clone()) } else { None }).await;
-    assert_eq!(reason, StopReason::ServerDisconnect { reason: Some("unauthorized".into()) });
+    let reason = until(&mut c, |e| {
+        if let Event::Stopped { reason } = e {
+            Some(reason.clone())
+        } else {
+            None
+        }
+    })
+    .await;
+    assert_eq!(
+        reason,
+        StopReason::ServerDisconnect {
+            reason: Some("unauthorized".into())
+        }
+    );
     assert!(c.session().is_stopped());
     // nothing more happens: no reconnect
     let after = tokio::time::timeout(Duration::from_secs(2), c.next_event()).await;
@@ -124,16 +180,55 @@ async fn unauthorized_stops_for_good() {
 async fn server_restart_reconnects_and_resubscribes() {
     let r = rails();
     let mut c = connect(r.port, "?uid=bob", &[chat()]);
-    until(&mut c, |e| matches!(e, Event::Confirmed { reconnected: false, .. }).then_some(())).await;
+    until(&mut c, |e| {
+        matches!(
+            e,
+            Event::Confirmed {
+                reconnected: false,
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await;
     http_get(r.port, "/restart");
-    let reason = until(&mut c, |e| if let Event::Disconnected { reason, reconnect_in } = e { Some((reason.clone(), *reconnect_in)) } else { None }).await;
-    assert!(matches!(&reason.0, DownReason::ServerDisconnect { reason: Some(r), reconnect: Some(true) } if r == "server_restart"), "{reason:?}");
+    let reason = until(&mut c, |e| {
+        if let Event::Disconnected { reason, reconnect_in } = e {
+            Some((reason.clone(), *reconnect_in))
+        } else {
+            None
+        }
+    })
+    .await;
+    assert!(
+        matches!(&reason.0, DownReason::ServerDisconnect { reason: Some(r), reconnect: Some(true) } if r == "server_restart"),
+        "{reason:?}"
+    );
     assert!(reason.1.is_some(), "a reconnect is scheduled");
-    until(&mut c, |e| matches!(e, Event::Confirmed { reconnected: true, .. }).then_some(())).await;
-    let recovered = until(&mut c, |e| if let Event::Recovered { subscriptions, .. } = e { Some(subscriptions.clone()) } else { None }).await;
+    until(&mut c, |e| {
+        matches!(
+            e,
+            Event::Confirmed {
+                reconnected: true,
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await;
+    let recovered = until(&mut c, |e| {
+        if let Event::Recovered { subscriptions, .. } = e {
+            Some(subscriptions.clone())
+        } else {
+            None
+        }
+    })
+    .await;
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].0, chat());
-    c.session_mut().perform(&chat(), "speak", serde_json::json!({"text": "back"})).unwrap();
+    c.session_mut()
+        .perform(&chat(), "speak", serde_json::json!({"text": "back"}))
+        .unwrap();
     until(&mut c, |e| matches!(e, Event::Message { .. }).then_some(())).await;
 }
 
@@ -141,12 +236,30 @@ async fn server_restart_reconnects_and_resubscribes() {
 #[ignore = "needs Rails ActionCable + puma: crates/feedwire-interop/scripts/install-peers.sh (CI runs it)"]
 async fn identifier_with_characters_rails_escapes() {
     let r = rails();
-    let id = Identifier::builder("ChatChannel").param("room", "<b>&amp; \u{2028}").unwrap().build();
+    let id = Identifier::builder("ChatChannel")
+        .param("room", "<b>&amp; \u{2028}")
+        .unwrap()
+        .build();
     let mut c = connect(r.port, "?uid=carol", &[id.clone()]);
     // Rails echoes the identifier with \u003c, \u003e, \u0026 and \u2028 escapes: it must still match
-    until(&mut c, |e| matches!(e, Event::Confirmed { identifier, .. } if *identifier == id).then_some(())).await;
-    c.session_mut().perform(&id, "speak", serde_json::json!({"text": "<escaped & fine>"})).unwrap();
-    let msg = until(&mut c, |e| if let Event::Message { identifier, message, .. } = e { (identifier == &id).then(|| message.as_str().to_owned()) } else { None }).await;
+    until(&mut c, |e| {
+        matches!(e, Event::Confirmed { identifier, .. } if *identifier == id).then_some(())
+    })
+    .await;
+    c.session_mut()
+        .perform(&id, "speak", serde_json::json!({"text": "<escaped & fine>"}))
+        .unwrap();
+    let msg = until(&mut c, |e| {
+        if let Event::Message {
+            identifier, message, ..
+        } = e
+        {
+            (identifier == &id).then(|| message.as_str().to_owned())
+        } else {
+            None
+        }
+    })
+    .await;
     assert!(msg.contains("escaped") && msg.contains("fine"), "{msg}");
 }
 
@@ -161,7 +274,11 @@ async fn metasmoke_shaped_api_channel_with_an_events_filter() {
         .unwrap()
         .identifier()
         .unwrap();
-    let bad = ApiChannel::new("wrong-key").with_events("posts", &[ModelEvent::Create]).unwrap().identifier().unwrap();
+    let bad = ApiChannel::new("wrong-key")
+        .with_events("posts", &[ModelEvent::Create])
+        .unwrap()
+        .identifier()
+        .unwrap();
     let mut c = connect(r.port, "", &[api.clone(), bad.clone()]);
     let mut ok = false;
     let mut rejected = false;
@@ -175,9 +292,29 @@ async fn metasmoke_shaped_api_channel_with_an_events_filter() {
     })
     .await;
     let message = r#"{"event_class":"Post","event_type":"create","object":{"id":1,"title":"<b>spam</b>"}}"#;
-    http_get(r.port, &format!("/broadcast?stream={}&message={}", enc("api:posts#create"), enc(message)));
-    let got = until(&mut c, |e| if let Event::Message { identifier, message, .. } = e { (identifier == &api).then(|| message.as_str().to_owned()) } else { None }).await;
+    http_get(
+        r.port,
+        &format!(
+            "/broadcast?stream={}&message={}",
+            enc("api:posts#create"),
+            enc(message)
+        ),
+    );
+    let got = until(&mut c, |e| {
+        if let Event::Message {
+            identifier, message, ..
+        } = e
+        {
+            (identifier == &api).then(|| message.as_str().to_owned())
+        } else {
+            None
+        }
+    })
+    .await;
     let v: serde_json::Value = serde_json::from_str(&got).unwrap();
     assert_eq!(v["object"]["title"], "<b>spam</b>");
-    assert!(!format!("{api:?}").contains("good-key"), "the API key never reaches Debug");
+    assert!(
+        !format!("{api:?}").contains("good-key"),
+        "the API key never reaches Debug"
+    );
 }

@@ -24,11 +24,17 @@ struct Soketi {
 
 fn soketi(client_messages: bool) -> Soketi {
     let port = free_port().unwrap();
-    Soketi { port, _peer: start_soketi(port, client_messages).expect("soketi must start (run scripts/install-peers.sh)") }
+    Soketi {
+        port,
+        _peer: start_soketi(port, client_messages).expect("soketi must start (run scripts/install-peers.sh)"),
+    }
 }
 
 fn client(port: u16, channels: &[&str]) -> Connection<Client> {
-    let config = Config::new("app-key").with_host("127.0.0.1").with_port(port).with_tls(false);
+    let config = Config::new("app-key")
+        .with_host("127.0.0.1")
+        .with_port(port)
+        .with_tls(false);
     let mut c = Client::new(config);
     for ch in channels {
         c.subscribe(ch).unwrap();
@@ -43,11 +49,22 @@ fn authorize(socket_id: &str, channel: &str, user: &str) -> ChannelAuth {
     let secret = Secret::new("app-secret".to_owned());
     if channel.starts_with("presence-") {
         let data = format!(r#"{{"user_id":"{user}","user_info":{{"name":"{user}"}}}}"#);
-        ChannelAuth::new(auth::sign_presence("app-key", &secret, socket_id, channel, &data).expose().clone()).with_channel_data(data)
+        ChannelAuth::new(
+            auth::sign_presence("app-key", &secret, socket_id, channel, &data)
+                .expose()
+                .clone(),
+        )
+        .with_channel_data(data)
     } else {
-        let a = ChannelAuth::new(auth::sign_private("app-key", &secret, socket_id, channel).expose().clone());
+        let a = ChannelAuth::new(
+            auth::sign_private("app-key", &secret, socket_id, channel)
+                .expose()
+                .clone(),
+        );
         if channel.starts_with("private-encrypted-") {
-            let key = base64::engine::general_purpose::STANDARD.decode(MASTER_KEY).unwrap();
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(MASTER_KEY)
+                .unwrap();
             let mut h = sha2::Sha256::new();
             h.update(channel.as_bytes());
             h.update(&key);
@@ -98,17 +115,25 @@ async fn subscribed(conn: &mut Connection<Client>, user: &str, n: usize) {
 fn trigger(port: u16, channel: &str, event: &str, data: &str, master_key: Option<&str>) {
     let dir = peers_dir().join("clients");
     let mut cmd = Command::new("node");
-    cmd.current_dir(&dir).args(["trigger.js", &port.to_string(), channel, event, data]);
+    cmd.current_dir(&dir)
+        .args(["trigger.js", &port.to_string(), channel, event, data]);
     if let Some(k) = master_key {
         cmd.arg(k);
     }
     let out = cmd.output().expect("node must run");
-    assert!(out.status.success(), "trigger failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trigger failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn message(e: &Event) -> Option<(String, String, String)> {
     match e {
-        Event::Message { channel, event, data, .. } => Some((
+        Event::Message {
+            channel, event, data, ..
+        } => Some((
             channel.as_deref().unwrap_or("").to_owned(),
             event.to_string(),
             data.as_ref().map(|d| d.text().into_owned()).unwrap_or_default(),
@@ -123,12 +148,28 @@ async fn public_and_private_events_through_the_sdk() {
     let s = soketi(false);
     let mut c = client(s.port, &["inventory_changes", "private-orders"]);
     subscribed(&mut c, "u", 2).await;
-    trigger(s.port, "inventory_changes", "listed", r#"{"asset_id":"1","price":12.5}"#, None);
+    trigger(
+        s.port,
+        "inventory_changes",
+        "listed",
+        r#"{"asset_id":"1","price":12.5}"#,
+        None,
+    );
     let m = until(&mut c, "u", message).await;
-    assert_eq!(m, ("inventory_changes".into(), "listed".into(), r#"{"asset_id":"1","price":12.5}"#.into()));
+    assert_eq!(
+        m,
+        (
+            "inventory_changes".into(),
+            "listed".into(),
+            r#"{"asset_id":"1","price":12.5}"#.into()
+        )
+    );
     trigger(s.port, "private-orders", "paid", r#"{"order":7}"#, None);
     let m = until(&mut c, "u", message).await;
-    assert_eq!(m, ("private-orders".into(), "paid".into(), r#"{"order":7}"#.into()));
+    assert_eq!(
+        m,
+        ("private-orders".into(), "paid".into(), r#"{"order":7}"#.into())
+    );
 }
 
 #[tokio::test]
@@ -139,15 +180,35 @@ async fn presence_two_clients_see_each_other_join_and_leave() {
     subscribed(&mut a, "alice", 1).await;
     let mut b = client(s.port, &["presence-room"]);
     subscribed(&mut b, "bob", 1).await;
-    let members: Vec<String> = b.session().members("presence-room").unwrap().keys().cloned().collect();
+    let members: Vec<String> = b
+        .session()
+        .members("presence-room")
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(members, vec!["alice".to_string(), "bob".to_string()]);
-    let joined = until(&mut a, "alice", |e| if let Event::MemberAdded { user_id, .. } = e { Some(user_id.clone()) } else { None }).await;
+    let joined = until(&mut a, "alice", |e| {
+        if let Event::MemberAdded { user_id, .. } = e {
+            Some(user_id.clone())
+        } else {
+            None
+        }
+    })
+    .await;
     assert_eq!(joined, "bob");
     b.session_mut().disconnect();
     // drive b so its close goes out
     let _ = tokio::time::timeout(Duration::from_millis(500), b.next_event()).await;
     drop(b);
-    let left = until(&mut a, "alice", |e| if let Event::MemberRemoved { user_id, .. } = e { Some(user_id.clone()) } else { None }).await;
+    let left = until(&mut a, "alice", |e| {
+        if let Event::MemberRemoved { user_id, .. } = e {
+            Some(user_id.clone())
+        } else {
+            None
+        }
+    })
+    .await;
     assert_eq!(left, "bob");
 }
 
@@ -159,7 +220,14 @@ async fn client_events_reach_the_other_client() {
     subscribed(&mut a, "alice", 1).await;
     let mut b = client(s.port, &["private-chat"]);
     subscribed(&mut b, "bob", 1).await;
-    a.session_mut().trigger(Instant::now(), "private-chat", "client-typing", r#"{"who":"alice"}"#).unwrap();
+    a.session_mut()
+        .trigger(
+            Instant::now(),
+            "private-chat",
+            "client-typing",
+            r#"{"who":"alice"}"#,
+        )
+        .unwrap();
     let (tx_done, got) = tokio::join!(
         async {
             // keep a's driver running so the frame goes out
@@ -168,7 +236,14 @@ async fn client_events_reach_the_other_client() {
         until(&mut b, "bob", message)
     );
     let () = tx_done;
-    assert_eq!(got, ("private-chat".into(), "client-typing".into(), r#"{"who":"alice"}"#.into()));
+    assert_eq!(
+        got,
+        (
+            "private-chat".into(),
+            "client-typing".into(),
+            r#"{"who":"alice"}"#.into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -176,12 +251,18 @@ async fn client_events_reach_the_other_client() {
 async fn cache_channel_miss_then_cached_replay() {
     let s = soketi(false);
     let mut a = client(s.port, &["cache-prices"]);
-    until(&mut a, "a", |e| matches!(e, Event::CacheMiss { .. }).then_some(())).await;
+    until(&mut a, "a", |e| {
+        matches!(e, Event::CacheMiss { .. }).then_some(())
+    })
+    .await;
     trigger(s.port, "cache-prices", "price", r#"{"p":42}"#, None);
     until(&mut a, "a", message).await;
     let mut b = client(s.port, &["cache-prices"]);
     let replay = until(&mut b, "b", message).await;
-    assert_eq!(replay, ("cache-prices".into(), "price".into(), r#"{"p":42}"#.into()));
+    assert_eq!(
+        replay,
+        ("cache-prices".into(), "price".into(), r#"{"p":42}"#.into())
+    );
 }
 
 #[tokio::test]
@@ -190,9 +271,22 @@ async fn encrypted_channel_is_decrypted() {
     let s = soketi(false);
     let mut c = client(s.port, &["private-encrypted-vault"]);
     subscribed(&mut c, "u", 1).await;
-    trigger(s.port, "private-encrypted-vault", "secret", r#"{"code":"1234"}"#, Some(MASTER_KEY));
+    trigger(
+        s.port,
+        "private-encrypted-vault",
+        "secret",
+        r#"{"code":"1234"}"#,
+        Some(MASTER_KEY),
+    );
     let m = until(&mut c, "u", message).await;
-    assert_eq!(m, ("private-encrypted-vault".into(), "secret".into(), r#"{"code":"1234"}"#.into()));
+    assert_eq!(
+        m,
+        (
+            "private-encrypted-vault".into(),
+            "secret".into(),
+            r#"{"code":"1234"}"#.into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -205,7 +299,9 @@ async fn bad_auth_is_a_subscription_error() {
             let ev = c.next_event().await.expect("session ended");
             if let Event::AuthRequired { channel, .. } = &ev {
                 let channel = channel.clone();
-                c.session_mut().provide_auth(&channel, ChannelAuth::new("app-key:deadbeef")).unwrap();
+                c.session_mut()
+                    .provide_auth(&channel, ChannelAuth::new("app-key:deadbeef"))
+                    .unwrap();
             }
             if let Event::SubscriptionFailed { channel, error } = ev {
                 return (channel, error.status);
