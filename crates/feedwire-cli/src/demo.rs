@@ -60,15 +60,40 @@ impl Narrator<'_> {
     }
 }
 
+/// Runs one protocol's steps with its narrator, timing it and recording how it ended.
+macro_rules! tour {
+    ($out:expr, $step:expr, $protocol:literal, $color:literal, $steps:ident) => {{
+        let start = Instant::now();
+        let n = Narrator {
+            out: $out,
+            tag: $protocol,
+            color: $color,
+        };
+        let mut tally = Tally {
+            protocol: $protocol,
+            ..Tally::default()
+        };
+        match $steps(&n, $step, &mut tally).await {
+            Ok(()) => tally.ok = true,
+            Err(e) => {
+                n.say(format!("step failed: {e}"));
+                tally.failure = Some(e);
+            }
+        }
+        tally.elapsed = start.elapsed();
+        tally
+    }};
+}
+
 /// Runs the tour.
 pub async fn run(out: &Out, args: DemoArgs) -> Result<ExitCode, String> {
     let start = Instant::now();
     let step = Duration::from_secs(args.step_timeout);
     let tallies = vec![
-        pusher_tour(out, step).await,
-        actioncable_tour(out, step).await,
-        doshii_tour(out, step).await,
-        igratech_tour(out, step).await,
+        tour!(out, step, "pusher", "\x1b[35m", pusher_steps),
+        tour!(out, step, "actioncable", "\x1b[36m", actioncable_steps),
+        tour!(out, step, "doshii", "\x1b[33m", doshii_steps),
+        tour!(out, step, "igratech", "\x1b[32m", igratech_steps),
     ];
     print_summary(out, &tallies, start.elapsed());
     Ok(if tallies.iter().all(|t| t.ok) {
@@ -121,28 +146,6 @@ async fn next<S: feedwire_core::Session>(
 }
 
 const PUSHER_CHANNELS: [&str; 3] = ["inventory_changes", "private-bitskins-orders", "presence-traders"];
-
-async fn pusher_tour(out: &Out, step: Duration) -> Tally {
-    let start = Instant::now();
-    let n = Narrator {
-        out,
-        tag: "pusher",
-        color: "\x1b[35m",
-    };
-    let mut tally = Tally {
-        protocol: "pusher",
-        ..Tally::default()
-    };
-    match pusher_steps(&n, step, &mut tally).await {
-        Ok(()) => tally.ok = true,
-        Err(e) => {
-            n.say(format!("step failed: {e}"));
-            tally.failure = Some(e);
-        }
-    }
-    tally.elapsed = start.elapsed();
-    tally
-}
 
 /// Handles auth requests with the local secret; returns the event for the caller to look at.
 async fn pusher_next(
@@ -325,28 +328,6 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
 // ---------------------------------------------------------------------------------------------------------
 // ActionCable: a metasmoke-style ApiChannel with an events filter, a chat channel, a server restart.
 
-async fn actioncable_tour(out: &Out, step: Duration) -> Tally {
-    let start = Instant::now();
-    let n = Narrator {
-        out,
-        tag: "actioncable",
-        color: "\x1b[36m",
-    };
-    let mut tally = Tally {
-        protocol: "actioncable",
-        ..Tally::default()
-    };
-    match actioncable_steps(&n, step, &mut tally).await {
-        Ok(()) => tally.ok = true,
-        Err(e) => {
-            n.say(format!("step failed: {e}"));
-            tally.failure = Some(e);
-        }
-    }
-    tally.elapsed = start.elapsed();
-    tally
-}
-
 /// The next client event, hosting the hub's subscription requests (confirm + stream_from) meanwhile.
 async fn cable_next(
     conn: &mut Connection<feedwire_actioncable::client::Client>,
@@ -489,28 +470,6 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
 // Doshii: an app partner's socket, orders with heartbeats, a drop while an order is published, the replay and
 // the catch-up window.
 
-async fn doshii_tour(out: &Out, step: Duration) -> Tally {
-    let start = Instant::now();
-    let n = Narrator {
-        out,
-        tag: "doshii",
-        color: "\x1b[33m",
-    };
-    let mut tally = Tally {
-        protocol: "doshii",
-        ..Tally::default()
-    };
-    match doshii_steps(&n, step, &mut tally).await {
-        Ok(()) => tally.ok = true,
-        Err(e) => {
-            n.say(format!("step failed: {e}"));
-            tally.failure = Some(e);
-        }
-    }
-    tally.elapsed = start.elapsed();
-    tally
-}
-
 async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
     use feedwire_doshii::client::Event as E;
     let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::new())
@@ -609,28 +568,6 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
 
 // ---------------------------------------------------------------------------------------------------------
 // Igratech: bets, balance and stats, then a real server restart; settings re-sent, gap reported.
-
-async fn igratech_tour(out: &Out, step: Duration) -> Tally {
-    let start = Instant::now();
-    let n = Narrator {
-        out,
-        tag: "igratech",
-        color: "\x1b[32m",
-    };
-    let mut tally = Tally {
-        protocol: "igratech",
-        ..Tally::default()
-    };
-    match igratech_steps(&n, step, &mut tally).await {
-        Ok(()) => tally.ok = true,
-        Err(e) => {
-            n.say(format!("step failed: {e}"));
-            tally.failure = Some(e);
-        }
-    }
-    tally.elapsed = start.elapsed();
-    tally
-}
 
 async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
     use feedwire_igratech::client::Event as E;
