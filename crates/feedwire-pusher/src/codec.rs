@@ -3,10 +3,13 @@
 //! # Decoding in two phases
 //!
 //! [`Envelope::parse`] borrows the frame: `event`, `channel` as [`Cow<str>`] (borrowed unless they hold JSON
-//! escapes), `data` and `user_id` as `&RawValue`. [`decode_server`] / [`decode_client`] then build a message whose
-//! text fields and payloads are zero-copy slices of the [`Frame`] ([`ByteString`], [`RawJson`]), parsing a
-//! payload's inside only for the `pusher:` / `pusher_internal:` events that need it. A channel event (the hot
-//! path) never looks inside `data`: it is handed out as a [`StringOrJson`] slice, decoded later on demand.
+//! escapes), `data` and `user_id` as `&RawValue`. Ordinary frames are validated and split by one pass of a
+//! scanner specialised for the envelope (cheaper than serde_json merely skipping the frame); anything else goes
+//! through serde_json's derived decoder, and the two are tested to agree exactly. [`decode_server`] /
+//! [`decode_client`] then build a message whose text fields and payloads are zero-copy slices of the [`Frame`]
+//! ([`ByteString`], [`RawJson`]), parsing a payload's inside only for the `pusher:` / `pusher_internal:` events
+//! that need it. A channel event (the hot path) never looks inside `data`: it is handed out as a
+//! [`StringOrJson`] slice, decoded later on demand.
 //!
 //! `data` may be a JSON-encoded string, an object, anything else or absent (hosted Pusher, soketi, Reverb, poxa
 //! and pusher-fake all differ, see the crate docs); `code` in `pusher:error` may be `null`; `user_id` may be a
@@ -252,9 +255,339 @@ fn opt_cow<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str
 
 impl<'a> Envelope<'a> {
     /// Parses the envelope of `text`; fails when it is not an object with a string `event`.
+    ///
+    /// Exactly as strict as serde_json deserializing the envelope: frames of the ordinary shape (plain keys
+    /// and names, each field once) are validated and split in one pass of a scanner specialised for it; any
+    /// other text, valid or not, goes to serde_json, so results and error messages are serde_json's own.
+    ///
+    /// ```
+    /// use feedwire_pusher::codec::Envelope;
+    /// let env = Envelope::parse(r#"{"event":"e","channel":null,"data":[1,{"a":"\u00e9"}]}"#).unwrap();
+    /// assert_eq!((&*env.event, env.channel, env.data.unwrap().get()), ("e", None, r#"[1,{"a":"\u00e9"}]"#));
+    /// let err = Envelope::parse(r#"{"event":"e","data":[1,]}"#).unwrap_err();
+    /// assert_eq!(err.to_string(), "not a Pusher envelope: expected value at line 1 column 24");
+    /// ```
     pub fn parse(text: &'a str) -> Result<Envelope<'a>, DecodeError> {
+        if let Some(env) = fast::envelope(text) {
+            return Ok(env);
+        }
+        Self::parse_serde(text)
+    }
+
+    /// The reference decoder: serde_json and the derived `Deserialize`.
+    fn parse_serde(text: &'a str) -> Result<Envelope<'a>, DecodeError> {
         serde_json::from_str(text).map_err(|e| DecodeError::Envelope {
             reason: e.to_string(),
+        })
+    }
+}
+
+/// A single-pass validating scanner for the ordinary envelope shape: a JSON object whose keys hold no escapes,
+/// `event` (and `channel`, unless `null`) plain strings without escapes, each field at most once, `event`
+/// present. It accepts a frame only when serde_json would accept it and decode the very same [`Envelope`]; it
+/// returns `None` for everything else (escapes in names, duplicates, arrays, deep nesting, any syntax error),
+/// and [`Envelope::parse`] then runs serde_json, which produces the result or the exact error.
+///
+/// The grammar checked is serde_json's for values it skips (`ignore_value`): strings without control characters
+/// and with valid escapes (`\uXXXX` needs four hex digits, surrogates are not checked when skipping),
+/// numbers `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, `true`/`false`/`null`, no trailing commas,
+/// whitespace ` \t\n\r`, nothing but whitespace after the object.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde::de::value::{BorrowedStrDeserializer, Error, MapDeserializer};
+    use serde_json::value::RawValue;
+
+    use super::Envelope;
+
+    /// Nesting deeper than this inside a value is left to serde_json (whose limit is 128 in all).
+    const MAX_DEPTH: u32 = 64;
+
+    /// Bytes that end a run of plain string content: `"`, `\` and control characters.
+    static STOP: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 0x20 {
+            t[i] = true;
+            i += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t
+    };
+
+    /// The key under which serde_json's `&RawValue` deserializes from a map (`serde_json::raw::TOKEN`).
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+    /// `s`, already validated as one JSON value, as a borrowed `&RawValue` without scanning it again: serde_json
+    /// builds a `&RawValue` from a one-entry map `{TOKEN: borrowed str}`. `None` if that ever stops working
+    /// (the caller then falls back to serde_json's own parse).
+    fn raw_value(s: &str) -> Option<&RawValue> {
+        let entry = (
+            BorrowedStrDeserializer::<Error>::new(RAW_VALUE_TOKEN),
+            BorrowedStrDeserializer::<Error>::new(s),
+        );
+        let map = MapDeserializer::new(std::iter::once(entry));
+        <&RawValue>::deserialize(map)
+            .ok()
+            .filter(|r| r.get().len() == s.len())
+    }
+
+    #[inline]
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The index of the first `"`, `\` or control character at or after `i` (four bytes per step while none).
+    #[inline]
+    fn stop(b: &[u8], mut i: usize) -> Option<usize> {
+        let hit = |c: u8| STOP[usize::from(c)];
+        while let Some(&[c0, c1, c2, c3]) = b.get(i..i + 4) {
+            if hit(c0) | hit(c1) | hit(c2) | hit(c3) {
+                break;
+            }
+            i += 4;
+        }
+        Some(i + b.get(i..)?.iter().position(|&c| hit(c))?)
+    }
+
+    /// Scans a string whose opening quote is just before `i`; returns the index after the closing quote and
+    /// whether it held an escape.
+    #[inline]
+    fn string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+        let mut escaped = false;
+        loop {
+            i = stop(b, i)?;
+            match b.get(i)? {
+                b'"' => return Some((i + 1, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match b.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                        b'u' => {
+                            if !b.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    #[inline]
+    fn digits(b: &[u8], mut i: usize) -> usize {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    }
+
+    fn number(b: &[u8], mut i: usize) -> Option<usize> {
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'0' => {
+                i += 1;
+                if b.get(i).is_some_and(u8::is_ascii_digit) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => i = digits(b, i + 1),
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            if !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            i = digits(b, i + 1);
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            i = digits(b, i);
+        }
+        Some(i)
+    }
+
+    fn literal(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
+        (b.get(i..i + lit.len())? == lit).then_some(i + lit.len())
+    }
+
+    /// `"key"` + `:` at `i` (a quote expected there); returns the index of the value (whitespace skipped).
+    fn member_key(b: &[u8], i: usize) -> Option<usize> {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (i, _) = string(b, i + 1)?;
+        let i = ws(b, i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        Some(ws(b, i + 1))
+    }
+
+    /// Skips one value starting exactly at `i`; returns the index after it.
+    fn value(b: &[u8], mut i: usize) -> Option<usize> {
+        // one bit per open container, 1 = object
+        let mut stack: u64 = 0;
+        let mut depth: u32 = 0;
+        loop {
+            match b.get(i)? {
+                b'"' => i = string(b, i + 1)?.0,
+                b'{' | b'[' if depth == MAX_DEPTH => return None,
+                b'{' => {
+                    i = ws(b, i + 1);
+                    if b.get(i) == Some(&b'}') {
+                        i += 1;
+                    } else {
+                        stack = (stack << 1) | 1;
+                        depth += 1;
+                        i = member_key(b, i)?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    i = ws(b, i + 1);
+                    if b.get(i) == Some(&b']') {
+                        i += 1;
+                    } else {
+                        stack <<= 1;
+                        depth += 1;
+                        continue;
+                    }
+                }
+                b't' => i = literal(b, i, b"true")?,
+                b'f' => i = literal(b, i, b"false")?,
+                b'n' => i = literal(b, i, b"null")?,
+                b'-' | b'0'..=b'9' => i = number(b, i)?,
+                _ => return None,
+            }
+            // after a value: close containers until one continues
+            loop {
+                if depth == 0 {
+                    return Some(i);
+                }
+                i = ws(b, i);
+                let object = stack & 1 == 1;
+                match (b.get(i)?, object) {
+                    (b',', true) => {
+                        i = member_key(b, ws(b, i + 1))?;
+                        break;
+                    }
+                    (b',', false) => {
+                        i = ws(b, i + 1);
+                        break;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        i += 1;
+                        stack >>= 1;
+                        depth -= 1;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// A plain string value (no escapes) at `i`: its content and the index after it.
+    fn plain_str(text: &str, i: usize) -> Option<(&str, usize)> {
+        let b = text.as_bytes();
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (end, escaped) = string(b, i + 1)?;
+        if escaped {
+            return None;
+        }
+        Some((text.get(i + 1..end - 1)?, end))
+    }
+
+    /// The envelope, or `None` when serde_json must decide (see the module docs).
+    pub(super) fn envelope(text: &str) -> Option<Envelope<'_>> {
+        let b = text.as_bytes();
+        let mut i = ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = ws(b, i + 1);
+        let mut event: Option<&str> = None;
+        let mut channel: Option<Option<&str>> = None;
+        let mut data: Option<Option<&RawValue>> = None;
+        let mut user_id: Option<Option<&RawValue>> = None;
+        loop {
+            // the key
+            let (key, after) = plain_str(text, i)?;
+            i = ws(b, after);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = ws(b, i + 1);
+            match key {
+                "event" => {
+                    let (s, end) = plain_str(text, i)?;
+                    if event.replace(s).is_some() {
+                        return None;
+                    }
+                    i = end;
+                }
+                "channel" => {
+                    let (c, end) = match b.get(i)? {
+                        b'n' => (None, literal(b, i, b"null")?),
+                        _ => {
+                            let (s, end) = plain_str(text, i)?;
+                            (Some(s), end)
+                        }
+                    };
+                    if channel.replace(c).is_some() {
+                        return None;
+                    }
+                    i = end;
+                }
+                "data" | "user_id" => {
+                    let end = value(b, i)?;
+                    let raw = text.get(i..end)?;
+                    let v = if raw == "null" {
+                        None
+                    } else {
+                        Some(raw_value(raw)?)
+                    };
+                    let slot = if key == "data" { &mut data } else { &mut user_id };
+                    if slot.replace(v).is_some() {
+                        return None;
+                    }
+                    i = end;
+                }
+                _ => i = value(b, i)?,
+            }
+            i = ws(b, i);
+            match b.get(i)? {
+                b',' => i = ws(b, i + 1),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        if ws(b, i + 1) != b.len() {
+            return None;
+        }
+        Some(Envelope {
+            event: Cow::Borrowed(event?),
+            channel: channel.flatten().map(Cow::Borrowed),
+            data: data.flatten(),
+            user_id: user_id.flatten(),
         })
     }
 }
@@ -1084,4 +1417,190 @@ pub fn encode_channel_event(event: &str, channel: &str, data: &RawJson) -> Frame
     out.push_str(data.as_str());
     out.push('}');
     Frame::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What an envelope decodes to, with whether each text is borrowed from (a pointer into) `text`.
+    fn view<'a>(text: &'a str, e: &Envelope<'a>) -> impl PartialEq + fmt::Debug + use<'a> {
+        let inside = |s: &str| {
+            let (w, p) = (text.as_ptr() as usize, s.as_ptr() as usize);
+            p >= w && p + s.len() <= w + text.len()
+        };
+        let cow = |c: &Cow<'a, str>| (c.to_string(), matches!(c, Cow::Borrowed(_)));
+        let raw = |r: &&'a RawValue| (r.get().to_owned(), inside(r.get()), r.get().as_ptr() as usize);
+        (
+            cow(&e.event),
+            e.channel.as_ref().map(cow),
+            e.data.as_ref().map(raw),
+            e.user_id.as_ref().map(raw),
+        )
+    }
+
+    /// The fast scanner never accepts what serde_json refuses, and accepts with the very same result.
+    fn agrees(text: &str) -> Result<bool, TestCaseError> {
+        let serde = Envelope::parse_serde(text);
+        match fast::envelope(text) {
+            Some(env) => {
+                let Ok(reference) = &serde else {
+                    return Err(TestCaseError::fail(format!(
+                        "fast path accepted {text:?}; serde: {serde:?}"
+                    )));
+                };
+                prop_assert_eq!(view(text, &env), view(text, reference), "{:?}", text);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn frames() -> Vec<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pusher/frames");
+        let mut out: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        out.sort();
+        assert!(out.len() > 40);
+        out
+    }
+
+    #[test]
+    fn the_fast_path_takes_ordinary_frames_and_agrees_on_every_testdata_frame() {
+        let listed = include_str!("../../../testdata/pusher/frames/server_bitskins_listed.json");
+        assert!(
+            fast::envelope(listed).is_some(),
+            "the hot frame must take the fast path"
+        );
+        let mut fast = 0;
+        for f in frames() {
+            fast += usize::from(agrees(&f).unwrap());
+            // every prefix and every single-byte deletion of a real frame
+            for cut in (0..f.len()).filter(|&i| f.is_char_boundary(i)) {
+                agrees(&f[..cut]).unwrap();
+                let next = f[cut..].chars().next().map_or(0, char::len_utf8);
+                agrees(&format!("{}{}", &f[..cut], &f[cut + next..])).unwrap();
+            }
+        }
+        assert!(fast > 40, "only {fast} frames took the fast path");
+    }
+
+    #[test]
+    fn edge_cases_agree() {
+        let cases = [
+            r#"{"event":"e"}"#,
+            r#" {"event":"e"} "#,
+            "\t{\n\"event\"\r:\"e\" }\n",
+            r#"{"event":"e"}x"#,
+            r#"{"event":"e",}"#,
+            r#"{"event":"e","event":"f"}"#,
+            r#"{"event":"e","data":null,"data":1}"#,
+            r#"{"event":"e","channel":null}"#,
+            r#"{"event":"e","channel":nul}"#,
+            r#"{"event":"e","channel":1}"#,
+            r#"{"event":"e","data":null}"#,
+            r#"{"event":"e","data":nullx}"#,
+            r#"{"event":"e","data":-0.5e+10}"#,
+            r#"{"event":"e","data":01}"#,
+            r#"{"event":"e","data":-}"#,
+            r#"{"event":"e","data":1.}"#,
+            r#"{"event":"e","data":1e}"#,
+            r#"{"event":"e","data":[1,]}"#,
+            r#"{"event":"e","data":[1 , [ ] ,{ } ,{"a" : [true,false,null]}]}"#,
+            r#"{"event":"e","data":{"a":1,}}"#,
+            r#"{"event":"e","data":"\u12"}"#,
+            r#"{"event":"e","data":"\ud800"}"#,
+            r#"{"event":"e","data":"\q"}"#,
+            "{\"event\":\"e\",\"data\":\"a\u{1}b\"}",
+            "{\"event\":\"e\",\"data\":\"a\u{7f}é\"}",
+            r#"{"event":"\u0065"}"#,
+            r#"{"ev\u0065nt":"e"}"#,
+            r#"{"event":"e","x\"y":1}"#,
+            r#"{"event":"e","user_id":12,"user_id":null}"#,
+            r#"["e"]"#,
+            r#"{}"#,
+            r#"{"channel":"c"}"#,
+            "",
+            "{",
+        ];
+        for c in cases {
+            agrees(c).unwrap();
+        }
+        let deep = format!(
+            r#"{{"event":"e","data":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        agrees(&deep).unwrap();
+        let deep = format!(r#"{{"event":"e","data":{}1{}}}"#, "[".repeat(64), "]".repeat(64));
+        assert!(agrees(&deep).unwrap());
+    }
+
+    /// JSON-ish text: mostly well-formed envelopes with random values, whitespace and small corruptions.
+    fn json_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+            r#""([a-z \u{e9}]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4}){0,8}""#,
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec(("[a-z_]{0,8}", inner), 0..4).prop_map(|v| {
+                    let m: Vec<String> = v.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", m.join(","))
+                }),
+            ]
+        })
+    }
+
+    fn envelope_text() -> impl Strategy<Value = String> {
+        let member = prop_oneof![
+            "[a-z:_-]{0,12}".prop_map(|e| format!("\"event\":\"{e}\"")),
+            "[a-z_-]{0,12}".prop_map(|c| format!("\"channel\":\"{c}\"")),
+            Just("\"channel\":null".to_owned()),
+            json_value().prop_map(|v| format!("\"data\":{v}")),
+            json_value().prop_map(|v| format!("\"user_id\":{v}")),
+            ("[a-z_]{1,8}", json_value()).prop_map(|(k, v)| format!("\"{k}\":{v}")),
+        ];
+        (
+            prop::collection::vec(member, 1..6),
+            prop::sample::select(vec!["", " ", "\n", "\t "]),
+        )
+            .prop_map(|(m, w)| format!("{w}{{{w}{}{w}}}{w}", m.join(&format!("{w},{w}"))))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn fast_path_agrees_with_serde(s in envelope_text()) {
+            agrees(&s)?;
+        }
+
+        #[test]
+        fn fast_path_agrees_on_corrupted_text(s in envelope_text(), at in any::<prop::sample::Index>(), with in r#"[\\"{}\[\],:0-9a-z \u{1}.eE+-]"#, delete in any::<bool>()) {
+            let mut b: Vec<char> = s.chars().collect();
+            let i = at.index(b.len() + 1);
+            if delete && i < b.len() {
+                b.remove(i);
+            } else {
+                b.splice(i..i, with.chars());
+            }
+            agrees(&b.into_iter().collect::<String>())?;
+        }
+
+        #[test]
+        fn well_formed_envelopes_with_one_event_take_the_fast_path(
+            e in "[a-z:_-]{0,12}", c in "[a-z_-]{1,12}", d in json_value(), u in json_value()
+        ) {
+            let s = format!(r#"{{"event":"{e}","channel":"{c}","data":{d},"user_id":{u},"x":{d}}}"#);
+            prop_assert!(agrees(&s)?, "{}", s);
+        }
+    }
 }
