@@ -3,7 +3,7 @@
 //! ```text
 //! feedwire demo                                   # all protocols on embedded local servers
 //! feedwire listen pusher --key KEY --host notifier.bitskins.com --channel inventory_changes
-//! feedwire serve pusher --addr 127.0.0.1:6001     # a local Pusher server; publish JSON lines from stdin
+//! feedwire serve pusher --addr 127.0.0.1:6001     # a local Pusher server + its HTTP API; or publish stdin lines
 //! feedwire decode pusher < frames.txt             # one JSON line per frame
 //! ```
 //!
@@ -180,7 +180,14 @@ struct PusherListen {
 
 #[derive(Subcommand)]
 enum ServeProtocol {
-    /// A local Pusher server (soketi's defaults: app-id / app-key / app-secret).
+    /// A local Pusher server (soketi's defaults: app-id / app-key / app-secret) and its HTTP API, one port.
+    ///
+    /// The port of `--addr` serves the WebSocket endpoint (`ws://ADDR/app/KEY`) and the Channels HTTP API
+    /// (`POST /apps/ID/events` and `/batch_events`, `GET /apps/ID/channels`, `/channels/NAME`,
+    /// `/channels/NAME/users`), signed as hosted Pusher signs it, so the official `pusher` server SDKs can
+    /// trigger through it: `new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host:
+    /// '127.0.0.1', port: '6001', useTLS: false })`. Lines written to stdin are published too:
+    /// `{"channel":"my-channel","event":"my-event","data":{..}}`.
     Pusher(PusherServe),
     /// A local ActionCable server on /cable: confirms every subscription, streams it from its channel name,
     /// rejects `Reject*` channels; publish `{"stream":"ChatChannel","message":..}` lines.
@@ -203,7 +210,7 @@ struct SimpleServe {
 
 #[derive(Args)]
 struct PusherServe {
-    /// Where to listen.
+    /// Where to listen: the WebSocket endpoint and the HTTP API share this port.
     #[arg(long, default_value = "127.0.0.1:6001")]
     addr: SocketAddr,
     /// The app id.
@@ -514,16 +521,19 @@ where
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
     match protocol {
         ServeProtocol::Pusher(a) => {
+            let app_id = a.app_id.clone();
             let config = feedwire_pusher::server::HubConfig::new(a.app_id, a.key.clone(), a.secret)
                 .with_client_events(a.client_events)
                 .with_seed(out::unix_ms());
-            let server = Server::bind(a.addr, feedwire_pusher::server::Hub::new(config))
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
+            let server =
+                Server::bind_with_http(a.addr, feedwire_pusher::server::Hub::new(config), pusher_rest)
+                    .await
+                    .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
             out.status(format!(
-                "pusher server on ws://{}/app/{} ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
-                server.local_addr(),
-                a.key
+                "pusher server on ws://{addr}/app/{} ; HTTP API on http://{addr}/apps/{}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
+                a.key,
+                app_id,
+                addr = server.local_addr(),
             ));
             let handle = server.handle();
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -601,6 +611,25 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             .await
         }
     }
+}
+
+/// `feedwire serve pusher`'s HTTP route: the Channels HTTP API (`POST /apps/{id}/events`, `batch_events`,
+/// `GET channels`, ...), signed as the official server SDKs sign it, checked against the current Unix time.
+fn pusher_rest(
+    hub: &mut feedwire_pusher::server::Hub,
+    req: feedwire_tungstenite::HttpRequest,
+) -> feedwire_tungstenite::HttpResponse {
+    let now_unix = out::unix_ms() / 1000;
+    let resp = hub.handle_rest(
+        &feedwire_pusher::rest::RestRequest {
+            method: &req.method,
+            path: &req.path,
+            query: &req.query,
+            body: &req.body,
+        },
+        now_unix,
+    );
+    feedwire_tungstenite::HttpResponse::json(resp.status, resp.body)
 }
 
 /// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the

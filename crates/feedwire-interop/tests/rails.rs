@@ -240,7 +240,7 @@ async fn identifier_with_characters_rails_escapes() {
         .param("room", "<b>&amp; \u{2028}")
         .unwrap()
         .build();
-    let mut c = connect(r.port, "?uid=carol", &[id.clone()]);
+    let mut c = connect(r.port, "?uid=carol", std::slice::from_ref(&id));
     // Rails echoes the identifier with \u003c, \u003e, \u0026 and \u2028 escapes: it must still match
     until(&mut c, |e| {
         matches!(e, Event::Confirmed { identifier, .. } if *identifier == id).then_some(())

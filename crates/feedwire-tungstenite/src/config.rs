@@ -141,7 +141,9 @@ pub struct ServerConfig {
     /// gets `handle_close(now, conn, None)`. Memory per connection is therefore bounded by this many frames
     /// (frames broadcast to many connections share one buffer) plus tungstenite's write buffer.
     pub queue_capacity: usize,
-    /// How long the opening handshake may take (default 10 s).
+    /// How long the opening handshake may take (default 10 s). With an HTTP handler, the same bound covers
+    /// reading the request head and, for a plain HTTP request, its body and the response: a slow client is
+    /// dropped (answered 408 when its head was incomplete) when it runs out.
     pub handshake_timeout: Duration,
     /// How long a closing connection may take to finish the close handshake (default 2 s).
     pub close_timeout: Duration,
@@ -151,12 +153,22 @@ pub struct ServerConfig {
     pub nodelay: bool,
     /// The tungstenite settings; see [`default_websocket_config`].
     pub websocket: WebSocketConfig,
+    /// With an HTTP handler ([`Server::new_with_http`](crate::Server::new_with_http)): the largest request
+    /// head (request line and headers) read before deciding between WebSocket and plain HTTP (default 16 KiB).
+    /// A plain HTTP request whose head is larger is answered 431 and closed.
+    pub max_http_head: usize,
+    /// With an HTTP handler: the largest `Content-Length` body accepted (default 1 MiB); a larger one is
+    /// answered 413 without being read. Requests without `Content-Length` have no body; chunked bodies are
+    /// answered 411.
+    pub max_http_body: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             queue_capacity: 1024,
+            max_http_head: 16 * 1024,
+            max_http_body: 1 << 20,
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
             binary: BinaryPolicy::Close,
@@ -170,6 +182,16 @@ impl ServerConfig {
     /// Sets [`queue_capacity`](Self::queue_capacity) (at least 1).
     pub fn with_queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n.max(1);
+        self
+    }
+    /// Sets [`max_http_head`](Self::max_http_head) (at least 256 bytes).
+    pub fn with_max_http_head(mut self, bytes: usize) -> Self {
+        self.max_http_head = bytes.max(256);
+        self
+    }
+    /// Sets [`max_http_body`](Self::max_http_body).
+    pub fn with_max_http_body(mut self, bytes: usize) -> Self {
+        self.max_http_body = bytes;
         self
     }
     /// Sets [`handshake_timeout`](Self::handshake_timeout).

@@ -11,7 +11,12 @@
 //! - `BlockingConnection` (feature `blocking`): the same loop over plain tungstenite for programs without an
 //!   async runtime; socket read timeouts follow the session's deadlines.
 //! - [`Server`] (feature `tokio`): accepts WebSocket connections on a `TcpListener` and runs them through one
-//!   hub; a [`ServerHandle`] calls hub methods (publish, broadcast, ...) from other tasks.
+//!   hub; a [`ServerHandle`] calls hub methods (publish, broadcast, ...) from other tasks. Optionally plain
+//!   HTTP requests on the same port go to a handler of the host's that runs with the hub locked
+//!   ([`Server::new_with_http`], [`HttpRequest`] -> [`HttpResponse`]): the place for a hub's REST API, such
+//!   as `feedwire_pusher::server::Hub::handle_rest` (the Pusher HTTP API the official server SDKs trigger
+//!   through). The route is protocol-agnostic: the server only peeks at the request head to tell an upgrade
+//!   from a plain request, and bounds the head, the body and the time it takes.
 //! - TLS (`wss://`) through rustls with the webpki root certificates (feature `rustls`, default; `ring`
 //!   provider). Plain `ws://` needs no TLS feature.
 //! - Feature `tracing`: debug-level records of why a dial or connection failed (also kept in
@@ -108,7 +113,7 @@ pub use config::{
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingConnection;
 #[cfg(feature = "tokio")]
-pub use server::{Server, ServerHandle};
+pub use server::{HttpRequest, HttpResponse, Server, ServerHandle};
 #[cfg(feature = "smol")]
 pub use smol_rt::{Smol, SmolConnection, SmolSleep};
 #[cfg(feature = "tokio")]
