@@ -1420,12 +1420,13 @@ impl Client {
     }
 
     fn on_subscription_error(&mut self, msg: SubscriptionErrorMessage) {
-        let named = msg
-            .channel
-            .as_deref()
-            .filter(|c| self.channels.contains_key(*c))
-            .map(str::to_owned);
-        let channel = named.or_else(|| self.single_pending());
+        // A named channel is taken at its word: ours, or nobody's (then nothing is dropped). Only an error that
+        // names no channel at all (poxa's shape) is pinned on the one pending subscription.
+        let channel = match msg.channel.as_deref() {
+            Some(c) if self.channels.contains_key(c) => Some(c.to_owned()),
+            Some(_) => None,
+            None => self.single_pending(),
+        };
         if let Some(ch) = &channel {
             self.channels.remove(ch);
         }
@@ -1686,6 +1687,13 @@ impl Client {
             }
             ServerMessage::CacheMiss { channel } => self.emit(Event::CacheMiss { channel }),
             ServerMessage::SigninSuccess { user_data, user_id } => {
+                if !matches!(self.phase, Phase::Connected { .. }) {
+                    // Signin is only sent once connected: a success before connection_established answers
+                    // nothing of ours. Acting on it would subscribe the user channel twice (once now, once
+                    // when the connection is established).
+                    self.emit(Event::Unknown { raw: raw.clone() });
+                    return;
+                }
                 self.signin = Signin::Done;
                 let name = format!("#server-to-user-{user_id}");
                 if let Some(old) = self.user_channel.take()

@@ -1,0 +1,100 @@
+//! Inputs the fuzzers (and the chaos suite) found, kept as regression tests.
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+
+use std::time::Instant;
+
+use feedwire_core::{Frame, Session, Transmit};
+use feedwire_pusher::client::{Client, Config};
+use feedwire_pusher::codec::{self, ClientMessage};
+
+fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
+    while let Some(t) = c.poll_transmit() {
+        if let Transmit::Send(f) = t
+            && let Ok(ClientMessage::Subscribe { channel, .. }) = codec::decode_client(&f)
+        {
+            out.push(channel.to_string());
+        }
+    }
+}
+
+/// Found by the chaos suite (`fuzzing::session`, input `[0,0,5,20,0,6,0,20,0,207,0,0,154,20,0,14]`): a
+/// `pusher:signin_success` that arrives before `pusher:connection_established` makes the client send
+/// `pusher:subscribe` for `#server-to-user-7` at once, and `connection_established` then sends it again: two
+/// subscribes in flight for one channel. Fixed in `client.rs`: a `signin_success` before the connection is
+/// established answers nothing of ours and is surfaced as `Event::Unknown`.
+#[test]
+fn early_signin_success_does_not_double_subscribe_the_user_channel() {
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
+    c.connect(now);
+    let mut sent = Vec::new();
+    subscribes_sent(&mut c, &mut sent);
+    c.handle_open(now, None);
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
+        ),
+    );
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
+        ),
+    );
+    subscribes_sent(&mut c, &mut sent);
+    let n = sent.iter().filter(|s| *s == "#server-to-user-7").count();
+    assert!(n <= 1, "{n} subscribes in flight for #server-to-user-7: {sent:?}");
+}
+
+/// Found by the chaos suite (`fuzzing::session`, input
+/// `[0,0,39,0,0,89,0,0,16,5,78,119,0,70,0,202,98,0,89,62,0,0,0,218]`): a `pusher:subscription_error` that names
+/// a channel the client never subscribed to is pinned on the only pending subscription (here the user channel
+/// `#server-to-user-7`, just sent after `signin_success`): the application is told that channel failed, the
+/// channel is dropped locally while its subscribe is still in flight, and the next `signin_success` sends a
+/// second subscribe for it. Fixed in `client.rs` (`on_subscription_error`): inference applies only when
+/// the error names no channel; a named channel that is not ours drops nothing.
+#[test]
+fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one() {
+    use feedwire_pusher::client::Event;
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
+    c.connect(now);
+    let mut sent = Vec::new();
+    subscribes_sent(&mut c, &mut sent);
+    c.handle_open(now, None);
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
+        ),
+    );
+    let signin_success =
+        r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#;
+    c.handle_frame(now, Frame::from(signin_success));
+    subscribes_sent(&mut c, &mut sent);
+    assert_eq!(sent, ["#server-to-user-7"]);
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:subscription_error","channel":"inventory_changes","data":{"type":"AuthError","error":"no","status":401}}"#,
+        ),
+    );
+    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
+        .filter_map(|ev| match ev {
+            Event::SubscriptionFailed { channel, .. } => Some(channel),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !failed.contains(&Some("#server-to-user-7".to_owned())),
+        "the error named inventory_changes, not the user channel: {failed:?}"
+    );
+    c.handle_frame(now, Frame::from(signin_success));
+    subscribes_sent(&mut c, &mut sent);
+    assert_eq!(
+        sent,
+        ["#server-to-user-7"],
+        "one subscribe in flight for the user channel"
+    );
+}
