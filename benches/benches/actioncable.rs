@@ -8,32 +8,14 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use feedwire_actioncable::client::{Client, Config};
+
 use feedwire_actioncable::codec;
-use feedwire_actioncable::identifier::Identifier;
+
 use feedwire_core::{Frame, Session};
 
-const DATA: &str =
-    include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
+use feedwire_benches::actioncable::DATA;
 const PING: &str = include_str!("../../testdata/actioncable/frames/server_ping.json");
-const CONFIRM: &str = r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#;
-
-fn connected_client() -> Client {
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("ws://127.0.0.1:28080/cable"));
-    let room = Identifier::builder("ChatChannel")
-        .param("room", "<b>R&D</b>")
-        .unwrap()
-        .build();
-    c.subscribe(now, room);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(now, Frame::from(CONFIRM));
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    c
-}
+use feedwire_benches::actioncable::CONFIRM;
 
 fn bench(c: &mut Criterion) {
     let data = DATA.trim_end();
@@ -50,7 +32,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode_server(black_box(frame.as_str())).unwrap())
     });
-    let mut client = connected_client();
+    let mut client = feedwire_benches::actioncable::connected_client();
     let now = Instant::now();
     g.bench_function("client_handle_frame_poll_event", |b| {
         b.iter(|| {

@@ -9,32 +9,10 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use feedwire_core::{Frame, Session};
-use feedwire_pusher::client::{Client, Config};
+
 use feedwire_pusher::codec;
 
-const LISTED: &str = include_str!("../../testdata/pusher/frames/server_bitskins_listed.json");
-
-fn connected_client() -> Client {
-    let now = Instant::now();
-    let mut c = Client::new(Config::bitskins());
-    c.connect(now);
-    c.subscribe("inventory_changes").unwrap();
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    c
-}
+use feedwire_benches::pusher::LISTED;
 
 fn bench(c: &mut Criterion) {
     let frame = Frame::from(LISTED.to_owned());
@@ -50,7 +28,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
     });
-    let mut client = connected_client();
+    let mut client = feedwire_benches::pusher::connected_client();
     let now = Instant::now();
     g.bench_function("client_handle_frame_poll_event", |b| {
         b.iter(|| {

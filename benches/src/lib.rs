@@ -1,2 +1,77 @@
-//! Shared helpers for the feedwire benches.
+//! Shared set-up for the feedwire benches and the allocation-budget test: the frames they measure (from
+//! `testdata/`) and sessions already connected and subscribed, so a measurement sees only the path it names.
 #![forbid(unsafe_code)]
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin; nothing else reads it
+
+use std::time::Instant;
+
+use feedwire_core::{Frame, Session};
+
+/// Drains everything a session queued.
+pub fn drain<S: Session>(s: &mut S) {
+    while s.poll_transmit().is_some() {}
+    while s.poll_event().is_some() {}
+}
+
+/// Pusher frames and sessions.
+pub mod pusher {
+    use super::*;
+    use feedwire_pusher::client::{Client, Config};
+
+    /// The 417-byte BitSkins `listed` channel event.
+    pub const LISTED: &str = include_str!("../../testdata/pusher/frames/server_bitskins_listed.json");
+
+    /// A client connected to the BitSkins configuration and subscribed to `inventory_changes`.
+    pub fn connected_client() -> Client {
+        let now = Instant::now();
+        let mut c = Client::new(Config::bitskins());
+        c.connect(now);
+        c.subscribe("inventory_changes").unwrap_or_else(|e| panic!("{e}"));
+        drain(&mut c);
+        c.handle_open(now, None);
+        c.handle_frame(
+            now,
+            Frame::from(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
+        );
+        c.handle_frame(
+            now,
+            Frame::from(r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#),
+        );
+        drain(&mut c);
+        c
+    }
+}
+
+/// ActionCable frames and sessions.
+pub mod actioncable {
+    use super::*;
+    use feedwire_actioncable::client::{Client, Config};
+    use feedwire_actioncable::identifier::Identifier;
+
+    /// The ~320-byte data frame with an escaped identifier.
+    pub const DATA: &str =
+        include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
+    /// The confirmation of the subscription in [`DATA`].
+    pub const CONFIRM: &str = r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#;
+
+    /// The identifier of [`DATA`]'s subscription.
+    pub fn room() -> Identifier {
+        Identifier::builder("ChatChannel")
+            .param("room", "<b>R&D</b>")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .build()
+    }
+
+    /// A client welcomed and confirmed on [`room`].
+    pub fn connected_client() -> Client {
+        let now = Instant::now();
+        let mut c = Client::new(Config::new("ws://127.0.0.1:28080/cable"));
+        c.subscribe(now, room());
+        drain(&mut c);
+        c.handle_open(now, Some("actioncable-v1-json"));
+        c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+        c.handle_frame(now, Frame::from(CONFIRM));
+        drain(&mut c);
+        c
+    }
+}

@@ -570,9 +570,28 @@ fn encode_parts<E: Envelope + ?Sized, T: Serialize>(
     event: &str,
     data: &T,
 ) -> Result<String, EncodeError> {
-    let payload = serde_json::to_string(data)?;
+    // A small payload is serialized into a stack buffer, so the frame is the only allocation; a larger one
+    // (or one the buffer cannot hold) goes through a heap string.
+    let mut stack = [0u8; 512];
+    let mut cursor = std::io::Cursor::new(&mut stack[..]);
+    let written = serde_json::to_writer(&mut cursor, data).map(|()| cursor.position() as usize);
+    let heap;
+    let payload = match written {
+        Ok(n) => match stack.get(..n).map(std::str::from_utf8) {
+            Some(Ok(text)) => text,
+            _ => {
+                heap = serde_json::to_string(data)?;
+                &heap
+            }
+        },
+        Err(e) if e.is_io() => {
+            heap = serde_json::to_string(data)?;
+            &heap
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut out = String::new();
-    envelope.join(event, &payload, &mut out);
+    envelope.join(event, payload, &mut out);
     Ok(out)
 }
 
