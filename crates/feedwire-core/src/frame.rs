@@ -146,7 +146,9 @@ impl From<String> for Frame {
         if s.len() != s.capacity() {
             s.shrink_to_fit();
         }
-        Frame { text: ByteString::from(s) }
+        Frame {
+            text: ByteString::from(s),
+        }
     }
 }
 
