@@ -474,6 +474,7 @@ pub struct Client {
     rng: fastrand::Rng,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    dropped_events: u64,
     last_rx: Option<Instant>,
     ext: bool,
     sid: Option<String>,
@@ -518,6 +519,7 @@ impl Client {
             reconnect_at: None,
             out: VecDeque::new(),
             events: VecDeque::new(),
+            dropped_events: 0,
             last_rx: None,
             ext: false,
             sid: None,
@@ -594,6 +596,12 @@ impl Client {
         self.reconnect_at = None;
     }
 
+    /// How many events were dropped (the oldest first) because the application did not poll them before the
+    /// queue reached [`Limits::max_queued`].
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+
     #[cfg(feature = "fuzzing")]
     pub(crate) fn queue_lens(&self) -> (usize, usize) {
         (self.out.len(), self.events.len())
@@ -606,13 +614,21 @@ impl Client {
     fn push_event(&mut self, ev: Event) {
         if self.events.len() >= self.config.limits.max_queued.max(1) {
             self.events.pop_front();
+            self.dropped_events = self.dropped_events.saturating_add(1);
         }
         self.events.push_back(ev);
     }
 
     fn send(&mut self, cmd: Command<'_>) {
         if self.out.len() >= self.config.limits.max_queued.max(1) {
-            self.out.pop_front();
+            // drop the oldest frame, never a queued connect or close: the driver must still see those, or its
+            // view of the transport goes wrong
+            match self.out.iter().position(|t| matches!(t, Transmit::Send(_))) {
+                Some(i) => {
+                    self.out.remove(i);
+                }
+                None => return,
+            }
         }
         self.out.push_back(Transmit::Send(Frame::from(cmd.encode())));
     }
