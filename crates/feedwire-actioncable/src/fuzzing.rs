@@ -12,7 +12,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use feedwire_core::{Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, Session, Transmit};
 
 use crate::client::{Client, Config, DownReason, Event, Flavour, Phase, SubState};
-use crate::codec::{self, Command, ServerFrame, ServerMessage};
+use crate::codec::{self, ClientMessage, Command, ServerFrame, ServerMessage};
 use crate::identifier::Identifier;
 use crate::server::{Hub, HubConfig};
 
@@ -110,7 +110,7 @@ enum ClientOp {
     Disconnect,
 }
 
-fn server_frame(op: &ServerOp) -> Frame {
+fn server_frame(op: &ServerOp, seq: u64) -> Frame {
     let text = match op {
         ServerOp::Welcome { sid, restored } => {
             let ids: Vec<&str> = restored.iter().take(4).map(|i| id(*i)).collect();
@@ -131,7 +131,7 @@ fn server_frame(op: &ServerOp) -> Frame {
         .encode(),
         ServerOp::Message { id: i, stream } => ServerFrame::Message {
             identifier: id(*i),
-            message: r#"{"n":1}"#,
+            message: &format!(r#"{{"n":{seq}}}"#),
             stream: stream.map(|(s, e, o)| {
                 (
                     if s { "a" } else { "b" },
@@ -149,7 +149,26 @@ fn server_frame(op: &ServerOp) -> Frame {
     Frame::from(text)
 }
 
-/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants.
+/// What the session driver tracks across steps.
+#[derive(Default)]
+struct Track {
+    /// Subscribes sent and not yet answered, withdrawn or voided by a new connection, with when they were sent.
+    in_flight: std::collections::HashMap<String, Instant>,
+    /// The broadcast fed in this step (each carries a unique `n`), whether it must be delivered, and how many
+    /// deliveries it got.
+    fed: Option<u64>,
+    must: bool,
+    got: u32,
+    /// Every `n` delivered so far.
+    delivered: std::collections::HashSet<u64>,
+}
+
+/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants: queues
+/// bounded, no dial after a stop, a disconnect with `reconnect: false` (or unspecified, as Rails sends for
+/// `unauthorized`) stops the session, backoff and restart delays within bounds, wanted subscriptions re-sent
+/// after every welcome, never two subscribes in flight for one identifier (a re-send only after the
+/// confirmation timeout), deadlines not in the past after handling them, and every broadcast delivered at most
+/// once (exactly once for a confirmed subscription on a live connection).
 pub fn session(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let anycable = u.arbitrary::<bool>().unwrap_or(false);
@@ -176,7 +195,14 @@ pub fn session(data: &[u8]) {
     let mut open = false;
     let mut stopped = false;
     let mut handles = Vec::new();
-    let drain = |c: &mut Client, dialing: &mut bool, open: &mut bool, stopped: &mut bool| {
+    let confirm_timeout = c.config().confirm_timeout;
+    let mut track = Track::default();
+    let drain = |c: &mut Client,
+                 dialing: &mut bool,
+                 open: &mut bool,
+                 stopped: &mut bool,
+                 track: &mut Track,
+                 now: Instant| {
         let (o, e) = c.queue_lens();
         assert!(o <= MAX_QUEUED + 1 && e <= MAX_QUEUED, "queues bounded: {o} {e}");
         while let Some(t) = c.poll_transmit() {
@@ -185,22 +211,55 @@ pub fn session(data: &[u8]) {
                     assert!(!*stopped, "no reconnect after a terminal stop");
                     *dialing = true;
                     *open = false;
+                    track.in_flight.clear();
                 }
                 Transmit::Close(_) => {
                     *dialing = false;
                     *open = false;
+                    track.in_flight.clear();
                 }
                 Transmit::Send(f) => {
                     assert!(*open, "sends only on an open connection");
-                    assert!(
-                        codec::decode_client(f.as_str()).is_ok(),
-                        "the client sends valid commands: {f:?}"
-                    );
+                    let cmd = codec::decode_client(f.as_str());
+                    assert!(cmd.is_ok(), "the client sends valid commands: {f:?}");
+                    match cmd {
+                        Ok(ClientMessage::Subscribe { identifier, .. }) => {
+                            // a subscribe is re-sent only when the last one went unanswered for the whole
+                            // confirmation timeout (the retry), never while it can still be answered
+                            let identifier = identifier.to_cow().into_owned();
+                            if let Some(sent) = track.in_flight.insert(identifier.clone(), now) {
+                                assert!(
+                                    now >= sent + confirm_timeout,
+                                    "two subscribes in flight for {identifier}"
+                                );
+                            }
+                        }
+                        Ok(ClientMessage::Unsubscribe { identifier }) => {
+                            track.in_flight.remove(&*identifier.to_cow());
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
         while let Some(ev) = c.poll_event() {
             match ev {
+                Event::Message { message, .. } => {
+                    // only the driver's numbered broadcasts are tracked (not the known or raw frames)
+                    let Some(n) = serde_json::from_str::<serde_json::Value>(message.as_str())
+                        .ok()
+                        .and_then(|v| v["n"].as_u64())
+                    else {
+                        continue;
+                    };
+                    assert!(track.delivered.insert(n), "message {n} delivered twice");
+                    assert_eq!(
+                        track.fed,
+                        Some(n),
+                        "message {n} delivered in a step that did not receive it"
+                    );
+                    track.got += 1;
+                }
                 Event::Stopped { .. } => *stopped = true,
                 Event::Disconnected {
                     reason,
@@ -220,7 +279,7 @@ pub fn session(data: &[u8]) {
             }
         }
     };
-    drain(&mut c, &mut dialing, &mut open, &mut stopped);
+    drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
     if u.arbitrary::<bool>().unwrap_or(true) {
         // start from a welcomed connection with two subscriptions, so short inputs reach the deep states
         for i in 0..2 {
@@ -228,6 +287,8 @@ pub fn session(data: &[u8]) {
                 handles.push(c.subscribe(now, ident));
             }
         }
+        // take the dial first, so the driver's view of the transport is right from the start
+        drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
         let proto = if anycable {
             codec::PROTOCOL_V1_EXT_JSON
         } else {
@@ -238,21 +299,66 @@ pub fn session(data: &[u8]) {
         open = true;
         c.handle_frame(
             now,
-            server_frame(&ServerOp::Welcome {
-                sid: true,
-                restored: Vec::new(),
-            }),
+            server_frame(
+                &ServerOp::Welcome {
+                    sid: true,
+                    restored: Vec::new(),
+                },
+                0,
+            ),
         );
         assert!(c.is_connected());
-        drain(&mut c, &mut dialing, &mut open, &mut stopped);
+        drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
     }
+    let mut seq = 0u64;
     for _ in 0..256 {
+        // `arbitrary` keeps yielding default values once the input is used up: stop there
+        if u.is_empty() {
+            break;
+        }
         let Ok(op) = u.arbitrary::<ClientOp>() else { break };
+        track.fed = None;
+        track.must = false;
+        track.got = 0;
+        let mut terminal = false;
         match op {
             ClientOp::Frame(f) => {
                 if open {
                     let welcome = matches!(f, ServerOp::Welcome { ref restored, .. } if restored.is_empty());
-                    c.handle_frame(now, server_frame(&f));
+                    seq += 1;
+                    match &f {
+                        ServerOp::Message { id: i, stream } => {
+                            track.fed = Some(seq);
+                            // a plain broadcast for a confirmed subscription on a live connection is delivered
+                            // (AnyCable stream positions may legitimately drop replays)
+                            track.must = stream.is_none()
+                                && c.is_connected()
+                                && c.subs
+                                    .iter()
+                                    .any(|s| s.id.as_str() == id(*i) && s.state == SubState::Confirmed);
+                        }
+                        ServerOp::Confirm(i) | ServerOp::Reject(i) => {
+                            track.in_flight.remove(id(*i));
+                        }
+                        ServerOp::Welcome { .. } => {
+                            // a welcome (re)starts the session on the server side: subscribes sent before it
+                            // are void, and the client re-sends them as @rails/actioncable does
+                            track.in_flight.clear();
+                        }
+                        ServerOp::Disconnect { reconnect, .. } => {
+                            terminal = !reconnect.unwrap_or(c.config().reconnect_when_unspecified);
+                        }
+                        ServerOp::Known(k) => {
+                            let k = usize::from(*k) % KNOWN.len();
+                            if k == 0 {
+                                track.in_flight.clear(); // a welcome, as above
+                            }
+                            // `{"type":"disconnect","reason":null}`: reconnect unspecified
+                            terminal = k == 3 && !c.config().reconnect_when_unspecified;
+                        }
+                        _ => {}
+                    }
+                    c.handle_frame(now, server_frame(&f, seq));
                     if welcome && c.is_connected() {
                         for s in &c.subs {
                             assert!(
@@ -286,11 +392,15 @@ pub fn session(data: &[u8]) {
                     dialing = false;
                     open = false;
                     c.handle_close(now, code.map(|code| Close::new(code, "")));
+                    track.in_flight.clear();
                 }
             }
             ClientOp::Advance(ms) => {
                 now += Duration::from_millis(u64::from(ms));
                 c.handle_timeout(now);
+                if let Some(next) = c.poll_timeout() {
+                    assert!(next > now, "deadline still in the past after handling it");
+                }
             }
             ClientOp::AdvanceToDeadline => {
                 if let Some(t) = c.poll_timeout() {
@@ -324,7 +434,19 @@ pub fn session(data: &[u8]) {
             }
             ClientOp::Disconnect => c.disconnect(),
         }
-        drain(&mut c, &mut dialing, &mut open, &mut stopped);
+        drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
+        if terminal {
+            assert!(
+                stopped && c.is_stopped(),
+                "a disconnect with reconnect false (or unspecified) stops the session"
+            );
+        }
+        if track.must {
+            assert_eq!(
+                track.got, 1,
+                "a broadcast for a confirmed subscription is delivered once"
+            );
+        }
         if stopped {
             assert!(
                 c.is_stopped() && c.poll_timeout().is_none(),
@@ -391,6 +513,10 @@ pub fn hub(data: &[u8]) {
     while hub.poll_transmit().is_some() {}
     while hub.poll_event().is_some() {}
     for _ in 0..256 {
+        // `arbitrary` keeps yielding default values once the input is used up: stop there
+        if u.is_empty() {
+            break;
+        }
         let Ok(op) = u.arbitrary::<HubOp>() else { break };
         let conn = |c: u8| ConnId(u64::from(c % 4) + 1);
         match op {

@@ -52,3 +52,109 @@ proptest! {
         fuzzing::hub(&data);
     }
 }
+
+/// The `n` of a `{"n":N}` payload.
+fn n_of(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text).ok()?["n"].as_u64()
+}
+
+/// A flood of broadcasts and commands: the queues stay within `max_queued` when the application does not poll,
+/// every broadcast is then either delivered once (in order) or counted in `dropped_events`, and with polling
+/// every broadcast is delivered exactly once.
+#[test]
+fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
+    use feedwire_actioncable::client::{Client, Config, Event};
+    use feedwire_actioncable::identifier::Identifier;
+    use feedwire_core::{Frame, Limits, Session, Transmit};
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let now = std::time::Instant::now();
+    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(16)));
+    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
+    c.subscribe(now, room.clone());
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, Some("actioncable-v1-json"));
+    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
+        ),
+    );
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    assert!(c.is_confirmed(&room));
+    let msg = |n: u64| {
+        Frame::from(format!(
+            r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{{"n":{n}}}}}"#
+        ))
+    };
+    let drain = |c: &mut Client| -> Vec<u64> {
+        std::iter::from_fn(|| c.poll_event())
+            .filter_map(|ev| match ev {
+                Event::Message { message, .. } => n_of(message.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    for n in 0..1000 {
+        c.handle_frame(now, msg(n));
+        c.perform(&room, "speak", serde_json::json!({ "n": n })).unwrap();
+    }
+    // a disconnect after the flood: its close must survive the full transmit queue
+    c.disconnect();
+    let out: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
+    assert!(out.len() <= 17, "transmit queue {}", out.len());
+    assert!(
+        matches!(out.last(), Some(Transmit::Close(_))),
+        "the close is kept: {out:?}"
+    );
+    let got = drain(&mut c);
+    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert!(got.len() <= 16);
+    // the oldest are dropped: the two newest events (disconnected, stopped) are kept, so every dropped event
+    // was a broadcast
+    assert_eq!(
+        got.len() as u64 + c.dropped_events(),
+        1000,
+        "every event delivered or counted"
+    );
+}
+
+/// With the application polling after every frame, every broadcast is delivered exactly once, in order.
+#[test]
+fn every_broadcast_is_delivered_exactly_once() {
+    use feedwire_actioncable::client::{Client, Config, Event};
+    use feedwire_actioncable::identifier::Identifier;
+    use feedwire_core::{Frame, Limits, Session};
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let now = std::time::Instant::now();
+    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(4)));
+    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
+    c.subscribe(now, room.clone());
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, Some("actioncable-v1-json"));
+    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
+        ),
+    );
+    while c.poll_event().is_some() {}
+    let mut all = Vec::new();
+    for n in 0..3000u64 {
+        c.handle_frame(
+            now,
+            Frame::from(format!(
+                r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{{"n":{n}}}}}"#
+            )),
+        );
+        while let Some(ev) = c.poll_event() {
+            if let Event::Message { message, .. } = ev {
+                all.extend(n_of(message.as_str()));
+            }
+        }
+    }
+    assert_eq!(all, (0..3000).collect::<Vec<u64>>());
+    assert_eq!(c.dropped_events(), 0);
+}

@@ -70,7 +70,8 @@ const NAMES: &[&str] = &[
 ];
 
 impl Wire {
-    fn frame(&self) -> Option<Frame> {
+    /// The frame; `seq` numbers the `emit` events (`"id":"fz-{seq}"`), so deliveries can be counted.
+    fn frame(&self, seq: u64) -> Option<Frame> {
         Some(match self {
             Wire::Pong(ms) => Frame::from(format!(
                 "{{\"doshii\":{{\"pong\":{ms},\"version\":\"3.2.123\"}}}}"
@@ -81,7 +82,7 @@ impl Wire {
             Wire::PrimusPong(ms) => Frame::from(format!("\"primus::pong::{ms}\"")),
             Wire::ServerClose => Frame::from(codec::PRIMUS_SERVER_CLOSE),
             Wire::Event(n, loc) => Frame::from(format!(
-                "{{\"emit\":[\"{}\",{{\"id\":\"{n}\",\"status\":\"accepted\",\"locationId\":\"l{loc}\"}}]}}",
+                "{{\"emit\":[\"{}\",{{\"id\":\"fz-{seq}\",\"status\":\"accepted\",\"locationId\":\"l{loc}\"}}]}}",
                 NAMES[*n as usize % NAMES.len()]
             )),
             Wire::FallbackEvent(n) => Frame::from(format!(
@@ -122,6 +123,10 @@ struct Driver {
     past_deadlines: u32,
     bounds: (Duration, Duration),
     max_queued: usize,
+    /// Events fed (each with a unique id), those fed to a live session, and those delivered.
+    fed: std::collections::HashSet<String>,
+    must: std::collections::HashSet<String>,
+    delivered: std::collections::HashSet<String>,
 }
 
 impl Driver {
@@ -173,6 +178,12 @@ impl Driver {
         while let Some(ev) = self.client.poll_event() {
             match ev {
                 Event::Stopped => self.stopped = true,
+                Event::Doshii(e) => {
+                    if let Some(id) = e.data.id().filter(|id| id.starts_with("fz-")) {
+                        assert!(self.fed.contains(&*id), "event {id} delivered but never received");
+                        assert!(self.delivered.insert(id.into_owned()), "event delivered twice");
+                    }
+                }
                 Event::Reconnecting { delay, .. } => {
                     assert!(!self.stopped, "reconnect after a terminal stop");
                     assert!(
@@ -244,10 +255,18 @@ pub fn session(data: &[u8]) {
         past_deadlines: 0,
         bounds: backoff.bounds(),
         max_queued,
+        fed: Default::default(),
+        must: Default::default(),
+        delivered: Default::default(),
     };
     d.drain();
+    let mut seq = 0u64;
     let mut steps = 0;
-    while let Ok(op) = u.arbitrary::<ClientOp>() {
+    // `arbitrary` keeps yielding default values once the input is used up: stop there (otherwise every run
+    // pads itself to 2000 steps, and the fuzzer runs ~100 times slower)
+    while !u.is_empty()
+        && let Ok(op) = u.arbitrary::<ClientOp>()
+    {
         steps += 1;
         if steps > 2000 {
             break;
@@ -266,10 +285,29 @@ pub fn session(data: &[u8]) {
                 }
             }
             ClientOp::Frame(w) => {
+                seq += 1;
                 if d.transport == 2
-                    && let Some(f) = w.frame()
+                    && let Some(f) = w.frame(seq)
                 {
+                    // the driver may not have taken a close the client queued: only a live session counts
+                    let live = d.client.is_open();
                     d.client.handle_frame(d.now, f);
+                    match w {
+                        Wire::Event(..) => {
+                            d.fed.insert(format!("fz-{seq}"));
+                            if live {
+                                d.must.insert(format!("fz-{seq}"));
+                            }
+                        }
+                        Wire::ServerClose if live => {
+                            d.drain();
+                            assert!(
+                                d.stopped && d.client.is_stopped(),
+                                "primus::server::close is terminal"
+                            );
+                        }
+                        _ => {}
+                    }
                 }
             }
             ClientOp::Advance(ms) => {
@@ -297,6 +335,13 @@ pub fn session(data: &[u8]) {
     }
     d.drain();
     d.check_queues();
+    // every event received on an open connection was delivered once, or counted as dropped (queue full)
+    let missing = d.must.difference(&d.delivered).count();
+    assert!(
+        missing as u64 <= d.client.dropped_events(),
+        "{missing} events neither delivered nor counted as dropped ({} dropped)",
+        d.client.dropped_events()
+    );
 }
 
 #[derive(Debug, Arbitrary)]
@@ -329,11 +374,18 @@ pub fn hub(data: &[u8]) {
     let mut now = t0;
     let mut next = 1u64;
     let mut open: Vec<ConnId> = Vec::new();
+    // connections the hub refused or closed whose close the driver has not polled yet: closes are never
+    // dropped (the driver must see them), so each may hold one queue entry beyond `max_queued`
+    let mut closing: std::collections::BTreeSet<ConnId> = Default::default();
     let apps = ["app-a", "app-b"];
     let devices = [None, Some("d1"), Some("d2")];
     let mut last_publish: Option<Instant> = None;
     let mut steps = 0;
-    while let Ok(op) = u.arbitrary::<HubOp>() {
+    // `arbitrary` keeps yielding default values once the input is used up: stop there (otherwise every run
+    // pads itself to 2000 steps, and the fuzzer runs ~100 times slower)
+    while !u.is_empty()
+        && let Ok(op) = u.arbitrary::<HubOp>()
+    {
         steps += 1;
         if steps > 2000 {
             break;
@@ -363,10 +415,12 @@ pub fn hub(data: &[u8]) {
                 hub.handle_open(now, conn, &OpenRequest::new(path));
                 if hub.connections().any(|(c, _)| c == conn) {
                     open.push(conn);
+                } else {
+                    closing.insert(conn);
                 }
             }
             HubOp::Frame(i, w) => {
-                if let (Some(c), Some(f)) = (pick(i, &open), w.frame()) {
+                if let (Some(c), Some(f)) = (pick(i, &open), w.frame(0)) {
                     hub.handle_frame(now, c, f);
                 }
             }
@@ -403,6 +457,7 @@ pub fn hub(data: &[u8]) {
                 if let Some(c) = pick(i, &open) {
                     open.retain(|x| *x != c);
                     hub.server_close(now, c);
+                    closing.insert(c);
                 }
             }
             HubOp::Ping(i) => {
@@ -431,16 +486,24 @@ pub fn hub(data: &[u8]) {
             HubOp::Drain => {
                 while let Some((conn, t)) = hub.poll_transmit() {
                     assert!(conn.0 < next, "transmit to a connection never opened");
-                    if let HubTransmit::Send(f) = t {
-                        assert!(codec::decode(&f).is_ok(), "hub sent an undecodable frame {f:?}");
+                    match t {
+                        HubTransmit::Send(f) => {
+                            assert!(codec::decode(&f).is_ok(), "hub sent an undecodable frame {f:?}")
+                        }
+                        HubTransmit::Close(_) => {
+                            closing.remove(&conn);
+                        }
                     }
                 }
                 while hub.poll_event().is_some() {}
             }
         }
         assert!(
-            hub.queued_transmits() <= max_queued + open.len() + 8,
-            "hub transmit queue unbounded"
+            hub.queued_transmits() <= max_queued + open.len() + closing.len() + 8,
+            "hub transmit queue unbounded: {} queued, max_queued {max_queued}, {} open, {} closing",
+            hub.queued_transmits(),
+            open.len(),
+            closing.len()
         );
         for app in apps {
             assert!(hub.backlog_len(app) <= max_queued * 3, "backlog unbounded");

@@ -54,3 +54,66 @@ proptest! {
         fuzzing::hub(&data);
     }
 }
+
+/// A flood of events and server pings: the queues stay within `max_queued` when the application does not
+/// poll, every event is then either delivered once (in order) or counted in `dropped_events`, and with polling
+/// every event is delivered exactly once.
+#[test]
+fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
+    use feedwire_core::{Frame, Limits, Session};
+    use feedwire_doshii::client::{Client, Config, Event, UnixAnchor};
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let t0 = std::time::Instant::now();
+    let mut c = Client::new(
+        Config::app("client-id", UnixAnchor::new(t0, 1_700_000_000_000))
+            .with_limits(Limits::default().with_max_queued(16)),
+    );
+    while c.poll_transmit().is_some() {}
+    c.handle_open(t0, None);
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    let event = |n: u64| {
+        Frame::from(format!(
+            r#"{{"emit":["order_updated",{{"id":"{n}","status":"accepted"}}]}}"#
+        ))
+    };
+    let drain = |c: &mut Client| -> Vec<u64> {
+        std::iter::from_fn(|| c.poll_event())
+            .filter_map(|ev| match ev {
+                Event::Doshii(e) => e.data.id().and_then(|id| id.parse().ok()),
+                _ => None,
+            })
+            .collect()
+    };
+    for n in 0..1000 {
+        c.handle_frame(t0, event(n));
+        c.handle_frame(t0, Frame::from(format!(r#"{{"doshii":{{"ping":{n}}}}}"#)));
+        assert!(c.queued_events() <= 16, "event queue {}", c.queued_events());
+        assert!(
+            c.queued_transmits() <= 16,
+            "transmit queue {}",
+            c.queued_transmits()
+        );
+    }
+    let queued = c.queued_events() as u64;
+    let got = drain(&mut c);
+    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    // one event per frame (the event, or the server ping): each queued or counted as dropped
+    assert_eq!(
+        queued + c.dropped_events(),
+        2000,
+        "every event delivered or counted"
+    );
+    let dropped = c.dropped_events();
+    let mut all = Vec::new();
+    for n in 1000..3000 {
+        c.handle_frame(t0, event(n));
+        all.extend(drain(&mut c));
+    }
+    assert_eq!(
+        all,
+        (1000..3000).collect::<Vec<u64>>(),
+        "each event exactly once, in order"
+    );
+    assert_eq!(c.dropped_events(), dropped);
+}

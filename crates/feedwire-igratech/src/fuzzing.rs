@@ -175,7 +175,8 @@ fn settings_with(n: u8) -> Settings {
     }
 }
 
-fn server_frame(f: &ServerFrame, last_ping: Option<u64>) -> Frame {
+/// The frame for `f`; a bet carries `seq` as its game id (unique per run), so deliveries can be counted.
+fn server_frame(f: &ServerFrame, last_ping: Option<u64>, seq: i64) -> Frame {
     let msg = match f {
         ServerFrame::Connected => ServerMessage::Connected(Status {
             status: "ok".to_owned(),
@@ -197,7 +198,7 @@ fn server_frame(f: &ServerFrame, last_ping: Option<u64>) -> Frame {
         }),
         ServerFrame::Settings => ServerMessage::Settings(settings_with(2)),
         ServerFrame::Bet(n) => ServerMessage::Bet(BetData {
-            game_id: Id::Int(i64::from(*n)),
+            game_id: Id::Int(bet_id(seq, *n)),
             bets: Vec::new(),
             extra: Default::default(),
         }),
@@ -222,7 +223,8 @@ fn server_frame(f: &ServerFrame, last_ping: Option<u64>) -> Frame {
 /// Drives a [`Client`] with arbitrary operations decoded from `data`, checking invariants after each step:
 /// no reconnect after a terminal condition, deadlines never in the past after `handle_timeout`, queues
 /// bounded, backoff delays within the configured bounds, settings re-sent first on every new connection,
-/// pings carrying the anchored Unix time.
+/// pings carrying the anchored Unix time, a logout is terminal, and every bet received is delivered at most once
+/// (and, when the session was open, delivered or counted as dropped).
 pub fn session(data: &[u8]) {
     let mut u = Input(data);
     let start = base_instant();
@@ -245,6 +247,11 @@ pub fn session(data: &[u8]) {
     let mut terminal = false; // logged out or disconnected, and no `connect` since
     let mut just_opened = false;
     let mut last_ping = None;
+    // bets fed (each with a unique game id), those fed to an open session, and those delivered
+    let mut seq = 0i64;
+    let mut fed = std::collections::HashSet::new();
+    let mut must = std::collections::HashSet::new();
+    let mut delivered = std::collections::HashSet::new();
 
     for _ in 0..512 {
         let Some(op) = ClientOp::read(&mut u) else { break };
@@ -266,7 +273,14 @@ pub fn session(data: &[u8]) {
             }
             ClientOp::Frame(f) => {
                 if open {
-                    c.handle_frame(now, server_frame(&f, last_ping));
+                    seq += 1;
+                    if let ServerFrame::Bet(n) = f {
+                        fed.insert(bet_id(seq, n));
+                        if c.is_open() {
+                            must.insert(bet_id(seq, n));
+                        }
+                    }
+                    c.handle_frame(now, server_frame(&f, last_ping, seq));
                     if matches!(f, ServerFrame::Logout) {
                         assert!(c.is_logged_out(), "logout is terminal");
                         terminal = true;
@@ -301,6 +315,7 @@ pub fn session(data: &[u8]) {
             ClientOp::DrainEvents => {
                 while let Some(ev) = c.poll_event() {
                     check_event(&ev, lo, hi);
+                    check_delivery(&ev, &fed, &mut delivered);
                 }
             }
         }
@@ -356,6 +371,34 @@ pub fn session(data: &[u8]) {
     }
     while let Some(ev) = c.poll_event() {
         check_event(&ev, lo, hi);
+        check_delivery(&ev, &fed, &mut delivered);
+    }
+    // every bet received on an open connection was delivered once, or counted as dropped (queue full)
+    let missing = must.difference(&delivered).count() as u64;
+    assert!(
+        missing <= c.dropped_events(),
+        "{missing} bets neither delivered nor counted as dropped ({} dropped)",
+        c.dropped_events()
+    );
+}
+
+/// The game id of the bet fed at step `seq`: unique per run.
+fn bet_id(seq: i64, n: u8) -> i64 {
+    seq * 256 + i64::from(n)
+}
+
+/// A delivered bet was received, and is delivered once.
+fn check_delivery(
+    ev: &Event,
+    fed: &std::collections::HashSet<i64>,
+    delivered: &mut std::collections::HashSet<i64>,
+) {
+    if let Event::Bet(p) = ev
+        && let Ok(bet) = p.parse()
+        && let Id::Int(n) = bet.game_id
+    {
+        assert!(fed.contains(&n), "bet {n} delivered but never received");
+        assert!(delivered.insert(n), "bet {n} delivered twice");
     }
 }
 

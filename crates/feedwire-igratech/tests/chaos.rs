@@ -61,3 +61,76 @@ proptest! {
         fuzzing::hub(&data);
     }
 }
+
+/// A flood of bets and settings commands: the queues stay within `max_queued` when the application does not
+/// poll, every bet is then either delivered once (in order) or counted in `dropped_events`, and with polling
+/// every bet is delivered exactly once.
+#[test]
+fn a_flood_keeps_queues_bounded_and_delivers_every_bet_once() {
+    use feedwire_core::{Frame, Limits, Session};
+    use feedwire_igratech::client::{Client, Config, Event};
+    use feedwire_igratech::codec::{BetData, Id, ServerMessage, Settings};
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let now = std::time::Instant::now();
+    let mut c = Client::new(Config::default().with_limits(Limits::default().with_max_queued(16)));
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, None);
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    let bet = |n: i64| {
+        Frame::from(
+            ServerMessage::Bet(BetData {
+                game_id: Id::Int(n),
+                bets: Vec::new(),
+                extra: Default::default(),
+            })
+            .encode()
+            .unwrap(),
+        )
+    };
+    let drain = |c: &mut Client| -> Vec<i64> {
+        std::iter::from_fn(|| c.poll_event())
+            .filter_map(|ev| match ev {
+                Event::Bet(p) => match p.parse().ok()?.game_id {
+                    Id::Int(n) => Some(n),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    for n in 0..1000 {
+        c.handle_frame(now, bet(n));
+        let _ = c.set_settings(Settings {
+            lang: Some(format!("l{n}")),
+            odds_format: None,
+            game_ids: None,
+            extra: Default::default(),
+        });
+        assert!(c.queued_events() <= 16, "event queue {}", c.queued_events());
+        assert!(
+            c.queued_transmits() <= 16 + 4,
+            "transmit queue {}",
+            c.queued_transmits()
+        );
+    }
+    let got = drain(&mut c);
+    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert_eq!(
+        got.len() as u64 + c.dropped_events(),
+        1000,
+        "every bet delivered or counted"
+    );
+    let dropped = c.dropped_events();
+    let mut all = Vec::new();
+    for n in 1000..3000 {
+        c.handle_frame(now, bet(n));
+        all.extend(drain(&mut c));
+    }
+    assert_eq!(
+        all,
+        (1000..3000).collect::<Vec<i64>>(),
+        "each bet exactly once, in order"
+    );
+    assert_eq!(c.dropped_events(), dropped);
+}

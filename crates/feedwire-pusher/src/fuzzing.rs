@@ -62,9 +62,17 @@ const CHANNELS: [&str; 6] = [
 
 const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-fn server_frame(c: &mut Cursor<'_>) -> Frame {
+/// What the driver fed: the frame, its kind (the `% 16` selector) and its channel.
+struct Fed {
+    frame: Frame,
+    kind: u8,
+    channel: &'static str,
+}
+
+fn server_frame(c: &mut Cursor<'_>, seq: u64) -> Fed {
     let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
-    let text = match c.byte().unwrap_or(0) % 16 {
+    let kind = c.byte().unwrap_or(0) % 16;
+    let text = match kind {
         0 => r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#.to_owned(),
         1 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":"{{}}"}}"#),
         2 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":{{"presence":{{"ids":["1",2],"hash":{{"1":{{}},"2":null}},"count":2}}}}}}"#),
@@ -72,7 +80,7 @@ fn server_frame(c: &mut Cursor<'_>) -> Frame {
         4 => format!(r#"{{"event":"pusher_internal:member_removed","channel":"{ch}","data":"{{\"user_id\":\"{}\"}}"}}"#, c.byte().unwrap_or(0) % 4),
         5 => r#"{"event":"pusher:error","data":{"code":null,"message":"Invalid signature"}}"#.to_owned(),
         6 => r#"{"event":"pusher:ping","data":{}}"#.to_owned(),
-        7 => format!(r#"{{"event":"listed","channel":"{ch}","data":"{{\"id\":1}}"}}"#),
+        7 => format!(r#"{{"event":"listed-{seq}","channel":"{ch}","data":"{{\"id\":1}}"}}"#),
         8 => format!(
             r#"{{"event":"secret","channel":"{ch}","data":{}}}"#,
             crate::encrypted::encrypt(
@@ -88,13 +96,18 @@ fn server_frame(c: &mut Cursor<'_>) -> Frame {
         13 => format!(r#"{{"event":"client-x","channel":"{ch}","data":{{}},"user_id":5}}"#),
         _ => c.text(),
     };
-    Frame::from(text)
+    Fed {
+        frame: Frame::from(text),
+        kind,
+        channel: ch,
+    }
 }
 
 /// Drives a [`Client`] with arbitrary frames, closes, timeouts (time only moves forward) and commands, checking
 /// after every step: no reconnect after a terminal state, `poll_timeout` never in the past after
 /// `handle_timeout`, bounded queues, backoff within its bounds, and every wanted channel re-sent (or asked to be
-/// authorized) after each `connected`.
+/// authorized) after each `connected`, never two subscribes in flight for one channel, a 4001-4099/4300+ close
+/// is terminal, and every channel event fed is delivered at most once (exactly once when connected).
 pub fn session(data: &[u8]) {
     let mut c = Cursor(data);
     #[allow(clippy::disallowed_methods)] // the virtual clock's origin; nothing reads the clock afterwards
@@ -110,8 +123,19 @@ pub fn session(data: &[u8]) {
     let (_, max_delay) = config.backoff.bounds();
     let mut client = Client::new(config);
     client.connect(now);
+    // the first dial, before any operation (a close or open must find it already taken)
     let mut open_pending = false;
+    while let Some(t) = client.poll_transmit() {
+        open_pending |= matches!(t, Transmit::Connect(_));
+    }
+    let mut transport_open = false;
     let mut steps = 0;
+    // subscribes sent and not yet answered (success, error), withdrawn (unsubscribe) or voided (new connection)
+    let mut in_flight: std::collections::BTreeSet<String> = Default::default();
+    // channel events fed, each with a unique name, and those delivered: every one at most once, and exactly
+    // once when the client was connected
+    let mut seq = 0u64;
+    let mut delivered: std::collections::BTreeSet<String> = Default::default();
     while let Some(op) = c.byte() {
         steps += 1;
         if steps > 2000 {
@@ -123,16 +147,36 @@ pub fn session(data: &[u8]) {
         );
         let mut commanded_connect = false;
         let mut timed_out = false;
+        let mut expect_event: Option<(String, bool)> = None;
+        let mut terminal_close = false;
         match op % 14 {
             0..=2 => {
                 if !open_pending {
-                    client.handle_frame(now, server_frame(&mut c));
+                    seq += 1;
+                    let fed = server_frame(&mut c, seq);
+                    if matches!(fed.kind, 1 | 2 | 9) {
+                        in_flight.remove(fed.channel);
+                    }
+                    if fed.kind == 7 {
+                        let must = client.state() == ConnectionState::Connected
+                            && fed.channel != "private-encrypted-e";
+                        expect_event = Some((format!("listed-{seq}"), must));
+                    }
+                    client.handle_frame(now, fed.frame);
+                    if fed.kind == 5 {
+                        // a `pusher:error` without a channel refuses the only pending subscription (as hosted
+                        // Pusher and Reverb do): that one is answered
+                        in_flight.retain(|ch| client.channels().any(|c| c == ch));
+                    }
                 }
             }
             3 => {
                 let code = c.u16();
                 client.handle_close(now, code.map(|k| Close::new(k, "x")));
                 open_pending = false;
+                in_flight.clear();
+                terminal_close = transport_open && matches!(code, Some(4001..=4099 | 4300..));
+                transport_open = false;
             }
             4 => {
                 now += Duration::from_millis(u64::from(c.u16().unwrap_or(0)) * 10);
@@ -175,6 +219,7 @@ pub fn session(data: &[u8]) {
                 if open_pending {
                     client.handle_open(now, None);
                     open_pending = false;
+                    transport_open = true;
                 }
             }
             12 => {
@@ -197,6 +242,8 @@ pub fn session(data: &[u8]) {
         while let Some(t) = client.poll_transmit() {
             match t {
                 Transmit::Connect(req) => {
+                    in_flight.clear();
+                    transport_open = false;
                     assert!(
                         !terminal_before || commanded_connect,
                         "reconnected after a terminal state"
@@ -205,20 +252,53 @@ pub fn session(data: &[u8]) {
                     open_pending = true;
                 }
                 Transmit::Send(f) => {
-                    if let Ok(ClientMessage::Subscribe { channel, .. }) = codec::decode_client(&f) {
-                        subscribes.push(channel.to_string());
+                    match codec::decode_client(&f) {
+                        Ok(ClientMessage::Subscribe { channel, .. }) => {
+                            assert!(
+                                in_flight.insert(channel.to_string()),
+                                "two subscribes in flight for {channel}"
+                            );
+                            subscribes.push(channel.to_string());
+                        }
+                        Ok(ClientMessage::Unsubscribe { channel }) => {
+                            in_flight.remove(&*channel);
+                        }
+                        _ => {}
                     }
                     assert!(
                         codec::decode_client(&f).is_ok(),
                         "sent an undecodable frame {f:?}"
                     );
                 }
-                Transmit::Close(_) => open_pending = false,
+                Transmit::Close(_) => {
+                    open_pending = false;
+                    transport_open = false;
+                    in_flight.clear();
+                }
             }
         }
+        if terminal_close {
+            assert!(
+                matches!(
+                    client.state(),
+                    ConnectionState::Failed | ConnectionState::Disconnected
+                ),
+                "a 4001-4099/4300+ close is terminal, yet the state is {:?}",
+                client.state()
+            );
+        }
         let mut connected = false;
+        let mut got_expected = 0;
         while let Some(ev) = client.poll_event() {
             match ev {
+                Event::Message { event, .. } if event.starts_with("listed-") => {
+                    assert!(delivered.insert(event.to_string()), "{event} delivered twice");
+                    assert!(
+                        expect_event.as_ref().is_some_and(|(e, _)| *e == *event),
+                        "{event} delivered in a step that did not receive it"
+                    );
+                    got_expected += 1;
+                }
                 Event::Reconnecting { after, .. } => {
                     assert!(after <= max_delay, "backoff {after:?} over {max_delay:?}");
                 }
@@ -234,6 +314,9 @@ pub fn session(data: &[u8]) {
                     "wanted channel {ch} not re-sent after connect"
                 );
             }
+        }
+        if let Some((e, true)) = &expect_event {
+            assert_eq!(got_expected, 1, "{e} fed to a connected client and not delivered");
         }
         if timed_out && let Some(t) = client.poll_timeout() {
             assert!(t > now, "deadline {t:?} still due after handle_timeout({now:?})");

@@ -63,3 +63,85 @@ proptest! {
         fuzzing::session(&data);
     }
 }
+
+/// The `n` of a `{"n":N}` payload.
+fn n_of(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text).ok()?["n"].as_u64()
+}
+
+/// A flood of channel events and pings: the queues stay within `max_queued` when the application does not
+/// poll, every event is then either delivered once (in order) or counted in `dropped_events`, and with polling
+/// every event is delivered exactly once.
+#[test]
+fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
+    use feedwire_core::{Frame, Limits, Session};
+    use feedwire_pusher::client::{Client, Config, Event};
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let now = std::time::Instant::now();
+    let mut c = Client::new(
+        Config::new("key")
+            .with_host("127.0.0.1")
+            .with_limits(Limits::default().with_max_queued(16)),
+    );
+    c.connect(now);
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, None);
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#,
+        ),
+    );
+    c.subscribe("inventory_changes").unwrap();
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
+        ),
+    );
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    let event = |n: u64| {
+        Frame::from(format!(
+            r#"{{"event":"listed","channel":"inventory_changes","data":"{{\"n\":{n}}}"}}"#
+        ))
+    };
+    let ping = Frame::from(r#"{"event":"pusher:ping","data":{}}"#);
+    let drain = |c: &mut Client| -> Vec<u64> {
+        std::iter::from_fn(|| c.poll_event())
+            .filter_map(|ev| match ev {
+                Event::Message { data: Some(d), .. } => n_of(&d.text()),
+                _ => None,
+            })
+            .collect()
+    };
+    for n in 0..1000 {
+        c.handle_frame(now, event(n));
+        c.handle_frame(now, ping.clone());
+        assert!(c.queued_events() <= 16, "event queue {}", c.queued_events());
+        assert!(
+            c.queued_transmits() <= 16,
+            "transmit queue {}",
+            c.queued_transmits()
+        );
+    }
+    let got = drain(&mut c);
+    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert_eq!(
+        got.len() as u64 + c.dropped_events(),
+        1000,
+        "every event delivered or counted"
+    );
+    let dropped = c.dropped_events();
+    let mut all = Vec::new();
+    for n in 1000..3000 {
+        c.handle_frame(now, event(n));
+        all.extend(drain(&mut c));
+    }
+    assert_eq!(
+        all,
+        (1000..3000).collect::<Vec<u64>>(),
+        "each event exactly once, in order"
+    );
+    assert_eq!(c.dropped_events(), dropped);
+}

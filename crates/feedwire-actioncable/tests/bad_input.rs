@@ -1,0 +1,193 @@
+//! Bad input of the kinds users hit (malformed JSON, wrong types, oversize frames, nesting beyond serde_json's
+//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Error` event carrying
+//! the frame, nothing is sent or closed, and the session goes on (a valid broadcast is still delivered).
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+
+use std::time::Instant;
+
+use feedwire_actioncable::client::{Client, Config, Event, ProtocolError};
+use feedwire_actioncable::codec::DecodeError;
+use feedwire_actioncable::identifier::Identifier;
+use feedwire_core::{Frame, Limits, Session, Transmit};
+
+const MAX: usize = 64 * 1024;
+const ROOM: &str = r#"{"channel":"ChatChannel","id":42}"#;
+
+fn connected() -> (Client, Instant) {
+    let now = Instant::now();
+    let mut c =
+        Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_frame_size(MAX)));
+    c.subscribe(now, Identifier::from_raw(ROOM).unwrap());
+    while c.poll_transmit().is_some() {}
+    c.handle_open(now, Some("actioncable-v1-json"));
+    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
+        ),
+    );
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    assert!(c.is_confirmed(&Identifier::from_raw(ROOM).unwrap()));
+    (c, now)
+}
+
+/// Feeds `bad`, returns its events after checking the session goes on.
+fn feed(bad: &str) -> Vec<Event> {
+    let (mut c, now) = connected();
+    c.handle_frame(now, Frame::from(bad.to_owned()));
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
+    assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
+    assert!(c.is_connected() && !c.is_stopped(), "still connected");
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"ok":true}}"#),
+    );
+    let after: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        matches!(&after[..], [Event::Message { message, .. }] if message.as_str() == r#"{"ok":true}"#),
+        "a valid broadcast after {bad:.80?} is delivered: {after:?}"
+    );
+    events
+}
+
+/// `bad` gives exactly one `Error` carrying the frame; returns the error.
+fn rejected(bad: &str) -> ProtocolError {
+    let mut events = feed(bad);
+    match events.pop() {
+        Some(Event::Error { error, frame }) if events.is_empty() => {
+            assert_eq!(frame.expose().as_str(), bad, "the error carries the frame");
+            assert!(!error.to_string().is_empty());
+            error
+        }
+        other => panic!(
+            "{bad:.80?}: expected one Error, got {:.300}",
+            format!("{other:?} {events:?}")
+        ),
+    }
+}
+
+#[test]
+fn malformed_json() {
+    for bad in [
+        "not json",
+        r#"{"type":"ping","#,
+        r#"{"type":"ping" "message":1}"#,
+        r#"{"type":"ping","message":1}}"#,
+        "{'type':'ping'}",
+        "\u{0}",
+    ] {
+        rejected(bad);
+    }
+}
+
+#[test]
+fn wrong_types() {
+    for bad in [
+        "[]",
+        "42",
+        "null",
+        r#""welcome""#,
+        r#"{"type":5}"#,
+        r#"{"identifier":5,"message":{}}"#,
+        r#"{"identifier":{"channel":"ChatChannel"},"message":{}}"#,
+    ] {
+        rejected(bad);
+    }
+}
+
+#[test]
+fn a_ping_with_a_bad_time_still_counts_as_a_ping() {
+    // @rails/actioncable records a ping whatever its `message`; so does the client (liveness only): no event,
+    // nothing sent, the session goes on
+    for bad in [
+        r#"{"type":"ping","message":"soon"}"#,
+        r#"{"type":"ping","message":1180591620717411303424}"#,
+        r#"{"type":"ping","message":1e400}"#,
+        r#"{"type":"ping"}"#,
+    ] {
+        let events = feed(bad);
+        assert!(events.is_empty(), "{bad}: {events:?}");
+    }
+}
+
+#[test]
+fn oversize_frames() {
+    let text = format!(
+        r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":"{}"}}"#,
+        "x".repeat(MAX)
+    );
+    let error = rejected(&text);
+    assert!(
+        matches!(error, ProtocolError::Decode(DecodeError::TooLarge { len, max: MAX }) if len == text.len()),
+        "{error}"
+    );
+    assert!(matches!(
+        rejected(&"[".repeat(MAX + 1)),
+        ProtocolError::Decode(DecodeError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn nesting_beyond_the_recursion_limit() {
+    rejected(&"[".repeat(10_000));
+    rejected(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
+    rejected(&format!(r#"{{"type":{}"#, "[".repeat(10_000)));
+    rejected(&format!(
+        r#"{{"type":"ping","message":{}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    ));
+    // deep inside a broadcast's message: the codec's own scanner refuses it too
+    let deep = format!(
+        r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let error = rejected(&deep);
+    assert!(error.to_string().contains("nesting"), "{error}");
+}
+
+#[test]
+fn huge_numbers() {
+    rejected(r#"{"type":1e400}"#);
+    rejected(r#"{"identifier":1180591620717411303424,"message":{}}"#);
+    // an AnyCable stream offset of 2^70 cannot be a u64
+    rejected(
+        r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{},"stream_id":"s","epoch":"e","offset":1180591620717411303424}"#,
+    );
+    // in an opaque message, a huge number is valid JSON: delivered untouched, as @rails/actioncable does
+    match &feed(
+        r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"x":1e400,"y":1180591620717411303424}}"#,
+    )[..]
+    {
+        [Event::Message { message, .. }] => assert!(message.as_str().contains("1e400")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_escapes() {
+    for bad in [
+        r#"{"type":"\uZZZZ"}"#,
+        r#"{"type":"ping\q","message":1}"#,
+        r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"x":"\uZZ"}}"#,
+    ] {
+        rejected(bad);
+    }
+    // a lone surrogate in an identifier decodes (lossily) to an identifier no subscription has: `Unmatched`,
+    // carrying the frame, as @rails/actioncable finds no subscription for it
+    assert!(matches!(
+        &feed(r#"{"identifier":"\ud800","message":{}}"#)[..],
+        [Event::Unmatched { .. }]
+    ));
+}
+
+#[test]
+fn empty_frames() {
+    for bad in ["", " ", "\n"] {
+        rejected(bad);
+    }
+}
