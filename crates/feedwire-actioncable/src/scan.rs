@@ -4,9 +4,6 @@
 //! serde_json allocates its scratch buffer when it skips a nested value or unescapes a string; the data-frame
 //! path must not allocate, so the envelope is scanned here and payloads become `&RawValue` without a copy.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::codec::DecodeError;
@@ -237,84 +234,13 @@ pub(crate) fn key_is(raw: &str, name: &str) -> bool {
     }
 }
 
-/// `text`, which the scanner validated as one JSON value, as a borrowed `&RawValue`, without copying or
-/// re-parsing it: serde_json builds a borrowed `&RawValue` from a map with its private raw-value token, which
-/// this deserializer presents. Falls back to parsing (always correct, may allocate) should that ever change.
+/// `text`, which the scanner validated as one JSON value, as a borrowed `&RawValue` without copying or
+/// re-parsing it ([`feedwire_core::borrowed_raw_value`]); falls back to parsing (always correct, may allocate)
+/// should that ever stop working.
 pub(crate) fn raw_value(text: &str) -> Result<&RawValue, DecodeError> {
-    match <&RawValue as de::Deserialize>::deserialize(Validated(text)) {
-        Ok(raw) if raw.get().len() == text.len() => Ok(raw),
-        _ => Ok(serde_json::from_str(text)?),
-    }
-}
-
-const RAW_TOKEN: &str = "$serde_json::private::RawValue";
-
-struct Validated<'a>(&'a str);
-
-#[derive(Debug)]
-struct NotRaw;
-
-impl fmt::Display for NotRaw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a raw value request")
-    }
-}
-
-impl std::error::Error for NotRaw {}
-
-impl de::Error for NotRaw {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        NotRaw
-    }
-}
-
-impl<'de> de::Deserializer<'de> for Validated<'de> {
-    type Error = NotRaw;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, NotRaw> {
-        Err(NotRaw)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, NotRaw> {
-        if name != RAW_TOKEN {
-            return Err(NotRaw);
-        }
-        visitor.visit_map(RawMap {
-            text: self.0,
-            key_given: false,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
-}
-
-struct RawMap<'a> {
-    text: &'a str,
-    key_given: bool,
-}
-
-impl<'de> MapAccess<'de> for RawMap<'de> {
-    type Error = NotRaw;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, NotRaw> {
-        if self.key_given {
-            return Ok(None);
-        }
-        self.key_given = true;
-        seed.deserialize(de::value::BorrowedStrDeserializer::new(RAW_TOKEN))
-            .map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, NotRaw> {
-        seed.deserialize(de::value::BorrowedStrDeserializer::new(self.text))
+    match feedwire_core::borrowed_raw_value(text) {
+        Some(raw) => Ok(raw),
+        None => Ok(serde_json::from_str(text)?),
     }
 }
 

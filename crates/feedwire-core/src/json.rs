@@ -10,6 +10,32 @@ use serde_json::value::RawValue;
 
 use crate::frame::{Frame, is_subslice};
 
+/// `text`, already validated as exactly one JSON value by the caller's own scanner, as a borrowed `&RawValue`
+/// without parsing it again.
+///
+/// serde_json builds a borrowed `&RawValue` from a one-entry map keyed by its raw-value token; this presents
+/// that map. The token is serde_json's internal, not a public API: should it ever change, this returns `None`
+/// and the caller falls back to `serde_json::from_str` (correct, one more pass). A unit test here fails if
+/// that happens, so the regression is seen, not silent. Passing text that is not valid JSON does not cause
+/// memory unsafety, but yields a `RawValue` whose contents lie: only pass scanner-validated text.
+///
+/// ```
+/// let text = r#"{"a":[1,2]}"#;
+/// let raw = feedwire_core::borrowed_raw_value(text).unwrap();
+/// assert_eq!(raw.get().as_ptr(), text.as_ptr()); // borrowed, not copied
+/// ```
+pub fn borrowed_raw_value(text: &str) -> Option<&RawValue> {
+    use serde::de::value::{BorrowedStrDeserializer, Error, MapDeserializer};
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+    let entry = (
+        BorrowedStrDeserializer::<Error>::new(RAW_VALUE_TOKEN),
+        BorrowedStrDeserializer::<Error>::new(text),
+    );
+    <&RawValue>::deserialize(MapDeserializer::new(std::iter::once(entry)))
+        .ok()
+        .filter(|r| r.get().len() == text.len() && r.get().as_ptr() == text.as_ptr())
+}
+
 /// Why text could not become [`RawJson`].
 #[derive(Debug, thiserror::Error)]
 #[error("invalid JSON: {0}")]

@@ -57,7 +57,7 @@ pub mod testing;
 pub use backoff::{Backoff, BackoffConfig};
 pub use close::{Close, CloseCode};
 pub use frame::{Frame, FrameError};
-pub use json::{RawJson, RawJsonError, StringOrJson};
+pub use json::{RawJson, RawJsonError, StringOrJson, borrowed_raw_value};
 pub use limits::Limits;
 pub use secret::Secret;
 pub use session::{ConnId, Hub, Session};

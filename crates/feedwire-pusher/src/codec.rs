@@ -295,8 +295,6 @@ impl<'a> Envelope<'a> {
 mod fast {
     use std::borrow::Cow;
 
-    use serde::Deserialize;
-    use serde::de::value::{BorrowedStrDeserializer, Error, MapDeserializer};
     use serde_json::value::RawValue;
 
     use super::Envelope;
@@ -317,21 +315,10 @@ mod fast {
         t
     };
 
-    /// The key under which serde_json's `&RawValue` deserializes from a map (`serde_json::raw::TOKEN`).
-    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
-
-    /// `s`, already validated as one JSON value, as a borrowed `&RawValue` without scanning it again: serde_json
-    /// builds a `&RawValue` from a one-entry map `{TOKEN: borrowed str}`. `None` if that ever stops working
-    /// (the caller then falls back to serde_json's own parse).
+    /// `s`, already validated as one JSON value, as a borrowed `&RawValue` (see
+    /// [`feedwire_core::borrowed_raw_value`]); `None` makes the caller fall back to serde_json's own parse.
     fn raw_value(s: &str) -> Option<&RawValue> {
-        let entry = (
-            BorrowedStrDeserializer::<Error>::new(RAW_VALUE_TOKEN),
-            BorrowedStrDeserializer::<Error>::new(s),
-        );
-        let map = MapDeserializer::new(std::iter::once(entry));
-        <&RawValue>::deserialize(map)
-            .ok()
-            .filter(|r| r.get().len() == s.len())
+        feedwire_core::borrowed_raw_value(s)
     }
 
     #[inline]
