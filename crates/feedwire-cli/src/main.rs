@@ -535,36 +535,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 app_id,
                 addr = server.local_addr(),
             ));
-            let handle = server.handle();
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-            std::thread::spawn(move || {
-                for line in std::io::stdin().lock().lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            let mut stdin_open = true;
-            loop {
-                tokio::select! {
-                    ev = server.next_event() => match ev {
-                        Some(ev) => out.line(pusher::hub_line(&ev)),
-                        None => break,
-                    },
-                    line = rx.recv(), if stdin_open => match line {
-                        Some(line) if line.trim().is_empty() => {}
-                        Some(line) => match handle.call(|hub| pusher::publish_line(hub, &line)) {
-                            Ok(n) => out.status(format!("published to {n} connections")),
-                            Err(e) => out.error(e),
-                        },
-                        None => stdin_open = false,
-                    },
-                    _ = tokio::signal::ctrl_c() => break,
-                }
-            }
-            server.shutdown().await;
-            Ok(ExitCode::SUCCESS)
+            serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
         }
         ServeProtocol::Actioncable(a) => {
             let addr = a
@@ -577,9 +548,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let echo = a.echo;
             serve_loop(
                 out,
-                addr,
-                hub,
-                "ws://{addr}/cable",
+                bind(out, addr, hub, "ws://{addr}/cable").await?,
                 move |hub, ev| actioncable::host(hub, ev, echo),
                 actioncable::publish_line,
             )
@@ -589,9 +558,13 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000)));
             serve_loop(
                 out,
-                addr,
-                feedwire_doshii::server::Hub::new(),
-                "ws://{addr}/app/socket?auth=..",
+                bind(
+                    out,
+                    addr,
+                    feedwire_doshii::server::Hub::new(),
+                    "ws://{addr}/app/socket?auth=..",
+                )
+                .await?,
                 |_, ev| doshii::hub_line(ev),
                 |hub, line| doshii::publish_line(hub, Instant::now(), line),
             )
@@ -602,9 +575,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let hub = feedwire_igratech::server::Hub::new(feedwire_igratech::server::HubConfig::default());
             serve_loop(
                 out,
-                addr,
-                hub,
-                "ws://{addr}/wspublic",
+                bind(out, addr, hub, "ws://{addr}/wspublic").await?,
                 |_, ev| igratech::hub_line(ev),
                 igratech::publish_line,
             )
@@ -634,14 +605,7 @@ fn pusher_rest(
 
 /// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the
 /// hub), stdin lines are published through `publish`.
-async fn serve_loop<H>(
-    out: &Out,
-    addr: SocketAddr,
-    hub: H,
-    url_template: &str,
-    host: impl Fn(&mut H, &H::Event) -> Line,
-    publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
-) -> Result<ExitCode, String>
+async fn bind<H>(out: &Out, addr: SocketAddr, hub: H, url_template: &str) -> Result<Server<H>, String>
 where
     H: feedwire_core::Hub + Send + 'static,
     H::Event: Send,
@@ -653,6 +617,21 @@ where
         "listening on {}; publish by writing JSON lines to stdin",
         url_template.replace("{addr}", &server.local_addr().to_string())
     ));
+    Ok(server)
+}
+
+/// The serve loop shared by every protocol: hub events become lines (through `host`, which may act on the
+/// hub), stdin lines are published through `publish`, until Ctrl-C.
+async fn serve_loop<H>(
+    out: &Out,
+    server: Server<H>,
+    host: impl Fn(&mut H, &H::Event) -> Line,
+    publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
+) -> Result<ExitCode, String>
+where
+    H: feedwire_core::Hub + Send + 'static,
+    H::Event: Send,
+{
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
