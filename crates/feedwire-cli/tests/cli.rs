@@ -52,26 +52,48 @@ fn demo_exits_zero_and_every_protocol_received_and_reconnected() {
     }
 }
 
+/// `feedwire serve pusher` on a free port, ready (it accepts connections); stopped when dropped, also when
+/// the test fails.
+struct ServePusher {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl ServePusher {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(BIN)
+            .args(["serve", "pusher", "--addr", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = ServePusher { child, port };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "serve did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for ServePusher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn serve_and_listen_pusher_deliver_a_published_event() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .args(["serve", "pusher", "--addr", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // wait until it listens
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = ServePusher::start();
+    let port = server.port;
     let mut listener = Command::new(BIN)
         .args([
             "listen",
@@ -109,7 +131,7 @@ fn serve_and_listen_pusher_deliver_a_published_event() {
             subscribed += 1;
         }
     }
-    let stdin = server.stdin.as_mut().unwrap();
+    let stdin = server.child.stdin.as_mut().unwrap();
     writeln!(
         stdin,
         r#"{{"channel":"private-orders","event":"order_update","data":"{{\"id\":7}}"}}"#
@@ -126,8 +148,7 @@ fn serve_and_listen_pusher_deliver_a_published_event() {
     assert!(v["ts"].as_u64().unwrap() > 1_700_000_000_000);
     let status = listener.wait().unwrap();
     assert!(status.success());
-    server.kill().unwrap();
-    let _ = server.wait();
+    drop(server);
 }
 
 /// Runs `feedwire decode <proto> --direction <dir>` over compacted frames; returns (exit code, output lines).
@@ -248,23 +269,8 @@ fn decode_every_testdata_frame_and_report_garbage() {
 
 #[test]
 fn listen_exits_non_zero_with_a_clear_message_on_a_terminal_close() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .args(["serve", "pusher", "--addr", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = ServePusher::start();
+    let port = server.port;
     // the wrong app key: the server answers 4001, which must not be retried
     let out = Command::new(BIN)
         .args([
@@ -282,8 +288,7 @@ fn listen_exits_non_zero_with_a_clear_message_on_a_terminal_close() {
         ])
         .output()
         .unwrap();
-    server.kill().unwrap();
-    let _ = server.wait();
+    drop(server);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
