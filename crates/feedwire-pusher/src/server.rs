@@ -312,7 +312,6 @@ pub struct Hub {
     by_socket_id: BTreeMap<ByteString, ConnId>,
     channels: BTreeMap<String, Channel>,
     cache: BTreeMap<String, Frame>,
-    users: BTreeMap<String, BTreeSet<ConnId>>,
     deadlines: BTreeSet<(Instant, ConnId)>,
     out: VecDeque<(ConnId, HubTransmit)>,
     events: VecDeque<HubEvent>,
@@ -370,7 +369,6 @@ impl Hub {
             by_socket_id: BTreeMap::new(),
             channels: BTreeMap::new(),
             cache: BTreeMap::new(),
-            users: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -534,14 +532,6 @@ impl Hub {
         self.deadlines.remove(&(c.deadline, conn));
         for (channel, user) in &c.channels {
             self.leave(conn, channel, user.as_deref());
-        }
-        if let Some(u) = &c.user_id
-            && let Some(set) = self.users.get_mut(u)
-        {
-            set.remove(&conn);
-            if set.is_empty() {
-                self.users.remove(u);
-            }
         }
         self.events.push_back(HubEvent::Disconnected {
             conn,
@@ -916,7 +906,6 @@ impl Hub {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.user_id = Some(user_id.clone());
         }
-        self.users.entry(user_id.clone()).or_default().insert(conn);
         let frame = ServerMessage::SigninSuccess {
             user_data: ByteString::from(user_data),
             user_id: ByteString::from(user_id.clone()),
