@@ -14,4 +14,9 @@ for proto in pusher actioncable doshii igratech; do
     done
   done
 done
+# The JSON validator's target: the small frames of every protocol (real JSON of every shape we meet).
+mkdir -p seeds/json_validate
+find ../testdata/*/frames -type f -size -2k | sort | while read -r f; do
+  cp "$f" "seeds/json_validate/$(sha1sum "$f" | cut -c1-16)"
+done
 du -sh seeds 2>/dev/null || true

@@ -103,6 +103,11 @@ impl Frame {
     pub fn as_byte_string(&self) -> &ByteString {
         &self.text
     }
+
+    /// The frame as its [`ByteString`], without touching the reference count.
+    pub fn into_byte_string(self) -> ByteString {
+        self.text
+    }
 }
 
 /// Whether `part` lies inside `whole` (by address), so `Bytes::slice_ref` will not panic.

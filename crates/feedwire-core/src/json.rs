@@ -58,9 +58,27 @@ pub struct RawJsonError(#[from] serde_json::Error);
 /// assert_eq!(data.as_str(), r#"{"price":12.5}"#);
 /// assert_eq!(data.parse::<serde_json::Value>().unwrap()["price"], 12.5);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct RawJson {
-    text: ByteString,
+    /// The buffer the value lives in: the value alone, or (see [`RawJson::take_from_frame`]) a whole frame.
+    buf: ByteString,
+    /// The value is `buf[start..end]`; `end == 0` (no JSON value is empty) means all of `buf`.
+    start: u32,
+    end: u32,
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RawJson {}
+
+impl std::hash::Hash for RawJson {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
 }
 
 impl RawJson {
@@ -68,12 +86,70 @@ impl RawJson {
     /// borrowed while decoding `frame`); copied otherwise.
     pub fn from_raw_in(frame: &Frame, raw: &RawValue) -> RawJson {
         let part = raw.get();
-        let text = if is_subslice(frame.as_str(), part) {
-            frame.as_byte_string().slice_ref(part)
+        if is_subslice(frame.as_str(), part) {
+            RawJson::whole(frame.as_byte_string().slice_ref(part))
         } else {
-            ByteString::from(part.to_owned())
+            RawJson::whole(ByteString::from(part.to_owned()))
+        }
+    }
+
+    /// [`RawJson::from_raw_in`] for a frame the caller owns and is done with: `pick` decodes what it needs
+    /// from the frame into `T` (owned) and names the raw value to keep; the value then keeps the frame's
+    /// buffer itself. Sharing the buffer instead costs an atomic reference-count increment, and dropping the
+    /// frame a decrement, on every frame; this is the receive path's way around both. When `pick` returns
+    /// `None` the frame comes back untouched, for the caller's general path.
+    ///
+    /// ```
+    /// use feedwire_core::{Frame, RawJson};
+    /// use serde_json::value::RawValue;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Envelope<'a> { event: String, #[serde(borrow)] data: &'a RawValue }
+    /// fn pick(f: &Frame) -> Option<(String, &RawValue)> {
+    ///     let env: Envelope = serde_json::from_str(f.as_str()).ok()?;
+    ///     Some((env.event, env.data))
+    /// }
+    ///
+    /// let frame = Frame::from(String::from(r#"{"event":"listed","data":{"price":12.5}}"#));
+    /// let (event, data) = RawJson::take_from_frame(frame, pick).unwrap();
+    /// assert_eq!((event.as_str(), data.as_str()), ("listed", r#"{"price":12.5}"#));
+    ///
+    /// let other = Frame::from("[1,2]");
+    /// assert_eq!(RawJson::take_from_frame(other, pick).unwrap_err().as_str(), "[1,2]");
+    /// ```
+    #[inline]
+    pub fn take_from_frame<T>(
+        frame: Frame,
+        pick: impl for<'a> FnOnce(&'a Frame) -> Option<(T, &'a RawValue)>,
+    ) -> Result<(T, RawJson), Frame> {
+        let Some((decoded, raw)) = pick(&frame) else {
+            return Err(frame);
         };
-        RawJson { text }
+        let (whole, part) = (frame.as_str(), raw.get());
+        if !is_subslice(whole, part) {
+            // a value from elsewhere (a constant, say): copy it, as from_raw_in does
+            return Ok((decoded, RawJson::whole(ByteString::from(part.to_owned()))));
+        }
+        let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+        let end = start + part.len();
+        let json = match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(start), Ok(end)) if end > 0 => RawJson {
+                buf: frame.into_byte_string(),
+                start,
+                end,
+            },
+            // offsets past 4 GiB (or an empty value, which no JSON is): share a slice instead
+            _ => RawJson::whole(frame.as_byte_string().slice_ref(part)),
+        };
+        Ok((decoded, json))
+    }
+
+    fn whole(buf: ByteString) -> RawJson {
+        RawJson {
+            buf,
+            start: 0,
+            end: 0,
+        }
     }
 
     /// Validates a whole frame as one JSON value, without copying it.
@@ -85,62 +161,64 @@ impl RawJson {
     /// Validates `text` as one JSON value (surrounding whitespace is dropped) and copies it.
     pub fn from_json_str(text: &str) -> Result<RawJson, RawJsonError> {
         let raw: &RawValue = serde_json::from_str(text)?;
-        Ok(RawJson {
-            text: ByteString::from(raw.get().to_owned()),
-        })
+        Ok(RawJson::whole(ByteString::from(raw.get().to_owned())))
     }
 
     /// Serializes `value` to JSON.
     pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, RawJsonError> {
-        Ok(RawJson {
-            text: ByteString::from(serde_json::to_string(value)?),
-        })
+        Ok(RawJson::whole(ByteString::from(serde_json::to_string(value)?)))
     }
 
     /// `{}`.
     pub fn empty_object() -> RawJson {
-        RawJson {
-            text: ByteString::from_static("{}"),
-        }
+        RawJson::whole(ByteString::from_static("{}"))
     }
 
     /// `null`.
     pub fn null() -> RawJson {
-        RawJson {
-            text: ByteString::from_static("null"),
-        }
+        RawJson::whole(ByteString::from_static("null"))
     }
 
     /// The exact JSON text.
     #[inline]
     pub fn as_str(&self) -> &str {
-        &self.text
+        if self.end == 0 {
+            &self.buf
+        } else {
+            // start..end were taken from a `&str` subslice of `buf`: in bounds and on char boundaries
+            self.buf
+                .get(self.start as usize..self.end as usize)
+                .unwrap_or_default()
+        }
     }
 
-    /// The exact JSON text as shared bytes.
-    #[inline]
-    pub fn as_byte_string(&self) -> &ByteString {
-        &self.text
+    /// The exact JSON text as shared bytes (sharing the buffer: a reference-count increment, no copy).
+    pub fn to_byte_string(&self) -> ByteString {
+        if self.end == 0 {
+            self.buf.clone()
+        } else {
+            self.buf.slice_ref(self.as_str())
+        }
     }
 
     /// Deserializes the value; `T` may borrow from `self`.
     pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.text)
+        serde_json::from_str(self.as_str())
     }
 
     /// Whether the value is a JSON string.
     pub fn is_string(&self) -> bool {
-        self.text.starts_with('"')
+        self.as_str().starts_with('"')
     }
 
     /// Whether the value is a JSON object.
     pub fn is_object(&self) -> bool {
-        self.text.starts_with('{')
+        self.as_str().starts_with('{')
     }
 
     /// Whether the value is `null`.
     pub fn is_null(&self) -> bool {
-        &*self.text == "null"
+        self.as_str() == "null"
     }
 
     /// If the value is a JSON string, its unescaped content (borrowed when it has no escapes).
@@ -148,14 +226,14 @@ impl RawJson {
         if !self.is_string() {
             return None;
         }
-        if let Ok(s) = serde_json::from_str::<&str>(&self.text) {
+        if let Ok(s) = serde_json::from_str::<&str>(self.as_str()) {
             return Some(Cow::Borrowed(s));
         }
-        serde_json::from_str::<String>(&self.text).ok().map(Cow::Owned)
+        serde_json::from_str::<String>(self.as_str()).ok().map(Cow::Owned)
     }
 
     fn as_raw_value(&self) -> Result<&RawValue, serde_json::Error> {
-        serde_json::from_str(&self.text)
+        serde_json::from_str(self.as_str())
     }
 }
 
@@ -183,9 +261,9 @@ impl Serialize for RawJson {
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw: Box<RawValue> = Deserialize::deserialize(deserializer)?;
-        Ok(RawJson {
-            text: ByteString::from(String::from(Box::<str>::from(raw))),
-        })
+        Ok(RawJson::whole(ByteString::from(String::from(Box::<str>::from(
+            raw,
+        )))))
     }
 }
 
@@ -373,5 +451,65 @@ mod tests {
         }
         let wrong = StringOrJson::new(RawJson::from_json_str(r#""{\"n\":\"x\"}""#).unwrap());
         assert!(wrong.parse::<N>().is_err());
+    }
+
+    #[test]
+    fn take_from_frame_keeps_the_frame_and_behaves_like_a_slice() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |r: &RawJson| {
+            let mut h = DefaultHasher::new();
+            r.hash(&mut h);
+            h.finish()
+        };
+        let text = r#"{"event":"e","data":{"b":[1,2]}}"#;
+        let frame = Frame::from(String::from(text));
+        let base = frame.as_str().as_ptr() as usize;
+        let sliced = {
+            let env: Env = serde_json::from_str(frame.as_str()).unwrap();
+            RawJson::from_raw_in(&frame, env.data)
+        };
+        fn pick(f: &Frame) -> Option<((), &RawValue)> {
+            let env: Env = serde_json::from_str(f.as_str()).ok()?;
+            Some(((), env.data))
+        }
+        let ((), taken) = RawJson::take_from_frame(frame, pick).unwrap();
+        assert_eq!(taken.as_str(), r#"{"b":[1,2]}"#);
+        assert_eq!(taken.as_str().as_ptr() as usize, base + 20, "no copy");
+        // equal, hashed alike and shown alike whatever the representation
+        let copied = RawJson::from_json_str(r#"{"b":[1,2]}"#).unwrap();
+        for other in [&sliced, &copied] {
+            assert_eq!(&taken, other);
+            assert_eq!(hash(&taken), hash(other));
+            assert_eq!(format!("{taken:?} {taken}"), format!("{other:?} {other}"));
+        }
+        assert_ne!(taken, RawJson::null());
+        // the shared bytes are the value's only, still without a copy
+        let bs = taken.to_byte_string();
+        assert_eq!((&*bs, bs.as_ptr() as usize), (r#"{"b":[1,2]}"#, base + 20));
+        assert_eq!(taken.parse::<serde_json::Value>().unwrap()["b"][1], 2);
+        assert!(taken.is_object() && !taken.is_string() && !taken.is_null());
+        assert_eq!(serde_json::to_string(&taken).unwrap(), r#"{"b":[1,2]}"#);
+        // a value that fills the whole frame
+        let whole = RawJson::take_from_frame(Frame::from(String::from("[true]")), |f| {
+            Some(((), borrowed_raw_value(f.as_str())?))
+        });
+        assert_eq!(whole.unwrap().1.as_str(), "[true]");
+    }
+
+    #[test]
+    fn take_from_frame_gives_the_frame_back_or_copies_foreign_values() {
+        let frame = Frame::from(String::from("not json"));
+        let back = RawJson::take_from_frame(frame, |f| {
+            let raw: &RawValue = serde_json::from_str(f.as_str()).ok()?;
+            Some(((), raw))
+        });
+        assert_eq!(back.unwrap_err().as_str(), "not json");
+        // pick may name a value that is not in the frame (a constant): it is copied
+        static NULL: &str = "null";
+        let constant = borrowed_raw_value(NULL).unwrap();
+        let ((), v) = RawJson::take_from_frame(Frame::from("{}"), |_| Some(((), constant))).unwrap();
+        assert_eq!(v.as_str(), "null");
+        assert_ne!(v.as_str().as_ptr(), NULL.as_ptr());
     }
 }

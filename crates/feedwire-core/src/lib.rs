@@ -50,6 +50,7 @@ mod limits;
 mod secret;
 mod session;
 mod transmit;
+mod validate;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -62,5 +63,6 @@ pub use limits::Limits;
 pub use secret::Secret;
 pub use session::{ConnId, Hub, Session};
 pub use transmit::{ConnectRequest, HubTransmit, OpenRequest, Transmit};
+pub use validate::{JsonSyntaxError, validate_raw_value};
 
 pub use bytes::Bytes;
