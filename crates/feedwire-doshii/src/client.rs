@@ -539,8 +539,8 @@ pub struct Client {
     backoff: Backoff,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
-    /// Unix ms of the last event seen.
-    last_event_ms: Option<u64>,
+    /// When the last event arrived.
+    last_event_at: Option<Instant>,
     /// Unix ms when the last open connection was lost; `Some` until the next open.
     lost_ms: Option<u64>,
     /// Whether the driver has taken the queued Connect (a close before that belongs to the old connection).
@@ -572,7 +572,7 @@ impl Client {
             backoff,
             next_ping: None,
             pong_deadline: None,
-            last_event_ms: None,
+            last_event_at: None,
             lost_ms: None,
             dialing: false,
             dropped_events: 0,
@@ -668,6 +668,7 @@ impl Client {
         self.push_out(Transmit::Connect(req));
     }
 
+    #[inline]
     fn push_event(&mut self, ev: Event) {
         if self.events.len() >= self.config.limits.max_queued {
             self.dropped_events = self.dropped_events.saturating_add(1);
@@ -747,18 +748,22 @@ impl Client {
                 self.push_out(Transmit::Close(Close::normal()));
                 self.stop(DisconnectReason::ServerClose);
             }
-            Message::Event(ev) => {
-                if ev.kind == EventKind::HealthCheck
-                    && let Some(stamp) = ev.data.health_check_stamp()
-                {
-                    let frame = codec::encode_pong(&stamp, Some(&self.config.app_version));
-                    self.push_out(Transmit::Send(frame));
-                }
-                self.last_event_ms = Some(self.unix_ms(now));
-                self.push_event(Event::Doshii(ev));
-            }
+            Message::Event(ev) => self.on_event(now, ev),
             Message::Unknown(raw) => self.push_event(Event::Unknown(raw)),
         }
+    }
+
+    #[inline]
+    fn on_event(&mut self, now: Instant, ev: codec::Event) {
+        if ev.kind == EventKind::HealthCheck
+            && let Some(stamp) = ev.data.health_check_stamp()
+        {
+            let frame = codec::encode_pong(&stamp, Some(&self.config.app_version));
+            self.push_out(Transmit::Send(frame));
+        }
+        // kept as an Instant: the Unix time is computed once, for the catch-up after a loss
+        self.last_event_at = Some(now);
+        self.push_event(Event::Doshii(ev));
     }
 
     fn on_pong(&mut self, stamp: Stamp, version: Option<String>) {
@@ -784,8 +789,8 @@ impl Session for Client {
         self.push_event(Event::Connected { reconnect });
         if let Some(lost) = self.lost_ms.take() {
             let to = self.unix_ms(now);
-            let (from, from_last_event) = match self.last_event_ms {
-                Some(e) => (e, true),
+            let (from, from_last_event) = match self.last_event_at {
+                Some(e) => (self.unix_ms(e), true),
                 None => (lost, false),
             };
             self.push_event(Event::CatchUp(CatchUp::new(from, to, from_last_event)));
@@ -796,6 +801,11 @@ impl Session for Client {
         if self.state != State::Open {
             return;
         }
+        // Doshii's own wire shape first, its data keeping the frame (see codec::decode_owned)
+        let frame = match codec::take_emit_event(frame, self.config.limits.max_frame_size) {
+            Ok(ev) => return self.on_event(now, ev),
+            Err(frame) => frame,
+        };
         match codec::decode_limited(&frame, self.config.limits.max_frame_size) {
             Ok(msg) => self.on_message(now, msg),
             Err(error) => self.push_event(Event::Error { error, frame }),

@@ -291,7 +291,7 @@ impl Message {
             Message::PrimusPong(s) => encode_json_string(PRIMUS_PONG_PREFIX, s.as_str()),
             Message::PrimusServerClose => Frame::from(PRIMUS_SERVER_CLOSE),
             Message::Event(e) => encode_event(e),
-            Message::Unknown(raw) => Frame::from(raw.as_byte_string().clone()),
+            Message::Unknown(raw) => Frame::from(raw.to_byte_string()),
         }
     }
 }
@@ -645,13 +645,18 @@ fn name_in(frame: &Frame, name: Cow<'_, str>) -> EventKind {
 
 /// Decodes one frame. Never panics; unknown shapes are [`Message::Unknown`], not errors.
 pub fn decode(frame: &Frame) -> Result<Message, DecodeError> {
+    match decode_emit_fast(frame, frame.as_str()) {
+        Some(m) => Ok(m),
+        None => decode_general(frame),
+    }
+}
+
+/// Every shape, through serde.
+fn decode_general(frame: &Frame) -> Result<Message, DecodeError> {
     let text = frame.as_str();
     let first = text.trim_start().as_bytes().first().copied();
     match first {
-        Some(b'{') => match decode_emit_fast(frame, text) {
-            Some(m) => Ok(m),
-            None => decode_object(frame, text),
-        },
+        Some(b'{') => decode_object(frame, text),
         Some(b'"') => decode_string(frame, text),
         _ => {
             let raw: &RawValue = serde_json::from_str(text)?;
@@ -671,27 +676,57 @@ pub fn decode_limited(frame: &Frame, max_len: usize) -> Result<Message, DecodeEr
     decode(frame)
 }
 
+/// [`decode_limited`] for a frame the caller is done with: an event in Doshii's exact wire shape keeps the
+/// frame's buffer itself for its data ([`RawJson::take_from_frame`]), saving the reference-count traffic of
+/// sharing it; every other frame decodes as [`decode`] does. On error the frame comes back with it.
+pub fn decode_owned(frame: Frame, max_len: usize) -> Result<Message, (DecodeError, Frame)> {
+    if frame.len() > max_len {
+        let error = DecodeError::TooLarge {
+            len: frame.len(),
+            max: max_len,
+        };
+        return Err((error, frame));
+    }
+    match take_emit_event(frame, max_len) {
+        Ok(event) => Ok(Message::Event(event)),
+        Err(frame) => decode_general(&frame).map_err(|e| (e, frame)),
+    }
+}
+
+/// The event of a frame in Doshii's exact wire shape, its data keeping the frame's buffer; any other frame
+/// (or one over `max_len`) comes back untouched.
+#[inline]
+pub(crate) fn take_emit_event(frame: Frame, max_len: usize) -> Result<Event, Frame> {
+    if frame.len() > max_len {
+        return Err(frame);
+    }
+    RawJson::take_from_frame(frame, |f| emit_fast_parts(f, f.as_str()))
+        .map(|(kind, data)| Event::new(kind, data))
+}
+
 /// The wire shape exactly as Doshii sends it, `{"emit":["<name>",<data>]}` with a plain name, without a
 /// serde pass over the envelope: only the data is parsed (validated and sliced). Anything else (whitespace,
 /// escapes in the name, extra items, other keys) returns `None` and takes the general path, which gives the
 /// same result for the frames this one accepts.
 pub(crate) fn decode_emit_fast(frame: &Frame, text: &str) -> Option<Message> {
+    let (kind, raw) = emit_fast_parts(frame, text)?;
+    Some(Message::Event(Event::new(kind, RawJson::from_raw_in(frame, raw))))
+}
+
+/// The name and the data of [`decode_emit_fast`]'s shape, the data still borrowed from `text`.
+#[inline]
+fn emit_fast_parts<'a>(frame: &Frame, text: &'a str) -> Option<(EventKind, &'a RawValue)> {
     const PREFIX: &str = "{\"emit\":[\"";
     let inner = text.strip_suffix("]}")?.strip_prefix(PREFIX)?;
     let end = inner.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
     let (name, rest) = (inner.get(..end)?, inner.get(end..)?);
     let data = rest.strip_prefix("\",")?;
-    let raw: &RawValue = serde_json::from_str(data).ok()?;
+    let raw = feedwire_core::validate_raw_value(data).ok()?;
     let kind = match EventKind::known(name) {
         Some(k) => k,
         None => EventKind::Other(share(frame, name)),
     };
-    Some(Message::Event(Event {
-        kind,
-        data: EventData(RawJson::from_raw_in(frame, raw)),
-        shape: EventShape::Emit,
-        extra_args: Vec::new(),
-    }))
+    Some((kind, raw))
 }
 
 fn decode_string(frame: &Frame, text: &str) -> Result<Message, DecodeError> {
@@ -1032,7 +1067,7 @@ impl EventData {
         let hc: Hc<'_> = self.0.parse().ok()?;
         let p = hc.ping?;
         let text = p.get();
-        let bs = self.0.as_byte_string();
+        let bs = self.0.to_byte_string();
         let (w, q) = (bs.as_ptr() as usize, text.as_ptr() as usize);
         Some(Stamp(if q >= w && q + text.len() <= w + bs.len() {
             bs.slice_ref(text)

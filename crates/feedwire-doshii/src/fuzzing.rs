@@ -28,7 +28,14 @@ pub fn decode(data: &[u8]) {
             "{frame:?}"
         );
     }
-    let Ok(msg) = codec::decode(&frame) else {
+    // the owned decoder (the client's) agrees with the borrowing one, and gives the frame back on error
+    let owned = codec::decode_owned(frame.clone(), usize::MAX);
+    match (&owned, codec::decode(&frame)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, &b, "{frame:?}"),
+        (Err((a, back)), Err(b)) => assert!(a == &b && back == &frame, "{frame:?}"),
+        (a, b) => panic!("decode_owned {a:?} but decode {b:?} for {frame:?}"),
+    }
+    let Ok(msg) = owned else {
         return;
     };
     let again = msg.to_frame();
