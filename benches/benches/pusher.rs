@@ -1,18 +1,20 @@
 //! Pusher: the 417-byte BitSkins `listed` channel event, four ways in one run: serde_json skipping it
 //! (`IgnoredAny`), `serde_json::Value`, the feedwire codec decode, and the full client path (`handle_frame` +
-//! draining `poll_event`).
+//! draining `poll_event`). Then `pusher:connection_established` the same four ways, its client path being the
+//! handshake itself: a freshly opened client takes the frame, and the subscribe it sends and its events are
+//! drained (the client's set-up is outside the timing).
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use feedwire_core::{Frame, Session};
 
 use feedwire_pusher::codec;
 
-use feedwire_benches::pusher::LISTED;
+use feedwire_benches::pusher::{ESTABLISHED, LISTED};
 
 fn bench(c: &mut Criterion) {
     let frame = Frame::from(LISTED.to_owned());
@@ -37,6 +39,37 @@ fn bench(c: &mut Criterion) {
                 black_box(ev);
             }
         })
+    });
+    g.finish();
+
+    let frame = Frame::from(ESTABLISHED.to_owned());
+    drop(frame.clone());
+    let mut g = c.benchmark_group(format!("pusher/connection_established_{}B", ESTABLISHED.len()));
+    g.throughput(Throughput::Bytes(ESTABLISHED.len() as u64));
+    g.bench_function("serde_json_ignored_any", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("serde_json_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
+    });
+    g.bench_function("codec_decode", |b| {
+        b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
+    });
+    g.bench_function("client_handshake", |b| {
+        b.iter_batched(
+            feedwire_benches::pusher::opened_client,
+            |mut client| {
+                client.handle_frame(now, black_box(frame.clone()));
+                while let Some(t) = client.poll_transmit() {
+                    black_box(t);
+                }
+                while let Some(ev) = client.poll_event() {
+                    black_box(ev);
+                }
+                client
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }

@@ -21,18 +21,27 @@ pub mod pusher {
     /// The 417-byte BitSkins `listed` channel event.
     pub const LISTED: &str = include_str!("../../testdata/pusher/frames/server_bitskins_listed.json");
 
-    /// A client connected to the BitSkins configuration and subscribed to `inventory_changes`.
-    pub fn connected_client() -> Client {
+    /// The hosted service's `pusher:connection_established`.
+    pub const ESTABLISHED: &str =
+        include_str!("../../testdata/pusher/frames/server_connection_established_hosted.json");
+
+    /// A client for the BitSkins configuration, `inventory_changes` wanted, its connection open and waiting
+    /// for `pusher:connection_established`.
+    pub fn opened_client() -> Client {
         let now = Instant::now();
         let mut c = Client::new(Config::bitskins());
         c.connect(now);
         c.subscribe("inventory_changes").unwrap_or_else(|e| panic!("{e}"));
         drain(&mut c);
         c.handle_open(now, None);
-        c.handle_frame(
-            now,
-            Frame::from(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
-        );
+        c
+    }
+
+    /// A client connected to the BitSkins configuration and subscribed to `inventory_changes`.
+    pub fn connected_client() -> Client {
+        let now = Instant::now();
+        let mut c = opened_client();
+        c.handle_frame(now, Frame::from(ESTABLISHED.trim_end().to_owned()));
         c.handle_frame(
             now,
             Frame::from(r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#),
