@@ -463,6 +463,9 @@ pub(crate) struct Sub {
     confirmed_once: bool,
     down_since: Option<Instant>,
     streams: Vec<Stream>,
+    /// The server's spelling of the identifier literal on this connection (Rails escapes `<`, `>` and `&`
+    /// as `\u003c`...), learned from the first frame that names it, usually the confirmation.
+    wire_id: Option<Box<str>>,
 }
 
 /// The ActionCable client session. See the [module docs](self).
@@ -715,6 +718,7 @@ impl Client {
             confirmed_once: false,
             down_since: None,
             streams: Vec::new(),
+            wire_id: None,
         });
         if self.is_connected() {
             self.send_subscribe(now, self.subs.len() - 1);
@@ -859,6 +863,7 @@ impl Client {
                 sub.down_since = Some(since);
             }
             sub.state = SubState::Wanted { send_at: None };
+            sub.wire_id = None; // the next server may spell identifiers differently
         }
         match delay {
             Some(d) => {
@@ -892,8 +897,20 @@ impl Client {
         }
     }
 
-    fn find(&self, id: &JsonStr<'_>) -> Option<usize> {
-        self.subs.iter().position(|s| id.eq_str(s.id.as_str()))
+    /// The subscription a frame's identifier names. A literal spelled as the server spelled it before is
+    /// found with one byte comparison; otherwise escapes are decoded to compare, and the spelling is
+    /// remembered (one allocation per subscription and connection, so data frames allocate nothing).
+    fn find(&mut self, id: &JsonStr<'_>) -> Option<usize> {
+        let raw = id.raw();
+        if let Some(i) = self.subs.iter().position(|s| s.wire_id.as_deref() == Some(raw)) {
+            return Some(i);
+        }
+        let i = self.subs.iter().position(|s| id.eq_str(s.id.as_str()))?;
+        let sub = &mut self.subs[i];
+        if sub.wire_id.is_none() {
+            sub.wire_id = Some(raw.into());
+        }
+        Some(i)
     }
 
     fn on_welcome(&mut self, now: Instant, sid: Option<String>, restored: bool, restored_ids: &[&str]) {

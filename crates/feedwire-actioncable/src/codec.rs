@@ -152,6 +152,15 @@ impl fmt::Debug for JsonStr<'_> {
     }
 }
 
+impl From<feedwire_core::JsonSyntaxError> for DecodeError {
+    fn from(e: feedwire_core::JsonSyntaxError) -> Self {
+        DecodeError::Syntax {
+            at: e.at,
+            expected: e.expected,
+        }
+    }
+}
+
 /// Decodes the escapes of a JSON string body, one `char` at a time (invalid escapes yield U+FFFD).
 struct Unescape<'a> {
     rest: std::str::Chars<'a>,

@@ -191,3 +191,75 @@ fn empty_frames() {
         rejected(bad);
     }
 }
+
+/// The client remembers how the server spells an identifier (to match later frames with one comparison);
+/// any other spelling of the same identifier still matches, a near miss never does, and after a reconnect a
+/// server's new spelling is learned afresh.
+#[test]
+fn every_spelling_of_an_identifier_matches_and_only_that_identifier() {
+    let now = Instant::now();
+    let room = Identifier::builder("ChatChannel")
+        .param("room", "<b>R&D</b>")
+        .unwrap()
+        .build();
+    let mut c = Client::new(Config::new("ws://h/cable"));
+    c.subscribe(now, room.clone());
+    let open = |c: &mut Client| {
+        while c.poll_transmit().is_some() {}
+        c.handle_open(now, Some("actioncable-v1-json"));
+        c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
+    };
+    let rails = r#"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}"#;
+    let plain = r#"{\"channel\":\"ChatChannel\",\"room\":\"<b>R&D</b>\"}"#;
+    let odd = r#"{\"channel\":\"ChatChannel\",\"room\":\"\u003Cb>R\u0026D</b\u003e\"}"#;
+    let near = r#"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003f\"}"#;
+    let data = |id: &str, n: u32| Frame::from(format!(r#"{{"identifier":"{id}","message":{{"n":{n}}}}}"#));
+    let delivered = |c: &mut Client| -> Vec<String> {
+        std::iter::from_fn(|| c.poll_event())
+            .map(|e| match e {
+                Event::Message { message, .. } => message.as_str().to_owned(),
+                Event::Unmatched { .. } => "unmatched".to_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    open(&mut c);
+    c.handle_frame(
+        now,
+        Frame::from(format!(
+            r#"{{"identifier":"{rails}","type":"confirm_subscription"}}"#
+        )),
+    );
+    assert!(c.is_confirmed(&room));
+    let _ = delivered(&mut c);
+    for (n, id) in [rails, plain, odd, rails, near, plain].into_iter().enumerate() {
+        c.handle_frame(now, data(id, n as u32));
+    }
+    assert_eq!(
+        delivered(&mut c),
+        [
+            r#"{"n":0}"#,
+            r#"{"n":1}"#,
+            r#"{"n":2}"#,
+            r#"{"n":3}"#,
+            "unmatched",
+            r#"{"n":5}"#
+        ]
+    );
+    // a new connection to a server that spells it plainly
+    c.handle_close(now, None);
+    let _ = delivered(&mut c);
+    c.handle_timeout(now + std::time::Duration::from_secs(60));
+    open(&mut c);
+    c.handle_frame(
+        now,
+        Frame::from(format!(
+            r#"{{"identifier":"{plain}","type":"confirm_subscription"}}"#
+        )),
+    );
+    assert!(c.is_confirmed(&room));
+    let _ = delivered(&mut c);
+    c.handle_frame(now, data(plain, 6));
+    c.handle_frame(now, data(rails, 7));
+    assert_eq!(delivered(&mut c), [r#"{"n":6}"#, r#"{"n":7}"#]);
+}

@@ -63,6 +63,6 @@ pub use limits::Limits;
 pub use secret::Secret;
 pub use session::{ConnId, Hub, Session};
 pub use transmit::{ConnectRequest, HubTransmit, OpenRequest, Transmit};
-pub use validate::{JsonSyntaxError, validate_raw_value};
+pub use validate::{JsonSyntaxError, scan_json_string, scan_json_value, validate_raw_value};
 
 pub use bytes::Bytes;

@@ -259,7 +259,56 @@ impl Cursor<'_> {
 
 /// The byte range of the one value in `b`.
 fn validate(b: &[u8]) -> Result<(usize, usize), JsonSyntaxError> {
-    let mut c = Cursor { b, i: 0 };
+    let (start, end) = scan(b, 0, usize::MAX)?;
+    let mut c = Cursor { b, i: end };
+    c.ws();
+    if c.i == b.len() {
+        Ok((start, end))
+    } else {
+        Err(c.err("the end of the text"))
+    }
+}
+
+/// Validates the JSON value that starts at byte `from` of `text` (after optional whitespace) and returns
+/// its byte range; what follows the value is not looked at. For scanners of an envelope that hand each
+/// member's value over as raw text: the grammar of [`validate_raw_value`], with at most `max_depth` nested
+/// arrays and objects (`usize::MAX` for no limit, as serde_json's `&RawValue`; serde_json parses at most 127
+/// into typed values or `serde_json::Value`).
+///
+/// ```
+/// let text = r#"{"a":[1,"x"],"b":2}"#;
+/// assert_eq!(feedwire_core::scan_json_value(text, 5, usize::MAX), Ok((5, 12)));
+/// assert_eq!(&text[5..12], r#"[1,"x"]"#);
+/// assert!(feedwire_core::scan_json_value(text, 4, usize::MAX).is_err()); // ':' starts no value
+/// assert!(feedwire_core::scan_json_value(text, 0, 1).is_err()); // two levels deep
+/// ```
+pub fn scan_json_value(text: &str, from: usize, max_depth: usize) -> Result<(usize, usize), JsonSyntaxError> {
+    scan(text.as_bytes(), from, max_depth)
+}
+
+/// The end (one past the closing quote) of the JSON string literal whose opening quote is at byte `from`
+/// of `text`, checking its escapes and that it holds no control character.
+///
+/// ```
+/// let text = r#"["a\"b", 1]"#;
+/// assert_eq!(feedwire_core::scan_json_string(text, 1), Ok(7));
+/// assert!(feedwire_core::scan_json_string(text, 0).is_err()); // not at a quote
+/// ```
+pub fn scan_json_string(text: &str, from: usize) -> Result<usize, JsonSyntaxError> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: from,
+    };
+    if c.peek() != Some(b'"') {
+        return Err(c.err("a string"));
+    }
+    c.string()?;
+    Ok(c.i)
+}
+
+/// The byte range of the value starting at `from` (after whitespace).
+fn scan(b: &[u8], from: usize, max_depth: usize) -> Result<(usize, usize), JsonSyntaxError> {
+    let mut c = Cursor { b, i: from };
     let mut stack = Stack {
         bits: 0,
         depth: 0,
@@ -271,6 +320,7 @@ fn validate(b: &[u8]) -> Result<(usize, usize), JsonSyntaxError> {
         // a value is expected here (whitespace skipped)
         match c.peek() {
             Some(b'"') => c.string()?,
+            Some(b'{' | b'[') if stack.depth >= max_depth => return Err(c.err("less nesting")),
             Some(b'{') => {
                 c.i += 1;
                 c.ws();
@@ -302,13 +352,7 @@ fn validate(b: &[u8]) -> Result<(usize, usize), JsonSyntaxError> {
         // after a value: close containers until one continues with a comma
         loop {
             if stack.depth == 0 {
-                let end = c.i;
-                c.ws();
-                return if c.i == b.len() {
-                    Ok((start, end))
-                } else {
-                    Err(c.err("the end of the text"))
-                };
+                return Ok((start, c.i));
             }
             c.ws();
             let object = stack.in_object();
@@ -443,6 +487,18 @@ mod tests {
             agrees(&format!("{mixed}0{close}"));
             agrees(&format!("{mixed}0{close}]")); // one too many
             agrees(&format!("{mixed}0{}", &close[1..])); // one too few
+        }
+    }
+
+    #[test]
+    fn depth_limit_counts_every_container_like_serde_json_value() {
+        for depth in [1, 127, 128, 129, 130] {
+            for inner in ["0", "[]", "{}"] {
+                let text = format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
+                let ours = scan_json_value(&text, 0, 127).is_ok();
+                let theirs = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+                assert_eq!(ours, theirs, "{depth} {inner}");
+            }
         }
     }
 
