@@ -14,4 +14,4 @@ cargo bench -q -p feedwire-benches --bench pusher --bench actioncable -- \
   --warm-up-time 1 --measurement-time "${MEASURE:-3}" 'channel_event_417B|data_frame_320B' >/dev/null
 [ -d benches/js/node_modules ] || (cd benches/js && npm ci --no-audit --no-fund --loglevel=error)
 js=$(node benches/js/receive-bench.js "$pusher_frame" "$cable_frame")
-node benches/js/compare.js "$js" target/criterion
+node benches/js/compare.js "$js" "${CARGO_TARGET_DIR:-target}/criterion"
