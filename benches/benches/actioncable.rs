@@ -4,6 +4,10 @@
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
+#[path = "shared/baselines.rs"]
+mod baselines;
+use baselines::serde_baselines;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -23,12 +27,7 @@ fn bench(c: &mut Criterion) {
     drop(frame.clone()); // share the buffer once, as a transport's frames are
     let mut g = c.benchmark_group("actioncable/data_frame_320B");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
-    });
+    serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode_server(black_box(frame.as_str())).unwrap())
     });
@@ -47,12 +46,7 @@ fn bench(c: &mut Criterion) {
     for (name, text) in [("ping", PING.trim_end()), ("confirm", CONFIRM)] {
         let mut g = c.benchmark_group(format!("actioncable/{name}_{}B", text.len()));
         g.throughput(Throughput::Bytes(text.len() as u64));
-        g.bench_function("serde_json_ignored_any", |b| {
-            b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(text)).unwrap())
-        });
-        g.bench_function("serde_json_value", |b| {
-            b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(text)).unwrap())
-        });
+        serde_baselines(&mut g, text);
         g.bench_function("codec_decode", |b| {
             b.iter(|| codec::decode_server(black_box(text)).unwrap())
         });

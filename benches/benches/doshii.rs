@@ -4,6 +4,10 @@
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
+#[path = "shared/baselines.rs"]
+mod baselines;
+use baselines::serde_baselines;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -32,12 +36,7 @@ fn bench(c: &mut Criterion) {
     drop(frame.clone()); // share the buffer once, as a transport's frames are
     let mut g = c.benchmark_group(format!("doshii/order_updated_{}B", ORDER_UPDATED.len()));
     g.throughput(Throughput::Bytes(ORDER_UPDATED.len() as u64));
-    g.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
-    });
+    serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode(black_box(&frame)).unwrap())
     });

@@ -5,6 +5,10 @@
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
+#[path = "shared/baselines.rs"]
+mod baselines;
+use baselines::serde_baselines;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -36,12 +40,7 @@ fn four_ways(c: &mut Criterion, name: &str, text: &'static str) {
     drop(frame.clone()); // share the buffer once, as a transport's frames are
     let mut g = c.benchmark_group(format!("igratech/{name}_{}B", text.len()));
     g.throughput(Throughput::Bytes(text.len() as u64));
-    g.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
-    });
+    serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_split", |b| {
         b.iter(|| {
             NestEnvelope

@@ -6,6 +6,10 @@
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
+#[path = "shared/baselines.rs"]
+mod baselines;
+use baselines::serde_baselines;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -21,12 +25,7 @@ fn bench(c: &mut Criterion) {
     drop(frame.clone()); // share the buffer once, as a transport's frames are
     let mut g = c.benchmark_group("pusher/channel_event_417B");
     g.throughput(Throughput::Bytes(LISTED.len() as u64));
-    g.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
-    });
+    serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
     });
@@ -46,12 +45,7 @@ fn bench(c: &mut Criterion) {
     drop(frame.clone());
     let mut g = c.benchmark_group(format!("pusher/connection_established_{}B", ESTABLISHED.len()));
     g.throughput(Throughput::Bytes(ESTABLISHED.len() as u64));
-    g.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(frame.as_str())).unwrap())
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame.as_str())).unwrap())
-    });
+    serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
         b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
     });
