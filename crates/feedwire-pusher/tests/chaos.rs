@@ -145,3 +145,22 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     );
     assert_eq!(c.dropped_events(), dropped);
 }
+
+/// Found by the fuzz campaign (pusher_client, 1.8M executions in): the fuzzer's own text frame named an event
+/// `listed-2onnection_established`, which the driver took for one of its numbered `listed-N` events and
+/// reported as delivered in the wrong step. The client was right; the driver now leaves events of raw text
+/// frames out of its exactly-once bookkeeping.
+#[test]
+fn raw_text_frame_naming_a_listed_event_is_not_the_drivers() {
+    let input: &[u8] = &[
+        116, 34, 58, 34, 97, 53, 55, 51, 49, 56, 80, 48, 51, 58, 52, 55, 48, 56, 34, 99, 111, 100, 101, 34,
+        58, 10, 10, 10, 55, 51, 57, 56, 48, 100, 53, 56, 19, 100, 101, 110, 101, 123, 10, 10, 10, 34, 101,
+        118, 101, 110, 116, 34, 58, 34, 108, 105, 115, 116, 101, 100, 45, 50, 111, 110, 110, 101, 99, 116,
+        105, 111, 110, 95, 101, 115, 116, 97, 98, 108, 105, 115, 104, 101, 100, 34, 44, 34, 100, 97, 116, 97,
+        34, 58, 123, 34, 101, 116, 95, 105, 100, 34, 58, 34, 48, 54, 49, 46, 52, 53, 54, 34, 44, 34, 97, 99,
+        116, 105, 118, 105, 95, 116, 105, 109, 101, 111, 117, 116, 34, 58, 49, 50, 48, 125, 125, 10, 32, 10,
+        10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 101, 110, 116, 34, 58, 34, 112, 158, 158, 34,
+        105, 105, 105, 105, 105, 58, 34, 123,
+    ];
+    fuzzing::session(input);
+}
