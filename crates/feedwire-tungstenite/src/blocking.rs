@@ -303,7 +303,8 @@ fn handshake(
     stream: TcpStream,
     config: &ClientConfig,
 ) -> Result<(Socket, tungstenite::handshake::client::Response), TransportError> {
-    tungstenite::client_tls_with_config(request, stream, Some(config.websocket), None)
+    let connector = config.tls.clone().map(tungstenite::Connector::Rustls);
+    tungstenite::client_tls_with_config(request, stream, Some(config.websocket), connector)
         .map_err(handshake_error)
 }
 

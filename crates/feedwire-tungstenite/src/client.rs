@@ -15,7 +15,6 @@ use futures_sink::Sink;
 use futures_util::{SinkExt, StreamExt};
 use tungstenite::Message;
 use tungstenite::handshake::client::{Request, Response};
-use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::{BinaryPolicy, ClientConfig};
 use crate::wire;
@@ -45,7 +44,7 @@ pub trait Runtime: 'static {
 
     /// Resolves, connects, negotiates TLS for `wss://` and performs the WebSocket handshake. The driver puts
     /// its own dial timeout around the returned future.
-    fn connect(request: Request, config: WebSocketConfig, nodelay: bool) -> DialFuture<Self::Transport>;
+    fn connect(request: Request, config: &ClientConfig) -> DialFuture<Self::Transport>;
 }
 
 /// The driver is gone (dropped), so a [`Handle`] command could not be delivered or answered.
@@ -369,7 +368,7 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
     fn dial(&mut self, req: &ConnectRequest) {
         let timeout = Box::pin(R::sleep_until(wire::now() + self.config.dial_timeout));
         let dial: DialFuture<R::Transport> = match wire::build_request(req) {
-            Ok(request) => R::connect(request, self.config.websocket, self.config.nodelay),
+            Ok(request) => R::connect(request, &self.config),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         };
         self.link = Link::Dialing { dial, timeout };

@@ -73,6 +73,11 @@ pub struct ClientConfig {
     /// The tungstenite settings (read buffer, write buffer, message size limits); see
     /// [`default_websocket_config`].
     pub websocket: WebSocketConfig,
+    /// The rustls client configuration for `wss://` (feature `rustls`). `None` (the default) is rustls with
+    /// the webpki root certificates; set one to trust a private CA, pin a certificate or present a client
+    /// certificate.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -84,6 +89,8 @@ impl Default for ClientConfig {
             max_outbox: 4096,
             nodelay: true,
             websocket: default_websocket_config(),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -122,6 +129,29 @@ impl ClientConfig {
     /// Sets the per-connection read buffer size (see [`DEFAULT_READ_BUFFER_SIZE`]).
     pub fn with_read_buffer_size(mut self, bytes: usize) -> Self {
         self.websocket = self.websocket.read_buffer_size(bytes);
+        self
+    }
+    /// Sets the rustls configuration for `wss://` ([`tls`](Self::tls)), for example one that trusts a
+    /// private CA:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use feedwire_tungstenite::ClientConfig;
+    /// use feedwire_tungstenite::rustls::{self, RootCertStore};
+    ///
+    /// let roots = RootCertStore::empty(); // add your CA: roots.add(ca_der)?
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let tls = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let config = ClientConfig::default().with_tls(Arc::new(tls));
+    /// # drop(config);
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn with_tls(mut self, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

@@ -18,7 +18,8 @@
 //!   through). The route is protocol-agnostic: the server only peeks at the request head to tell an upgrade
 //!   from a plain request, and bounds the head, the body and the time it takes.
 //! - TLS (`wss://`) through rustls with the webpki root certificates (feature `rustls`, default; `ring`
-//!   provider). Plain `ws://` needs no TLS feature.
+//!   provider), or with a rustls configuration of your own ([`ClientConfig::with_tls`]: a private CA, pinned
+//!   certificates, client certificates). Plain `ws://` needs no TLS feature.
 //! - Feature `tracing`: debug-level records of why a dial or connection failed (also kept in
 //!   [`ClientDriver::last_error`] as a [`TransportError`]). Nothing is printed without it.
 //!
@@ -119,6 +120,9 @@ pub use smol_rt::{Smol, SmolConnection, SmolSleep};
 #[cfg(feature = "tokio")]
 pub use tokio_rt::{Connection, Tokio};
 
+/// The rustls this crate's `wss://` uses, for building a [`ClientConfig::with_tls`] configuration.
+#[cfg(feature = "rustls")]
+pub use rustls;
 /// tungstenite, re-exported for its [`WebSocketConfig`](tungstenite::protocol::WebSocketConfig) and
 /// [`Message`](tungstenite::Message) types.
 pub use tungstenite;

@@ -9,14 +9,14 @@ use async_net::TcpStream;
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::smol::ConnectStream;
 use tungstenite::handshake::client::Request;
-use tungstenite::protocol::WebSocketConfig;
 
+use crate::ClientConfig;
 use crate::client::{ClientDriver, DialFuture, Runtime};
 
 /// The smol runtime (feature `smol`): async-tungstenite transports over `async-net`, `async-io` timers. It
 /// needs no particular executor (async-io runs its own reactor), so it serves smol, async-std and
 /// `futures::executor` programs alike. With feature `rustls`, `wss://` uses futures-rustls with the webpki
-/// roots.
+/// roots, or [`ClientConfig::tls`] when set.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Smol;
 
@@ -39,7 +39,13 @@ impl Runtime for Smol {
         SmolSleep(async_io::Timer::at(deadline))
     }
 
-    fn connect(request: Request, config: WebSocketConfig, nodelay: bool) -> DialFuture<Self::Transport> {
+    fn connect(request: Request, config: &ClientConfig) -> DialFuture<Self::Transport> {
+        let nodelay = config.nodelay;
+        #[cfg(feature = "rustls")]
+        let connector = config.tls.clone().map(futures_rustls::TlsConnector::from);
+        #[cfg(not(feature = "rustls"))]
+        let connector = None;
+        let config = config.websocket;
         Box::pin(async move {
             let uri = request.uri();
             let host = uri
@@ -68,7 +74,7 @@ impl Runtime for Smol {
             async_tungstenite::smol::client_async_tls_with_connector_and_config(
                 request,
                 socket,
-                None,
+                connector,
                 Some(config),
             )
             .await

@@ -5,8 +5,8 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tungstenite::handshake::client::Request;
-use tungstenite::protocol::WebSocketConfig;
 
+use crate::ClientConfig;
 use crate::client::{ClientDriver, DialFuture, Runtime};
 
 /// The tokio runtime: tokio-tungstenite transports, `tokio::time` timers. With feature `rustls` (default),
@@ -23,11 +23,19 @@ impl Runtime for Tokio {
         tokio::time::sleep_until(deadline.into())
     }
 
-    fn connect(request: Request, config: WebSocketConfig, nodelay: bool) -> DialFuture<Self::Transport> {
+    fn connect(request: Request, config: &ClientConfig) -> DialFuture<Self::Transport> {
+        #[cfg(feature = "rustls")]
+        return Box::pin(tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config.websocket),
+            config.nodelay,
+            config.tls.clone().map(tokio_tungstenite::Connector::Rustls),
+        ));
+        #[cfg(not(feature = "rustls"))]
         Box::pin(tokio_tungstenite::connect_async_with_config(
             request,
-            Some(config),
-            nodelay,
+            Some(config.websocket),
+            config.nodelay,
         ))
     }
 }
