@@ -164,9 +164,13 @@ struct PusherListen {
     /// Print only these events (repeat for more); status events are always printed.
     #[arg(long = "event")]
     events: Vec<String>,
-    /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// only).
+    /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// or https://).
     #[arg(long, conflicts_with = "secret")]
     auth_endpoint: Option<String>,
+    /// Also trust the CA certificates in this PEM file, for wss:// and an https:// auth endpoint (private
+    /// servers); the public web roots stay trusted.
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
     /// Sign private/presence channels locally with the app secret (local testing only).
     #[arg(long, env = "PUSHER_APP_SECRET", hide_env_values = true)]
     secret: Option<String>,
@@ -347,7 +351,10 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
     match protocol {
         ListenProtocol::Pusher(a) => {
             let authorizer = match (&a.auth_endpoint, &a.secret) {
-                (Some(url), _) => pusher::Authorizer::Endpoint(url.clone()),
+                (Some(url), _) => pusher::Authorizer::Endpoint {
+                    url: url.clone(),
+                    tls: crate::http::tls_config(a.ca_file.as_deref())?,
+                },
                 (None, Some(s)) => pusher::Authorizer::Secret {
                     key: a.key.clone(),
                     secret: feedwire_core::Secret::new(s.clone()),
@@ -368,7 +375,11 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 "connecting to {}",
                 client.config().url(!a.no_tls).split('?').next().unwrap_or("")
             ));
-            let mut conn = Connection::new(client);
+            let mut config = feedwire_tungstenite::ClientConfig::default();
+            if a.ca_file.is_some() {
+                config = config.with_tls(crate::http::tls_config(a.ca_file.as_deref())?);
+            }
+            let mut conn = Connection::with_config(client, config);
             let mut messages = 0u64;
             loop {
                 let ev = tokio::select! {

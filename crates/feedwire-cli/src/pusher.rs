@@ -201,8 +201,11 @@ pub enum Authorizer {
         secret: Secret<String>,
         user_id: String,
     },
-    /// POST `socket_id` and `channel_name` to this http:// endpoint, as pusher-js does.
-    Endpoint(String),
+    /// POST `socket_id` and `channel_name` to this http:// or https:// endpoint, as pusher-js does.
+    Endpoint {
+        url: String,
+        tls: std::sync::Arc<feedwire_tungstenite::rustls::ClientConfig>,
+    },
 }
 
 impl Authorizer {
@@ -225,9 +228,9 @@ impl Authorizer {
                     ))
                 }
             }
-            Authorizer::Endpoint(url) => {
+            Authorizer::Endpoint { url, tls } => {
                 let body = format!("socket_id={}&channel_name={}", form(socket_id), form(channel));
-                let (status, text) = crate::http::post_form(url, &body)
+                let (status, text) = crate::http::post_form(url, &body, tls)
                     .await
                     .map_err(|e| format!("auth endpoint: {e}"))?;
                 if status != 200 {

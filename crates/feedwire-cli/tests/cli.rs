@@ -298,3 +298,159 @@ fn listen_exits_non_zero_with_a_clear_message_on_a_terminal_close() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.lines().any(|l| l.contains(r#""code":4001"#)), "{stdout}");
 }
+
+/// A child process killed when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An https:// auth endpoint on 127.0.0.1 with the test certificate of `testdata/tls` (signed by its test CA),
+/// signing private channels for `serve pusher`'s default app as a pusher-js backend would. It serves in a
+/// thread for as long as the test runs; returns its URL.
+fn https_auth_endpoint() -> String {
+    use feedwire_tungstenite::rustls;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::Read;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/tls");
+    let cert = CertificateDer::from_pem_file(dir.join("server.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/pusher/auth",
+        listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // the request: head, then Content-Length bytes of form body
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            let body = loop {
+                let Ok(n) = tls.read(&mut chunk) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            let field = |name: &str| {
+                body.split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .unwrap_or("")
+                    .replace("%3A", ":")
+                    .replace("%2D", "-")
+            };
+            let secret = feedwire_core::Secret::new("app-secret".to_owned());
+            let sig = feedwire_pusher::auth::sign_private(
+                "app-key",
+                &secret,
+                &field("socket_id"),
+                &field("channel_name"),
+            );
+            let answer = format!(r#"{{"auth":"{}"}}"#, sig.expose());
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    url
+}
+
+fn listen_private(port: u16, auth: &str, ca_file: Option<&str>) -> KillOnDrop {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["listen", "pusher", "--key", "app-key", "--host", "127.0.0.1"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--no-tls",
+            "--channel",
+            "private-orders",
+        ])
+        .args(["--auth-endpoint", auth, "--count", "1"]);
+    if let Some(ca) = ca_file {
+        cmd.args(["--ca-file", ca]);
+    }
+    KillOnDrop(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+}
+
+#[test]
+fn listen_pusher_authorizes_through_an_https_endpoint_with_a_private_ca() {
+    let mut server = ServePusher::start();
+    let auth = https_auth_endpoint();
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/tls/ca.pem");
+    let mut listener = listen_private(server.port, &auth, Some(ca.to_str().unwrap()));
+    let mut lines = BufReader::new(listener.0.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("listener ended before subscribing").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["kind"] == "subscribed" {
+            assert_eq!(v["channel"], "private-orders");
+            break;
+        }
+    }
+    let stdin = server.child.stdin.as_mut().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"channel":"private-orders","event":"paid","data":"{{\"id\":9}}"}}"#
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&lines.next().expect("no event").unwrap()).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["event"].as_str()),
+        (Some("message"), Some("paid"))
+    );
+    assert!(listener.0.wait().unwrap().success());
+}
+
+#[test]
+fn an_https_endpoint_with_an_untrusted_certificate_is_refused_clearly() {
+    let server = ServePusher::start();
+    let auth = https_auth_endpoint();
+    // no --ca-file: the public roots do not know the test CA
+    let mut listener = listen_private(server.port, &auth, None);
+    let stderr = BufReader::new(listener.0.stderr.take().unwrap());
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("auth endpoint"))
+        .expect("an auth error on stderr");
+    assert!(line.contains("TLS") && line.contains("certificate"), "{line}");
+}
