@@ -175,7 +175,8 @@ fn split_canonical(text: &str) -> Option<RawMessage<'_>> {
     }
     let data = rest.get(end..)?.strip_prefix(MID)?;
     let data = data.trim_end_matches([' ', '\t', '\n', '\r']).strip_suffix('}')?;
-    let data: &RawValue = serde_json::from_str(data).ok()?;
+    // core's validator: serde_json's skip allocates a scratch buffer for nested payloads, this does not
+    let data = feedwire_core::validate_raw_value(data).ok()?;
     Some(RawMessage {
         event: Cow::Borrowed(event),
         data,
