@@ -353,7 +353,21 @@ pub fn session(data: &[u8]) {
                         ServerOp::Disconnect { reconnect, .. } => {
                             terminal = !reconnect.unwrap_or(c.config().reconnect_when_unspecified);
                         }
-                        ServerOp::Raw(_) => track.raw = true,
+                        ServerOp::Raw(text) => {
+                            track.raw = true;
+                            // the fuzzer's own text may well be a welcome, a confirmation or a rejection:
+                            // the bookkeeping follows what the client will make of it
+                            match codec::decode_server(text) {
+                                Ok(ServerMessage::Welcome { .. }) => track.in_flight.clear(),
+                                Ok(
+                                    ServerMessage::Confirm { identifier }
+                                    | ServerMessage::Reject { identifier },
+                                ) => {
+                                    track.in_flight.remove(&*identifier.to_cow());
+                                }
+                                _ => {}
+                            }
+                        }
                         ServerOp::Known(k) => {
                             let k = usize::from(*k) % KNOWN.len();
                             if k == 0 {

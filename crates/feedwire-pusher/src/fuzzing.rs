@@ -161,16 +161,27 @@ pub fn session(data: &[u8]) {
                         in_flight.remove(fed.channel);
                     }
                     raw_text = fed.kind >= 14;
+                    // what the fuzzer's own text answers, the bookkeeping answers too (see below for the
+                    // channel-less error)
+                    let raw_answer = match raw_text.then(|| codec::decode_server(&fed.frame)) {
+                        Some(Ok(ServerMessage::SubscriptionSucceeded { channel, .. })) => Some(Some(channel)),
+                        Some(Ok(ServerMessage::SubscriptionError(e))) => Some(e.channel),
+                        Some(Ok(ServerMessage::Error(_))) => Some(None),
+                        _ => None,
+                    };
                     if fed.kind == 7 {
                         let must = client.state() == ConnectionState::Connected
                             && fed.channel != "private-encrypted-e";
                         expect_event = Some((format!("listed-{seq}"), must));
                     }
                     client.handle_frame(now, fed.frame);
-                    if fed.kind == 5 {
+                    if fed.kind == 5 || raw_answer == Some(None) {
                         // a `pusher:error` without a channel refuses the only pending subscription (as hosted
                         // Pusher and Reverb do): that one is answered
                         in_flight.retain(|ch| client.channels().any(|c| c == ch));
+                    }
+                    if let Some(Some(channel)) = raw_answer {
+                        in_flight.remove(&*channel);
                     }
                 }
             }
