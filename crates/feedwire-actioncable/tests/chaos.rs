@@ -159,7 +159,10 @@ fn every_broadcast_is_delivered_exactly_once() {
     assert_eq!(c.dropped_events(), 0);
 }
 
-/// Found by the fuzz campaign (actioncable_client, 5.6M executions in): see the fix's commit.
+/// Found by the fuzz campaign (actioncable_client, 5.6M executions in): a raw frame that was a welcome
+/// (`{"type":"welcome"}` and trailing newlines) made the client re-send its subscribes, as @rails/actioncable
+/// does, but the driver cleared its in-flight set only for welcomes it built itself and reported two
+/// subscribes in flight. The client was right; the driver now decodes raw frames for its bookkeeping.
 #[test]
 fn campaign_crash_two_subscribes_in_flight() {
     let input: &[u8] = &[
