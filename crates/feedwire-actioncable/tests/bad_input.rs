@@ -223,14 +223,17 @@ fn every_spelling_of_an_identifier_matches_and_only_that_identifier() {
             })
             .collect()
     };
+    let confirm = |c: &mut Client, id: &str| {
+        c.handle_frame(
+            now,
+            Frame::from(format!(
+                r#"{{"identifier":"{id}","type":"confirm_subscription"}}"#
+            )),
+        );
+        assert!(c.is_confirmed(&room));
+    };
     open(&mut c);
-    c.handle_frame(
-        now,
-        Frame::from(format!(
-            r#"{{"identifier":"{rails}","type":"confirm_subscription"}}"#
-        )),
-    );
-    assert!(c.is_confirmed(&room));
+    confirm(&mut c, rails);
     let _ = delivered(&mut c);
     for (n, id) in [rails, plain, odd, rails, near, plain].into_iter().enumerate() {
         c.handle_frame(now, data(id, n as u32));
@@ -251,13 +254,7 @@ fn every_spelling_of_an_identifier_matches_and_only_that_identifier() {
     let _ = delivered(&mut c);
     c.handle_timeout(now + std::time::Duration::from_secs(60));
     open(&mut c);
-    c.handle_frame(
-        now,
-        Frame::from(format!(
-            r#"{{"identifier":"{plain}","type":"confirm_subscription"}}"#
-        )),
-    );
-    assert!(c.is_confirmed(&room));
+    confirm(&mut c, plain);
     let _ = delivered(&mut c);
     c.handle_frame(now, data(plain, 6));
     c.handle_frame(now, data(rails, 7));

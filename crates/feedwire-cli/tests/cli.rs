@@ -83,6 +83,15 @@ impl ServePusher {
     }
 }
 
+impl ServePusher {
+    /// Publishes one JSON line through the server's stdin.
+    fn publish(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
 impl Drop for ServePusher {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -131,13 +140,7 @@ fn serve_and_listen_pusher_deliver_a_published_event() {
             subscribed += 1;
         }
     }
-    let stdin = server.child.stdin.as_mut().unwrap();
-    writeln!(
-        stdin,
-        r#"{{"channel":"private-orders","event":"order_update","data":"{{\"id\":7}}"}}"#
-    )
-    .unwrap();
-    stdin.flush().unwrap();
+    server.publish(r#"{"channel":"private-orders","event":"order_update","data":"{\"id\":7}"}"#);
     let line = lines.next().expect("no event").unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
@@ -425,13 +428,7 @@ fn listen_pusher_authorizes_through_an_https_endpoint_with_a_private_ca() {
             break;
         }
     }
-    let stdin = server.child.stdin.as_mut().unwrap();
-    writeln!(
-        stdin,
-        r#"{{"channel":"private-orders","event":"paid","data":"{{\"id\":9}}"}}"#
-    )
-    .unwrap();
-    stdin.flush().unwrap();
+    server.publish(r#"{"channel":"private-orders","event":"paid","data":"{\"id\":9}"}"#);
     let v: serde_json::Value = serde_json::from_str(&lines.next().expect("no event").unwrap()).unwrap();
     assert_eq!(
         (v["kind"].as_str(), v["event"].as_str()),

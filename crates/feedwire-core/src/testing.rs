@@ -530,6 +530,29 @@ impl<S: Session, H: Hub> Pair<S, H> {
     }
 }
 
+/// Every string and number in `text` if it is JSON (nothing otherwise), depth first: fuzz drivers use it to
+/// see which of their own event ids a frame of the fuzzer's own text happens to spell.
+///
+/// ```
+/// let leaves = feedwire_core::testing::json_scalars(r#"{"id":"fz-1","n":[2,{"x":"y"}],"b":true}"#);
+/// assert_eq!(leaves, [serde_json::json!("fz-1"), serde_json::json!(2), serde_json::json!("y")]);
+/// ```
+pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
+    fn walk(v: serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        match v {
+            serde_json::Value::Array(a) => a.into_iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(o) => o.into_iter().for_each(|(_, v)| walk(v, out)),
+            v @ (serde_json::Value::String(_) | serde_json::Value::Number(_)) => out.push(v),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str(text) {
+        walk(v, &mut out);
+    }
+    out
+}
+
 #[doc(hidden)]
 pub mod doc {
     //! A toy client and hub for the documentation examples.

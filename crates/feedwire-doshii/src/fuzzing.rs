@@ -139,23 +139,6 @@ struct Driver {
     forged: std::collections::HashSet<String>,
 }
 
-/// Every JSON string in `text` that could pass for one of the driver's `fz-` ids.
-fn fz_strings(text: &[u8]) -> Vec<String> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::String(s) if s.starts_with("fz-") => out.push(s.clone()),
-            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(text) {
-        walk(&v, &mut out);
-    }
-    out
-}
-
 impl Driver {
     fn check_queues(&self) {
         assert!(
@@ -324,7 +307,11 @@ pub fn session(data: &[u8]) {
                     // the driver may not have taken a close the client queued: only a live session counts
                     let live = d.client.is_open();
                     if let Wire::Text(_) | Wire::Bytes(_) = w {
-                        d.forged.extend(fz_strings(f.as_str().as_bytes()));
+                        let leaves = feedwire_core::testing::json_scalars(f.as_str());
+                        d.forged.extend(leaves.into_iter().filter_map(|v| match v {
+                            serde_json::Value::String(s) if s.starts_with("fz-") => Some(s),
+                            _ => None,
+                        }));
                     }
                     d.client.handle_frame(d.now, f);
                     match w {

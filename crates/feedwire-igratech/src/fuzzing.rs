@@ -276,7 +276,14 @@ pub fn session(data: &[u8]) {
                 if open {
                     seq += 1;
                     if let ServerFrame::Garbage(text) = &f {
-                        forged.extend(json_integers(text));
+                        // any integer the garbage spells (as a number or a string) may pass for a bet id
+                        forged.extend(feedwire_core::testing::json_scalars(text).into_iter().filter_map(
+                            |v| match v {
+                                serde_json::Value::Number(n) => n.as_i64(),
+                                serde_json::Value::String(s) => s.parse().ok(),
+                                _ => None,
+                            },
+                        ));
                     }
                     if let ServerFrame::Bet(n) = f {
                         fed.insert(bet_id(seq, n));
@@ -392,25 +399,6 @@ pub fn session(data: &[u8]) {
 /// The game id of the bet fed at step `seq`: unique per run.
 fn bet_id(seq: i64, n: u8) -> i64 {
     seq * 256 + i64::from(n)
-}
-
-/// Every integer in `text`'s JSON: a garbage frame of the fuzzer's own may spell one of the driver's bet
-/// ids, and such a bet is not the driver's.
-fn json_integers(text: &str) -> Vec<i64> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<i64>) {
-        match v {
-            serde_json::Value::Number(n) => out.extend(n.as_i64()),
-            serde_json::Value::String(s) => out.extend(s.parse::<i64>().ok()),
-            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        walk(&v, &mut out);
-    }
-    out
 }
 
 /// A delivered bet was received, and is delivered once (bets whose id a garbage frame spelled are skipped).
