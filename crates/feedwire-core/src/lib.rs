@@ -7,7 +7,10 @@
 //! - [`Session`] (client side) and [`Hub`] (server side, keyed by [`ConnId`]): the contracts a driver runs;
 //! - [`Frame`] (one UTF-8 text frame backed by [`bytes::Bytes`]), [`Close`], [`Transmit`], [`HubTransmit`],
 //!   [`ConnectRequest`] and [`OpenRequest`];
-//! - [`RawJson`] and [`StringOrJson`]: validated JSON that is a zero-copy slice of a received frame;
+//! - [`RawJson`] and [`StringOrJson`]: validated JSON that is a zero-copy slice of a received frame
+//!   ([`RawJson::take_from_frame`] keeps an owned frame's buffer without touching its reference count);
+//! - [`validate_raw_value`], [`scan_json_value`], [`scan_json_string`]: a JSON validator for receive paths
+//!   that keep payloads raw (serde_json's verdicts, no allocation);
 //! - [`Backoff`]: capped exponential backoff with seeded jitter;
 //! - [`Limits`]: frame-size and queue bounds;
 //! - [`Secret`]: a wrapper that never prints its content;
