@@ -350,10 +350,12 @@ fn protocol_name(p: Protocol) -> &'static str {
 async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String> {
     match protocol {
         ListenProtocol::Pusher(a) => {
+            // one TLS configuration for the wss:// connection and an https:// auth endpoint
+            let tls = crate::http::tls_config(a.ca_file.as_deref())?;
             let authorizer = match (&a.auth_endpoint, &a.secret) {
                 (Some(url), _) => pusher::Authorizer::Endpoint {
                     url: url.clone(),
-                    tls: crate::http::tls_config(a.ca_file.as_deref())?,
+                    tls: tls.clone(),
                 },
                 (None, Some(s)) => pusher::Authorizer::Secret {
                     key: a.key.clone(),
@@ -377,7 +379,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
             ));
             let mut config = feedwire_tungstenite::ClientConfig::default();
             if a.ca_file.is_some() {
-                config = config.with_tls(crate::http::tls_config(a.ca_file.as_deref())?);
+                config = config.with_tls(tls);
             }
             let mut conn = Connection::with_config(client, config);
             let mut messages = 0u64;

@@ -624,13 +624,7 @@ impl<'de> Deserialize<'de> for BorrowedStr<'de> {
 
 /// The text of `s` as a [`ByteString`] sharing `frame` when `s` borrows from it.
 fn share(frame: &Frame, s: &str) -> ByteString {
-    let whole = frame.as_str();
-    let (w, p) = (whole.as_ptr() as usize, s.as_ptr() as usize);
-    if p >= w && p + s.len() <= w + whole.len() {
-        frame.as_byte_string().slice_ref(s)
-    } else {
-        ByteString::from(s.to_owned())
-    }
+    frame.slice_ref(s).into_byte_string()
 }
 
 fn name_in(frame: &Frame, name: Cow<'_, str>) -> EventKind {
@@ -1066,14 +1060,11 @@ impl EventData {
         }
         let hc: Hc<'_> = self.0.parse().ok()?;
         let p = hc.ping?;
-        let text = p.get();
-        let bs = self.0.to_byte_string();
-        let (w, q) = (bs.as_ptr() as usize, text.as_ptr() as usize);
-        Some(Stamp(if q >= w && q + text.len() <= w + bs.len() {
-            bs.slice_ref(text)
-        } else {
-            ByteString::from(text.to_owned())
-        }))
+        Some(Stamp(
+            Frame::from(self.0.to_byte_string())
+                .slice_ref(p.get())
+                .into_byte_string(),
+        ))
     }
 }
 

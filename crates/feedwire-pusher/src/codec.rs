@@ -581,13 +581,7 @@ mod fast {
 
 /// Shares `s` out of `frame` when it points into it, copies otherwise (a name that held escapes).
 fn share(frame: &Frame, s: &str) -> ByteString {
-    let whole = frame.as_str();
-    let (w, p) = (whole.as_ptr() as usize, s.as_ptr() as usize);
-    if p >= w && p + s.len() <= w + whole.len() {
-        frame.as_byte_string().slice_ref(s)
-    } else {
-        ByteString::from(s.to_owned())
-    }
+    frame.slice_ref(s).into_byte_string()
 }
 
 /// A `user_id` that may be a JSON string or number, normalised to a string.
