@@ -178,6 +178,12 @@ impl From<Frame> for Bytes {
     }
 }
 
+impl AsRef<[u8]> for Frame {
+    fn as_ref(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
 impl AsRef<str> for Frame {
     fn as_ref(&self) -> &str {
         self.as_str()

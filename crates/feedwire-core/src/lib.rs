@@ -7,10 +7,12 @@
 //! - [`Session`] (client side) and [`Hub`] (server side, keyed by [`ConnId`]): the contracts a driver runs;
 //! - [`Frame`] (one UTF-8 text frame backed by [`bytes::Bytes`]), [`Close`], [`Transmit`], [`HubTransmit`],
 //!   [`ConnectRequest`] and [`OpenRequest`];
-//! - [`RawJson`] and [`StringOrJson`]: validated JSON that is a zero-copy slice of a received frame
-//!   ([`RawJson::take_from_frame`] keeps an owned frame's buffer without touching its reference count);
-//! - [`validate_raw_value`], [`scan_json_value`], [`scan_json_string`]: a JSON validator for receive paths
-//!   that keep payloads raw (serde_json's verdicts, no allocation);
+//! - [`Lifecycle`]: the one lifecycle of every client (`connect`, `disconnect`, `is_open`, `is_stopped`);
+//! - [`Outbox`] (and [`HubOutbox`]): the bounded event and transmit queues of every session and hub, with one
+//!   policy for what is refused, kept or dropped;
+//! - [`json`]: the JSON toolbox of every codec: [`RawJson`] and [`StringOrJson`] (validated JSON that is a
+//!   zero-copy slice of a received frame), a validator, an envelope scanner, string literals and one writer;
+//! - [`UnixAnchor`]: the one way to turn an `Instant` into Unix time;
 //! - [`Backoff`]: capped exponential backoff with seeded jitter;
 //! - [`Limits`]: frame-size and queue bounds;
 //! - [`Secret`]: a wrapper that never prints its content;
@@ -48,12 +50,14 @@
 mod backoff;
 mod close;
 mod frame;
-mod json;
+pub mod json;
+mod lifecycle;
 mod limits;
+mod outbox;
 mod secret;
 mod session;
 mod transmit;
-mod validate;
+mod unix;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,11 +65,17 @@ pub mod testing;
 pub use backoff::{Backoff, BackoffConfig};
 pub use close::{Close, CloseCode};
 pub use frame::{Frame, FrameError};
-pub use json::{RawJson, RawJsonError, StringOrJson, borrowed_raw_value};
+pub use json::{JsonSyntaxError, RawJson, RawJsonError, StringOrJson};
+pub use lifecycle::Lifecycle;
 pub use limits::Limits;
+pub use outbox::{HubOutbox, Outbox, QueueFull};
 pub use secret::Secret;
 pub use session::{ConnId, Hub, Session};
 pub use transmit::{ConnectRequest, HubTransmit, OpenRequest, Transmit};
-pub use validate::{JsonSyntaxError, scan_json_string, scan_json_value, validate_raw_value};
+pub use unix::UnixAnchor;
+
+// The old root paths of the JSON toolbox, kept while the protocol crates move to `json::`.
+#[doc(hidden)]
+pub use json::{borrowed_raw_value, scan_json_string, scan_json_value, validate_raw_value};
 
 pub use bytes::Bytes;

@@ -5,14 +5,36 @@ use std::fmt;
 /// A wrapper whose `Debug` and `Display` print `[redacted]`, for app secrets, auth signatures, API keys and
 /// client ids. Read the value with [`Secret::expose`], on purpose, where it is needed.
 ///
+/// Two secrets compare (`==`) in time that depends on their lengths only, never on where their bytes first
+/// differ ([`subtle`](https://docs.rs/subtle)), so comparing a received signature with the expected one leaks
+/// nothing an attacker could time. `Secret` is deliberately not `Hash` and not `Ord`.
+///
 /// ```
 /// use feedwire_core::Secret;
 /// let s = Secret::new(String::from("7ad3773142a6692b25b8"));
 /// assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
 /// assert_eq!(s.expose(), "7ad3773142a6692b25b8");
+/// assert!(s == Secret::<String>::from("7ad3773142a6692b25b8"));
+/// assert!(s.ct_eq_bytes(b"7ad3773142a6692b25b8"));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default)]
 pub struct Secret<T>(T);
+
+impl<T: AsRef<[u8]>> Secret<T> {
+    /// Whether the secret's bytes equal `other`, in constant time for equal lengths.
+    pub fn ct_eq_bytes(&self, other: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.as_ref().ct_eq(other))
+    }
+}
+
+impl<T: AsRef<[u8]>> PartialEq for Secret<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq_bytes(other.0.as_ref())
+    }
+}
+
+impl<T: AsRef<[u8]>> Eq for Secret<T> {}
 
 impl<T> Secret<T> {
     /// Wraps a value.
@@ -88,7 +110,9 @@ mod tests {
 
     #[test]
     fn compares_by_value() {
-        assert_eq!(Secret::new(1u8), Secret::new(1u8));
-        assert_ne!(Secret::new(1u8), Secret::new(2u8));
+        assert!(Secret::<String>::from("abc") == Secret::<String>::from("abc"));
+        assert!(Secret::<String>::from("abc") != Secret::<String>::from("abd"));
+        assert!(Secret::<String>::from("abc") != Secret::<String>::from("abcd"));
+        assert!(Secret::new([7u8; 32]) == Secret::new([7u8; 32]));
     }
 }

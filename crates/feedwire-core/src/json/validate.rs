@@ -9,7 +9,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::json::borrowed_raw_value;
+use super::raw::borrowed_raw_value;
 
 /// Where and why text is not one JSON value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
