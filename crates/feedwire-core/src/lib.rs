@@ -68,7 +68,7 @@ pub use frame::{Frame, FrameError};
 pub use json::{JsonSyntaxError, RawJson, RawJsonError, StringOrJson};
 pub use lifecycle::Lifecycle;
 pub use limits::Limits;
-pub use outbox::{HubOutbox, Outbox, QueueFull};
+pub use outbox::{HubOutbox, Outbox, QueueFull, QueueStats};
 pub use secret::Secret;
 pub use session::{ConnId, Hub, Session};
 pub use transmit::{ConnectRequest, HubTransmit, OpenRequest, Transmit};

@@ -18,6 +18,20 @@ pub struct QueueFull {
     pub queued: usize,
 }
 
+/// What a session's or hub's queues hold and have dropped: `queue_stats()` on every client and hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Transmits waiting for the driver.
+    pub queued_transmits: usize,
+    /// Events waiting for the application.
+    pub queued_events: usize,
+    /// Events dropped because the application did not poll them in time.
+    pub dropped_events: u64,
+    /// The session's own frames dropped because the driver did not drain the queue.
+    pub dropped_transmits: u64,
+}
+
 /// The outgoing queue (transmits) and the event queue of one session or hub, bounded by
 /// [`Limits::max_queued`], with one policy for every protocol:
 ///
@@ -162,6 +176,16 @@ impl<E, T> Outbox<E, T> {
     /// The session's own frames dropped because the driver did not drain the queue.
     pub fn dropped_transmits(&self) -> u64 {
         self.dropped_transmits
+    }
+
+    /// All the counters at once.
+    pub fn stats(&self) -> QueueStats {
+        QueueStats {
+            queued_transmits: self.transmits.len(),
+            queued_events: self.events.len(),
+            dropped_events: self.dropped_events,
+            dropped_transmits: self.dropped_transmits,
+        }
     }
 
     /// Keeps only the transmits `keep` accepts (a session forgetting the frames of a connection it closed).
