@@ -93,6 +93,15 @@ pub trait Hub {
     /// A deadline may have passed. Calls before the deadline are harmless no-ops.
     fn handle_timeout(&mut self, now: Instant);
 
+    /// The host is shutting down gracefully: queue what the protocol says to clients before a planned
+    /// restart (Pusher's `pusher:error` 4200 "reconnect now", ActionCable's `disconnect` with `server_restart`
+    /// and `reconnect: true`) and close every connection (a `HubTransmit::Close` each). The host then waits
+    /// for the connections to close, up to a deadline of its own, and closes what is left with 1001. The
+    /// default does nothing: the host's 1001 closes are all clients see.
+    fn handle_shutdown(&mut self, now: Instant) {
+        let _ = now;
+    }
+
     /// The next thing to do on one connection.
     #[must_use]
     fn poll_transmit(&mut self) -> Option<(ConnId, HubTransmit)>;
