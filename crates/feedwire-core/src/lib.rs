@@ -12,6 +12,7 @@
 //!   policy for what is refused, kept or dropped;
 //! - [`json`]: the JSON toolbox of every codec: [`RawJson`] and [`StringOrJson`] (validated JSON that is a
 //!   zero-copy slice of a received frame), a validator, an envelope scanner, string literals and one writer;
+//! - [`transcript`]: the record-and-replay format (`testing::replay` replays one into a session or a hub);
 //! - [`UnixAnchor`]: the one way to turn an `Instant` into Unix time;
 //! - [`Backoff`]: capped exponential backoff with seeded jitter;
 //! - [`Limits`]: frame-size and queue bounds;
@@ -56,6 +57,7 @@ mod limits;
 mod outbox;
 mod secret;
 mod session;
+pub mod transcript;
 mod transmit;
 mod unix;
 

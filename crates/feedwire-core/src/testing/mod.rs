@@ -99,7 +99,10 @@ struct Client<S: Session> {
 /// use std::time::{Duration, Instant};
 /// use feedwire_core::testing::Pair;
 /// # use feedwire_core::testing::doc::{EchoClient, EchoHub};
-/// let mut pair = Pair::new(EchoClient::default(), EchoHub::default(), Instant::now());
+/// use feedwire_core::Lifecycle;
+/// let start = Instant::now();
+/// let mut pair = Pair::new(EchoClient::default(), EchoHub::default(), start);
+/// pair.client_mut().connect(start);
 /// pair.run_until_quiet();                       // the client dials and says hello; the hub echoes
 /// assert_eq!(pair.frames_to_client(), vec!["hello"]);
 /// pair.advance(Duration::from_secs(30));        // deadlines fire in order on the virtual clock
@@ -553,28 +556,41 @@ pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
     out
 }
 
+pub mod replay;
+
 #[doc(hidden)]
 pub mod doc {
     //! A toy client and hub for the documentation examples.
     #![allow(missing_docs)]
     use super::*;
 
-    /// Dials on creation, says "hello" on open, pings every 30 s.
+    /// Follows the [`Lifecycle`](crate::Lifecycle): dials on `connect`, says "hello" on open, pings every
+    /// 30 s, and tells the application every frame it receives.
     #[derive(Default)]
     pub struct EchoClient {
-        started: bool,
         out: VecDeque<Transmit>,
+        events: VecDeque<String>,
         next_ping: Option<Instant>,
+        dialing: bool,
+        open: bool,
+        stopped: bool,
     }
 
     impl Session for EchoClient {
         type Event = String;
         fn handle_open(&mut self, now: Instant, _: Option<&str>) {
+            self.open = true;
             self.out.push_back(Transmit::Send(Frame::from("hello")));
             self.next_ping = Some(now + Duration::from_secs(30));
         }
-        fn handle_frame(&mut self, _: Instant, _: Frame) {}
-        fn handle_close(&mut self, _: Instant, _: Option<Close>) {}
+        fn handle_frame(&mut self, _: Instant, frame: Frame) {
+            self.events.push_back(frame.as_str().to_owned());
+        }
+        fn handle_close(&mut self, _: Instant, _: Option<Close>) {
+            self.open = false;
+            self.dialing = false;
+            self.next_ping = None;
+        }
         fn handle_timeout(&mut self, now: Instant) {
             if self.next_ping.is_some_and(|t| t <= now) {
                 self.out.push_back(Transmit::Send(Frame::from("ping")));
@@ -582,17 +598,39 @@ pub mod doc {
             }
         }
         fn poll_transmit(&mut self) -> Option<Transmit> {
-            if !self.started {
-                self.started = true;
-                return Some(Transmit::Connect(ConnectRequest::new("ws://127.0.0.1/echo")));
-            }
             self.out.pop_front()
         }
         fn poll_event(&mut self) -> Option<String> {
-            None
+            self.events.pop_front()
         }
         fn poll_timeout(&self) -> Option<Instant> {
             self.next_ping
+        }
+    }
+
+    impl crate::Lifecycle for EchoClient {
+        fn connect(&mut self, _: Instant) {
+            if !self.dialing && !self.open {
+                self.dialing = true;
+                self.stopped = false;
+                self.out
+                    .push_back(Transmit::Connect(ConnectRequest::new("ws://127.0.0.1/echo")));
+            }
+        }
+        fn disconnect(&mut self, _: Instant) {
+            if self.dialing || self.open {
+                self.out.push_back(Transmit::Close(Close::normal()));
+            }
+            self.dialing = false;
+            self.open = false;
+            self.stopped = true;
+            self.next_ping = None;
+        }
+        fn is_open(&self) -> bool {
+            self.open
+        }
+        fn is_stopped(&self) -> bool {
+            self.stopped || (!self.dialing && !self.open)
         }
     }
 
