@@ -613,6 +613,7 @@ impl Placeholders {
 }
 
 /// Milliseconds as a `Duration`.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn ms(t: u64) -> Duration {
     Duration::from_millis(t)
 }
