@@ -42,7 +42,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+#[cfg(any(test, feature = "testing"))]
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
