@@ -114,12 +114,22 @@ pub use config::{
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingConnection;
 #[cfg(feature = "tokio")]
-pub use server::{HttpRequest, HttpResponse, Server, ServerHandle};
+pub use server::{HttpRequest, HttpResponse, ResponseBody, Server, ServerBuilder, ServerHandle, ServerStats};
 #[cfg(feature = "smol")]
 pub use smol_rt::{Smol, SmolConnection, SmolSleep};
 #[cfg(feature = "tokio")]
 pub use tokio_rt::{Connection, Tokio};
 
+/// http-body-util, re-exported for [`ResponseBody`] (`Full<Bytes>`).
+#[cfg(feature = "tokio")]
+pub use http_body_util;
+/// hyper, re-exported for the types of [`ServerHandle::serve_http`] (`hyper::Request`, `hyper::Response`,
+/// `hyper::body::Body`) when mounting a hub in an application of your own.
+#[cfg(feature = "tokio")]
+pub use hyper;
+/// prometheus-client, re-exported for [`ServerConfig::with_metrics`] and [`ServerHandle::register_metrics`].
+#[cfg(feature = "metrics")]
+pub use prometheus_client;
 /// The rustls this crate's `wss://` uses, for building a [`ClientConfig::with_tls`] configuration.
 #[cfg(feature = "rustls")]
 pub use rustls;
