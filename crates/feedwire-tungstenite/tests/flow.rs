@@ -11,6 +11,8 @@
 //!
 //! No assertion is about speed: the waits are generous bounds against hangs.
 
+#![allow(clippy::disallowed_methods)] // tests measure real time
+
 mod common;
 
 use std::collections::{BTreeSet, VecDeque};

@@ -124,3 +124,42 @@ where
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// How many of `n` connects complete while nobody accepts: Linux queues `backlog + 1` handshakes and
+    /// drops the SYNs beyond (their connects wait for a retransmission, a second later).
+    async fn queued(backlog: u32, n: usize) -> usize {
+        let listener = bind("127.0.0.1:0", backlog).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut done = 0;
+        let mut keep = Vec::new();
+        for _ in 0..n {
+            if let Ok(Ok(s)) =
+                tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await
+            {
+                done += 1;
+                keep.push(s);
+            }
+        }
+        done
+    }
+
+    #[tokio::test]
+    async fn the_backlog_is_the_configured_one() {
+        assert!(queued(2, 8).await <= 4);
+        assert_eq!(queued(1024, 8).await, 8);
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_an_error() {
+        let taken = bind("127.0.0.1:0", 16).await.unwrap();
+        let addr = taken.local_addr().unwrap();
+        // SO_REUSEADDR does not let two listeners share a port
+        assert!(bind(addr, 16).await.is_err());
+    }
+}
