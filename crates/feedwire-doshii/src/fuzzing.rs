@@ -521,11 +521,11 @@ pub fn hub(data: &[u8]) {
                 hub.register_device(["d1", "d2"][dev as usize % 2], f);
             }
             HubOp::ServerClose(i) => {
-                if let Some(c) = pick(i, &open) {
-                    if hub.server_close(now, c).is_ok() {
-                        open.retain(|x| *x != c);
-                        closing.insert(c);
-                    }
+                if let Some(c) = pick(i, &open)
+                    && hub.server_close(now, c).is_ok()
+                {
+                    open.retain(|x| *x != c);
+                    closing.insert(c);
                 }
             }
             HubOp::Ping(i) => {

@@ -514,3 +514,30 @@ impl Lifecycle for Client {
         Client::is_stopped(self)
     }
 }
+
+#[cfg(all(test, feature = "fuzzing"))]
+mod tests {
+    use super::*;
+    use feedwire_core::UnixAnchor;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test's origin instant
+    fn check_invariants_sees_a_broken_session() {
+        let t0 = Instant::now();
+        let mut c = Client::new(Config::app("id", UnixAnchor::epoch_at(t0)));
+        c.connect(t0);
+        c.check_invariants().unwrap();
+        c.state = State::Open; // a dial queued while open
+        assert!(c.check_invariants().is_err());
+        c.state = State::Stopped;
+        c.out.retain_transmits(|_| false);
+        c.next_ping = Some(t0); // a heartbeat while stopped
+        assert!(c.check_invariants().is_err());
+        c.next_ping = None;
+        c.check_invariants().unwrap();
+        for _ in 0..=2 * c.out.max_queued() {
+            c.out.push_transmit(Transmit::Send(Frame::from("{}"))); // more than the policy allows
+        }
+        assert!(c.check_invariants().is_err());
+    }
+}

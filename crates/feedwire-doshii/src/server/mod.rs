@@ -393,3 +393,26 @@ impl feedwire_core::Hub for Hub {
         None
     }
 }
+
+#[cfg(all(test, feature = "fuzzing"))]
+mod tests {
+    use super::*;
+    use feedwire_core::Hub as _;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test's origin instant
+    fn check_invariants_sees_a_broken_index() {
+        let now = Instant::now();
+        let mut hub = Hub::default();
+        hub.handle_open(now, ConnId(1), &OpenRequest::new("/app/socket?auth=Y2xpZW50LWlk"));
+        hub.check_invariants().unwrap();
+        hub.conns.insert(ConnId(2), hub.conns[&ConnId(1)].clone()); // an app connection the index misses
+        assert!(hub.check_invariants().is_err());
+        hub.conns.remove(&ConnId(2));
+        hub.handle_close(now, ConnId(1), None);
+        hub.check_invariants().unwrap();
+        hub.apps = Apps::default(); // an index listing a connection the hub does not have
+        hub.apps.open(now, ConnId(9), "client-id", None);
+        assert!(hub.check_invariants().is_err());
+    }
+}
