@@ -385,6 +385,8 @@ impl Client {
     }
 
     /// An undecodable frame: reported with (the start of) the frame; the session goes on.
+    // CORE-CANDIDATE: every protocol's `Event::Malformed` keeps at most 256 bytes of the frame, cut at a
+    // character boundary; a `Frame::truncated(max)` in core would say it once.
     fn malformed(&mut self, error: DecodeError, frame: Frame) {
         let frame = if frame.len() <= KEPT_FRAME_BYTES {
             frame
