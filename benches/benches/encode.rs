@@ -56,14 +56,11 @@ fn bench(c: &mut Criterion) {
     group(c, "actioncable_perform", || perform.encode().len());
     reference(c, "actioncable_perform", &perform.encode());
 
-    group(c, "doshii_ping", || {
-        feedwire_doshii::codec::encode_ping(1_764_300_000_000, Some("1.0"), None).len()
-    });
-    reference(
-        c,
-        "doshii_ping",
-        feedwire_doshii::codec::encode_ping(1_764_300_000_000, Some("1.0"), None).as_str(),
+    let doshii_ping = feedwire_doshii::codec::ClientMessage::Ping(
+        feedwire_doshii::codec::Heartbeat::new(1_764_300_000_000).with_version("1.0"),
     );
+    group(c, "doshii_ping", || doshii_ping.encode().len());
+    reference(c, "doshii_ping", doshii_ping.encode().as_str());
 
     let settings: feedwire_igratech::codec::Settings =
         serde_json::from_str(r#"{"lang":"en","oddsFormat":"decimal","gameIds":[1,2,3]}"#).unwrap();

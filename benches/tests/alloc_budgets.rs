@@ -78,6 +78,9 @@ fn allocation_budgets() {
     let data = RawJson::from_json_str(r#"{"id":"1","status":"accepted"}"#).unwrap();
     let ping: feedwire_igratech::codec::Ping = serde_json::from_str(r#"{"ping":1764300000000}"#).unwrap();
     let igra_ping = feedwire_igratech::codec::ClientMessage::Ping(ping);
+    let doshii_ping = feedwire_doshii::codec::ClientMessage::Ping(
+        feedwire_doshii::codec::Heartbeat::new(1_764_300_000_000).with_version("1.0"),
+    );
     let outbound: [(&str, f64); 7] = [
         (
             "pusher subscribe",
@@ -107,13 +110,7 @@ fn allocation_budgets() {
         ),
         (
             "doshii ping",
-            per_call(1_000, || {
-                drop(black_box(feedwire_doshii::codec::encode_ping(
-                    1_764_300_000_000,
-                    Some("1.0"),
-                    None,
-                )))
-            }),
+            per_call(1_000, || drop(black_box(doshii_ping.encode()))),
         ),
         (
             "igratech ping",

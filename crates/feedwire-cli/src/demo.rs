@@ -472,7 +472,7 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
 
 async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
     use feedwire_doshii::client::Event as E;
-    let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::new())
+    let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::default())
         .await
         .map_err(|e| e.to_string())?;
     let base = format!("ws://{}", server.local_addr());
@@ -504,11 +504,13 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     };
     let created = order(501, "pending")?;
     let updated = order(501, "accepted")?;
-    server.call(|hub| {
-        let now = Instant::now();
-        hub.publish_to_app(now, "demo-partner", "order_created", &created);
-        hub.publish_to_app(now, "demo-partner", "order_updated", &updated);
-    });
+    server
+        .call(|hub| {
+            let now = Instant::now();
+            hub.publish_to_app(now, "demo-partner", "order_created", &created)?;
+            hub.publish_to_app(now, "demo-partner", "order_updated", &updated)
+        })
+        .map_err(|e| e.to_string())?;
     let mut got = 0;
     while got < 2 {
         if let E::Doshii(ev) = next(&mut c, step).await? {
@@ -531,14 +533,16 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
         }
     });
     let paid = order(501, "complete")?;
-    server.call(|hub| hub.publish_to_app(Instant::now(), "demo-partner", "order_updated", &paid));
+    server
+        .call(|hub| hub.publish_to_app(Instant::now(), "demo-partner", "order_updated", &paid))
+        .map_err(|e| e.to_string())?;
     let mut replayed = false;
     let mut caught_up = false;
     while !(replayed && caught_up) {
         match next(&mut c, step * 2).await? {
-            E::Reconnecting { delay, .. } => {
+            E::Reconnecting { after, .. } => {
                 tally.reconnects += 1;
-                n.say(format!("reconnecting in {delay:?}"));
+                n.say(format!("reconnecting in {after:?}"));
             }
             E::CatchUp(w) => {
                 caught_up = true;

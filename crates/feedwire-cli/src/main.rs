@@ -574,7 +574,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(
                     out,
                     addr,
-                    feedwire_doshii::server::Hub::new(),
+                    feedwire_doshii::server::Hub::default(),
                     "ws://{addr}/app/socket?auth=..",
                 )
                 .await?,

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_feedwire");
 
 fn testdata(proto: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(proto)
-        .join("frames")
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    match proto {
+        "doshii" => root.join("../feedwire-doshii/testdata/frames"),
+        _ => root.join("../../testdata").join(proto).join("frames"),
+    }
 }
 
 #[test]
