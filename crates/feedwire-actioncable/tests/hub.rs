@@ -194,3 +194,57 @@ fn events_and_debug_never_show_the_api_key() {
     let dbg = format!("{evs:?} {hub:?}");
     assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
 }
+
+/// The hub's queue policy: a broadcast is refused whole (nothing queued) while the driver has not drained
+/// `max_queued` frames, then accepted whole (every subscriber's frame, past the bound); a subscribe request
+/// the host will not hear of (its queue is full) is forgotten, so the client's retry asks again.
+#[test]
+fn broadcasts_are_refused_whole_when_the_queue_is_full() {
+    use feedwire_actioncable::server::HubError;
+    use feedwire_core::Limits;
+    let now = Instant::now();
+    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(4)));
+    for conn in 1..=3 {
+        open(&mut hub, now, conn, false, "/cable");
+        hub.handle_frame(now, ConnId(conn), subscribe());
+        hub.confirm(ConnId(conn), ID).unwrap();
+        hub.stream_from(ConnId(conn), ID, "posts").unwrap();
+        drain(&mut hub);
+    }
+    assert_eq!(hub.broadcast("posts", "1").unwrap(), 3);
+    assert_eq!(
+        hub.broadcast("posts", "2").unwrap(),
+        3,
+        "3 < 4 queued: accepted, 6 queued"
+    );
+    let before = hub.queue_stats();
+    assert_eq!(before.queued_transmits, 6);
+    match hub.broadcast("posts", "3") {
+        Err(HubError::QueueFull(full)) => assert_eq!(full.queued, 6),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hub.queue_stats(), before, "nothing queued by a refused broadcast");
+    let (out, _) = drain(&mut hub);
+    assert_eq!(out.len(), 6);
+    assert_eq!(hub.broadcast("posts", "3").unwrap(), 3);
+    drain(&mut hub);
+
+    // the host stops polling: subscribe requests past the bound are dropped, counted, and forgotten
+    open(&mut hub, now, 9, false, "/cable");
+    for n in 0..6 {
+        let frame = ClientMessage::Subscribe {
+            identifier: IdentifierStr::new(&format!(r#"{{"channel":"C","n":{n}}}"#)),
+            history: None,
+        }
+        .encode();
+        hub.handle_frame(now, ConnId(9), frame);
+    }
+    let stats = hub.queue_stats();
+    assert_eq!(stats.queued_events, 4, "Opened (kept) and three requests");
+    assert_eq!(stats.dropped_events, 3);
+    assert_eq!(
+        hub.subscriptions_of(ConnId(9)).len(),
+        3,
+        "the dropped requests are forgotten"
+    );
+}

@@ -951,6 +951,79 @@ fn anycable_resubscribe_then_history_gap_pong_and_whisper() {
     );
 }
 
+/// The one lifecycle, driven through core's `Lifecycle` trait: stopped before the first `connect`, open after
+/// the welcome, stopped (with a close 1000 on the wire) after `disconnect`, and a second `connect` starts the
+/// session again, resubscribing what it had.
+#[test]
+fn lifecycle_connect_disconnect_and_connect_again() {
+    use feedwire_actioncable::Lifecycle;
+    fn is_up<L: Lifecycle>(l: &L) -> (bool, bool) {
+        (l.is_open(), l.is_stopped())
+    }
+    let start = Instant::now();
+    let mut c = Client::new(Config::new("ws://h/cable").with_seed(7));
+    assert_eq!(is_up(&c), (false, true), "stopped before the first connect");
+    c.subscribe(start, chat()).unwrap();
+    assert!(
+        c.poll_transmit().is_none() && c.poll_timeout().is_none(),
+        "nothing before connect"
+    );
+    let mut p = Pair::new(c, Hub::new(HubConfig::default()), start);
+    let now = p.now();
+    Lifecycle::connect(p.client_mut(), now);
+    Lifecycle::connect(p.client_mut(), now); // a no-op while connecting
+    host(&mut p);
+    assert_eq!(connects(&p).len(), 1);
+    assert_eq!(is_up(p.client()), (true, false));
+    assert!(p.client().is_confirmed(&chat()));
+    p.take_client_events();
+
+    p.advance(Duration::from_secs(1));
+    let now = p.now();
+    Lifecycle::disconnect(p.client_mut(), now);
+    p.run_until_quiet();
+    assert_eq!(is_up(p.client()), (false, true));
+    assert!(!p.client().is_confirmed(&chat()));
+    assert!(
+        p.wire()
+            .iter()
+            .any(|w| matches!(w, Wire::ClientClosed { close, .. } if close.code.0 == 1000))
+    );
+    assert!(matches!(
+        &p.take_client_events()[..],
+        [Event::Stopped {
+            reason: StopReason::Requested
+        }]
+    ));
+    Lifecycle::disconnect(p.client_mut(), now); // a no-op when stopped
+    assert!(p.take_client_events().is_empty());
+
+    p.advance(Duration::from_secs(1));
+    let now = p.now();
+    Lifecycle::connect(p.client_mut(), now);
+    host(&mut p);
+    assert_eq!(connects(&p), vec![Duration::ZERO, Duration::from_secs(2)]);
+    assert_eq!(count(&p, CHAT_SUB), 2, "the subscription is sent again");
+    assert_eq!(is_up(p.client()), (true, false));
+    let evs = p.take_client_events();
+    assert!(
+        matches!(
+            &evs[..2],
+            [
+                Event::Connected {
+                    reconnected: true,
+                    ..
+                },
+                Event::Confirmed {
+                    reconnected: true,
+                    ..
+                }
+            ]
+        ),
+        "{evs:?}"
+    );
+}
+
 #[test]
 fn app_disconnect_stops() {
     let mut p = pair();

@@ -197,6 +197,22 @@ impl Config {
         self
     }
 
+    /// The request that dials `url`, with AnyCable's `?sid=` when there is a session to restore.
+    pub(super) fn connect_request(&self, sid: Option<&str>) -> ConnectRequest {
+        let mut url = self.url.clone();
+        if self.flavour == Flavour::AnyCable
+            && let Some(sid) = sid
+        {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("sid=");
+            url.extend(form_urlencoded::byte_serialize(sid.as_bytes()));
+        }
+        let mut req = ConnectRequest::new(url);
+        req.subprotocols = self.offered_subprotocols();
+        req.headers = self.headers.clone();
+        req
+    }
+
     /// The subprotocols offered, in order.
     pub fn offered_subprotocols(&self) -> Vec<String> {
         if !self.subprotocols.is_empty() {

@@ -186,6 +186,48 @@ pub enum Event {
     },
 }
 
+/// The queues keep their bounds: events that are never kept within `max_queued`, frames within twice that
+/// (commands up to the bound, the session's own frames up to twice it), and every queued frame a valid
+/// command.
+#[cfg(feature = "fuzzing")]
+pub(super) fn check_queues(out: &feedwire_core::Outbox<Event>) -> Result<(), String> {
+    use crate::codec::ClientMessage;
+    use feedwire_core::Transmit;
+    let max = out.max_queued();
+    let droppable = out
+        .events()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Message { .. }
+                    | Event::Presence { .. }
+                    | Event::Confirmed { .. }
+                    | Event::HistoryConfirmed { .. }
+                    | Event::Unmatched { .. }
+                    | Event::Unknown { .. }
+                    | Event::Malformed { .. }
+            )
+        })
+        .count();
+    if droppable > max {
+        return Err(format!("{droppable} droppable events queued, bound {max}"));
+    }
+    let sends: Vec<&Frame> = out
+        .transmits()
+        .filter_map(|t| match t {
+            Transmit::Send(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    if sends.len() > 2 * max {
+        return Err(format!("{} frames queued, bound {}", sends.len(), 2 * max));
+    }
+    if let Some(f) = sends.iter().find(|f| ClientMessage::decode(f).is_err()) {
+        return Err(format!("an invalid command is queued: {} bytes", f.len()));
+    }
+    Ok(())
+}
+
 /// How much of a malformed frame an [`Event::Malformed`] keeps.
 pub(super) const MALFORMED_KEEP: usize = 256;
 

@@ -53,13 +53,13 @@ use std::time::{Duration, Instant};
 
 use feedwire_core::json::raw_value;
 use feedwire_core::{
-    Backoff, Close, ConnectRequest, Frame, Lifecycle, Outbox, QueueStats, RawJson, Secret, Session, Transmit,
+    Backoff, Close, Frame, Lifecycle, Outbox, QueueStats, RawJson, Secret, Session, Transmit,
 };
 use serde::Serialize;
 
 use crate::codec::{self, ClientMessage, DecodeError, IdentifierStr, MessageData, ServerMessage};
 use crate::identifier::Identifier;
-use registry::{Added, Registry, SubState};
+use registry::{Added, Confirmation, Due, Registry};
 
 /// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +100,7 @@ pub struct Client {
     ext: bool,
     sid: Option<String>,
     reg: Registry,
-    down_since: Option<Instant>,
     connected_once: bool,
-    recovery: Option<Vec<(Identifier, Duration)>>,
 }
 
 impl fmt::Debug for Client {
@@ -139,9 +137,7 @@ impl Client {
             ext: false,
             sid: None,
             reg: Registry::default(),
-            down_since: None,
             connected_once: false,
-            recovery: None,
         }
     }
 
@@ -347,45 +343,7 @@ impl Client {
         if !open && self.ext {
             return Err(String::from("speaks the ext protocol without a connection"));
         }
-        let max = self.out.max_queued();
-        let droppable = self
-            .out
-            .events()
-            .filter(|e| {
-                matches!(
-                    e,
-                    Event::Message { .. }
-                        | Event::Presence { .. }
-                        | Event::Confirmed { .. }
-                        | Event::HistoryConfirmed { .. }
-                        | Event::Unmatched { .. }
-                        | Event::Unknown { .. }
-                        | Event::Malformed { .. }
-                )
-            })
-            .count();
-        if droppable > max {
-            return Err(format!("{droppable} droppable events queued, bound {max}"));
-        }
-        let sends = self
-            .out
-            .transmits()
-            .filter(|t| matches!(t, Transmit::Send(_)))
-            .count();
-        if sends > 2 * max {
-            return Err(format!("{sends} frames queued, bound {}", 2 * max));
-        }
-        if let Some(Transmit::Send(f)) = self.out.transmits().find(|t| match t {
-            Transmit::Send(f) => ClientMessage::decode(f).is_err(),
-            _ => false,
-        }) {
-            return Err(format!("an invalid command is queued: {} bytes", f.len()));
-        }
-        Ok(())
-    }
-
-    fn ext_wanted(&self) -> bool {
-        self.config.flavour == Flavour::AnyCable
+        event::check_queues(&self.out)
     }
 
     fn ext_command_check(&self, identifier: &Identifier) -> Result<(), CommandError> {
@@ -403,19 +361,9 @@ impl Client {
 
     /// Queues a `Connect`, with AnyCable's `?sid=` when there is a session to restore.
     fn dial(&mut self) {
-        let mut url = self.config.url.clone();
-        if self.ext_wanted()
-            && let Some(sid) = &self.sid
-        {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str("sid=");
-            url.extend(form_urlencoded::byte_serialize(sid.as_bytes()));
-        }
-        let mut req = ConnectRequest::new(url);
+        let req = self.config.connect_request(self.sid.as_deref());
         #[cfg(feature = "tracing")]
         tracing::debug!(url = req.redacted_url(), "actioncable: connecting");
-        req.subprotocols = self.config.offered_subprotocols();
-        req.headers = self.config.headers.clone();
         self.out.push_transmit(Transmit::Connect(req));
         self.phase = Phase::Connecting;
         self.reconnect_at = None;
@@ -426,9 +374,8 @@ impl Client {
         match origin {
             Origin::Command => self.out.push_transmit(t),
             Origin::Own => {
-                let _queued = self.out.push_reply(t);
-                #[cfg(feature = "tracing")]
-                if !_queued {
+                if !self.out.push_reply(t) {
+                    #[cfg(feature = "tracing")]
                     tracing::debug!("actioncable: outgoing queue full, a frame of the session's own dropped");
                 }
             }
@@ -441,27 +388,14 @@ impl Client {
 
     /// Sends subscription `i`'s subscribe, unless it was unsubscribed too lately (then it waits).
     fn send_subscribe(&mut self, now: Instant, i: usize, origin: Origin) {
-        let Some(sub) = self.reg.get(i) else { return };
-        let cooldown = self.reg.cooldown_of(&sub.id, now);
-        let Some(sub) = self.reg.get_mut(i) else { return };
-        if let Some(until) = cooldown {
-            sub.state = SubState::Wanted { send_at: Some(until) };
-            return;
+        let deadline = now + self.config.confirm_timeout;
+        if let Some(id) = self.reg.begin_subscribe(i, now, deadline) {
+            let msg = ClientMessage::Subscribe {
+                identifier: (&id).into(),
+                history: None,
+            };
+            self.send(msg, origin);
         }
-        let attempts = match sub.state {
-            SubState::Pending { attempts, .. } => attempts + 1,
-            _ => 1,
-        };
-        sub.state = SubState::Pending {
-            deadline: now + self.config.confirm_timeout,
-            attempts,
-        };
-        let id = sub.id.clone();
-        let msg = ClientMessage::Subscribe {
-            identifier: (&id).into(),
-            history: None,
-        };
-        self.send(msg, origin);
     }
 
     fn stop(&mut self, reason: StopReason) {
@@ -480,9 +414,6 @@ impl Client {
     fn lose_connection(&mut self, since: Instant) {
         self.last_rx = None;
         self.ext = false;
-        if self.down_since.is_none() {
-            self.down_since = Some(since);
-        }
         self.reg.all_down(since);
     }
 
@@ -541,7 +472,7 @@ impl Client {
             // one kept Connected per connection; a server repeating its welcome cannot fill the queue
             self.out.push_event_kept(event);
             if reconnected {
-                self.recovery = Some(Vec::new());
+                self.reg.start_recovery();
             }
         } else {
             self.out.push_event(event);
@@ -563,23 +494,19 @@ impl Client {
     }
 
     fn confirm(&mut self, now: Instant, i: usize, restored: bool) {
-        let Some(sub) = self.reg.get_mut(i) else { return };
-        if sub.state == SubState::Confirmed {
+        let Some(Confirmation {
+            id,
+            reconnected,
+            down,
+        }) = self.reg.confirm(i, now)
+        else {
             return; // a duplicate confirm
-        }
-        sub.state = SubState::Confirmed;
-        let reconnected = sub.confirmed_once;
-        sub.confirmed_once = true;
-        let down = sub.down_since.take();
-        let id = sub.id.clone();
+        };
         let history = if self.ext && reconnected {
             self.reg.history_request(i, down.and_then(|t| self.unix_secs(t)))
         } else {
             None
         };
-        if let (Some(rec), Some(since)) = (self.recovery.as_mut(), down) {
-            rec.push((id.clone(), now.saturating_duration_since(since)));
-        }
         if let Some(h) = history {
             let text = h.to_json();
             if let Ok(history) = raw_value(&text) {
@@ -601,21 +528,9 @@ impl Client {
     }
 
     fn check_recovered(&mut self, now: Instant) {
-        if self.recovery.is_none() || self.reg.any_unsettled() {
-            return;
+        if let Some(recovered) = self.reg.recovered(now) {
+            self.out.push_event_kept(recovered);
         }
-        let subscriptions = self.recovery.take().unwrap_or_default();
-        let still_down = self.reg.timed_out();
-        let outage = self
-            .down_since
-            .take()
-            .map(|t| now.saturating_duration_since(t))
-            .unwrap_or_default();
-        self.out.push_event_kept(Event::Recovered {
-            outage,
-            subscriptions,
-            still_down,
-        });
     }
 
     fn unmatched(&mut self, frame: &Frame) {
@@ -752,29 +667,13 @@ impl Client {
 
     /// Re-sends subscribes whose cooldown ended and retries or gives up those not answered in time.
     fn subscription_timers(&mut self, now: Instant) {
-        self.reg.prune_cooldowns(now);
-        for i in 0..self.reg.len() {
-            let Some(state) = self.reg.get(i).map(|s| s.state) else {
-                continue;
-            };
-            match state {
-                SubState::Wanted { send_at: Some(t) } if t <= now => {
-                    if let Some(sub) = self.reg.get_mut(i) {
-                        sub.state = SubState::Wanted { send_at: None };
-                    }
-                    self.send_subscribe(now, i, Origin::Own);
+        for due in self.reg.due(now, self.config.confirm_retries) {
+            match due {
+                Due::Send(i) => self.send_subscribe(now, i, Origin::Own),
+                Due::TimedOut { identifier, attempts } => {
+                    self.out
+                        .push_event_kept(Event::ConfirmationTimedOut { identifier, attempts });
                 }
-                SubState::Pending { deadline, attempts } if deadline <= now => {
-                    if attempts <= self.config.confirm_retries {
-                        self.send_subscribe(now, i, Origin::Own);
-                    } else if let Some(sub) = self.reg.get_mut(i) {
-                        sub.state = SubState::TimedOut;
-                        let identifier = sub.id.clone();
-                        self.out
-                            .push_event_kept(Event::ConfirmationTimedOut { identifier, attempts });
-                    }
-                }
-                _ => {}
             }
         }
         self.check_recovered(now);

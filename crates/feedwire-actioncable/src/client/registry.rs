@@ -1,12 +1,12 @@
 //! The subscriptions: local handles, the server subscriptions they share, and where each stands on the
 //! current connection.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::codec::{HistoryRequest, IdentifierStr, StreamPosition};
 use crate::identifier::Identifier;
 
-use super::event::SubscriptionId;
+use super::event::{Event, SubscriptionId};
 
 /// Where one server subscription stands on the current connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,23 @@ pub(super) enum Added {
     Shared { confirmed: bool },
 }
 
+/// A subscription the server just confirmed.
+pub(super) struct Confirmation {
+    pub(super) id: Identifier,
+    /// Whether it had been confirmed before (a resubscription).
+    pub(super) reconnected: bool,
+    /// Since when it was down, if it was.
+    pub(super) down: Option<Instant>,
+}
+
+/// A subscription timer that fired.
+pub(super) enum Due {
+    /// Send subscription `i`'s subscribe (again).
+    Send(usize),
+    /// Neither confirm nor reject came after every retry.
+    TimedOut { identifier: Identifier, attempts: u32 },
+}
+
 /// Every subscription of the session, and the handles the application holds.
 #[derive(Debug, Default)]
 pub(super) struct Registry {
@@ -67,6 +84,10 @@ pub(super) struct Registry {
     next_handle: u64,
     /// Identifiers unsubscribed lately, and until when they may not be subscribed again.
     cooldowns: Vec<(Identifier, Instant)>,
+    /// Since when the session has been without a connection (taken by the recovery).
+    down_since: Option<Instant>,
+    /// After a reconnect: the subscriptions confirmed again, and how long each was down.
+    recovery: Option<Vec<(Identifier, Duration)>>,
 }
 
 impl Registry {
@@ -173,8 +194,102 @@ impl Registry {
         Some(i)
     }
 
+    /// Subscription `i` is to be sent: pending until `deadline` (its identifier returned, to send), or waiting
+    /// for the end of its cooldown (`None`).
+    pub(super) fn begin_subscribe(
+        &mut self,
+        i: usize,
+        now: Instant,
+        deadline: Instant,
+    ) -> Option<Identifier> {
+        let cooldown = self.cooldown_of(&self.subs.get(i)?.id, now);
+        let sub = self.subs.get_mut(i)?;
+        if let Some(until) = cooldown {
+            sub.state = SubState::Wanted { send_at: Some(until) };
+            return None;
+        }
+        let attempts = match sub.state {
+            SubState::Pending { attempts, .. } => attempts + 1,
+            _ => 1,
+        };
+        sub.state = SubState::Pending { deadline, attempts };
+        Some(sub.id.clone())
+    }
+
+    /// The server confirmed subscription `i` (at `now`); `None` when it already had (a duplicate confirm).
+    pub(super) fn confirm(&mut self, i: usize, now: Instant) -> Option<Confirmation> {
+        let sub = self.subs.get_mut(i)?;
+        if sub.state == SubState::Confirmed {
+            return None;
+        }
+        sub.state = SubState::Confirmed;
+        let reconnected = sub.confirmed_once;
+        sub.confirmed_once = true;
+        let down = sub.down_since.take();
+        if let (Some(rec), Some(since)) = (self.recovery.as_mut(), down) {
+            rec.push((sub.id.clone(), now.saturating_duration_since(since)));
+        }
+        Some(Confirmation {
+            id: sub.id.clone(),
+            reconnected,
+            down,
+        })
+    }
+
+    /// A reconnect was welcomed: track the subscriptions until every one is settled.
+    pub(super) fn start_recovery(&mut self) {
+        self.recovery = Some(Vec::new());
+    }
+
+    /// The [`Event::Recovered`] of a reconnect whose subscriptions are all confirmed (or timed out or
+    /// rejected) by `now`; `None` while some are still waited for, or when no reconnect is being tracked.
+    pub(super) fn recovered(&mut self, now: Instant) -> Option<Event> {
+        if self.recovery.is_none() || self.any_unsettled() {
+            return None;
+        }
+        let subscriptions = self.recovery.take().unwrap_or_default();
+        let outage = self
+            .down_since
+            .take()
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or_default();
+        Some(Event::Recovered {
+            outage,
+            subscriptions,
+            still_down: self.timed_out(),
+        })
+    }
+
+    /// The timers that fired by `now`: cooldowns that ended (sent now) and confirmations not answered in
+    /// time (sent again while `attempts <= retries`, then given up).
+    pub(super) fn due(&mut self, now: Instant, retries: u32) -> Vec<Due> {
+        self.cooldowns.retain(|(_, until)| *until > now);
+        let mut due = Vec::new();
+        for (i, sub) in self.subs.iter_mut().enumerate() {
+            match sub.state {
+                SubState::Wanted { send_at: Some(t) } if t <= now => {
+                    sub.state = SubState::Wanted { send_at: None };
+                    due.push(Due::Send(i));
+                }
+                SubState::Pending { deadline, attempts } if deadline <= now => {
+                    if attempts <= retries {
+                        due.push(Due::Send(i));
+                    } else {
+                        sub.state = SubState::TimedOut;
+                        due.push(Due::TimedOut {
+                            identifier: sub.id.clone(),
+                            attempts,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        due
+    }
+
     /// Until when `id` may not be subscribed again, if that is after `now`.
-    pub(super) fn cooldown_of(&self, id: &Identifier, now: Instant) -> Option<Instant> {
+    fn cooldown_of(&self, id: &Identifier, now: Instant) -> Option<Instant> {
         self.cooldowns
             .iter()
             .find(|(c, _)| c == id)
@@ -188,14 +303,10 @@ impl Registry {
         self.cooldowns.push((id, until));
     }
 
-    /// Forgets cooldowns that ended.
-    pub(super) fn prune_cooldowns(&mut self, now: Instant) {
-        self.cooldowns.retain(|(_, until)| *until > now);
-    }
-
     /// The connection is gone: every subscription is wanted again on the next one, and confirmed ones are
     /// down from `since`.
     pub(super) fn all_down(&mut self, since: Instant) {
+        self.down_since.get_or_insert(since);
         for sub in &mut self.subs {
             if sub.state == SubState::Confirmed && sub.down_since.is_none() {
                 sub.down_since = Some(since);
@@ -253,14 +364,14 @@ impl Registry {
     }
 
     /// Whether a subscription still waits to be sent or answered.
-    pub(super) fn any_unsettled(&self) -> bool {
+    fn any_unsettled(&self) -> bool {
         self.subs
             .iter()
             .any(|s| matches!(s.state, SubState::Wanted { .. } | SubState::Pending { .. }))
     }
 
     /// The subscriptions that timed out.
-    pub(super) fn timed_out(&self) -> Vec<Identifier> {
+    fn timed_out(&self) -> Vec<Identifier> {
         self.subs
             .iter()
             .filter(|s| s.state == SubState::TimedOut)

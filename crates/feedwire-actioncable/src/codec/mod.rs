@@ -42,6 +42,3 @@ pub const PROTOCOL_V1_JSON: &str = "actioncable-v1-json";
 pub const PROTOCOL_V1_EXT_JSON: &str = "actioncable-v1-ext-json";
 /// The sentinel a client offers last: a server that picks it has nothing the client supports.
 pub const PROTOCOL_UNSUPPORTED: &str = "actioncable-unsupported";
-
-/// How deep a frame may nest arrays and objects, the envelope included.
-pub(crate) const MAX_DEPTH: usize = 128;

@@ -6,10 +6,12 @@ use feedwire_core::Frame;
 use feedwire_core::json::{JsonStr, Scanner, key_is};
 use serde_json::value::RawValue;
 
-use super::MAX_DEPTH;
 use super::error::DecodeError;
 use super::fields::{ObjectWriter, is_null, opt_bool, opt_ident, opt_string, raw_of, req_ident};
 use super::ident::IdentifierStr;
+
+/// How deep a frame may nest arrays and objects, the envelope included (serde_json's own limit).
+const MAX_DEPTH: usize = 128;
 
 /// A server frame, decoded (borrowing from the frame) or to encode.
 ///

@@ -182,9 +182,8 @@ impl Hub {
 
     /// Queues a frame the hub sends on its own (a welcome, a pong, a history replay, a ping).
     fn reply(&mut self, conn: ConnId, frame: Frame) {
-        let _queued = self.out.push_reply((conn, HubTransmit::Send(frame)));
-        #[cfg(feature = "tracing")]
-        if !_queued {
+        if !self.out.push_reply((conn, HubTransmit::Send(frame))) {
+            #[cfg(feature = "tracing")]
             tracing::debug!(
                 conn = conn.0,
                 "actioncable: hub queue full, a frame of the hub's own dropped"
