@@ -198,12 +198,15 @@ struct Track {
     raw: bool,
 }
 
-/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants: queues
-/// bounded, no dial after a stop, a disconnect with `reconnect: false` (or unspecified, as Rails sends for
-/// `unauthorized`) stops the session, backoff and restart delays within bounds, wanted subscriptions re-sent
-/// after every welcome, never two subscribes in flight for one identifier (a re-send only after the
-/// confirmation timeout), deadlines not in the past after handling them, and every broadcast delivered at most
-/// once (exactly once for a confirmed subscription on a live connection).
+/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants (its own
+/// [`Client::check_invariants`] after every step, and what a driver sees): `new` does not dial, queues
+/// bounded, no dial after a stop until the driver calls `connect` (its `Disconnect` op disconnects a running
+/// session and connects a stopped one), a disconnect with `reconnect: false` (or unspecified, as Rails sends
+/// for `unauthorized`) stops the session, `Reconnecting` follows `Disconnected` with backoff and restart delays
+/// within bounds, wanted subscriptions re-sent after every welcome, never two subscribes in flight for one
+/// identifier (a re-send only after the confirmation timeout), deadlines not in the past after handling them,
+/// and every broadcast delivered at most once (exactly once for a confirmed subscription on a live
+/// connection).
 pub fn session(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let anycable = u.arbitrary::<bool>().unwrap_or(false);
@@ -539,7 +542,9 @@ enum HubOp {
     Disconnect { conn: u8, reconnect: Option<bool> },
 }
 
-/// Drives a [`Hub`] with arbitrary connections, commands, host answers and time, checking its invariants.
+/// Drives a [`Hub`] with arbitrary connections, commands, host answers and time, checking its invariants (its
+/// own [`Hub::check_invariants`] after every step, bounded queues, nothing sent after a close, every frame
+/// valid).
 pub fn hub(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let anycable = u.arbitrary::<bool>().unwrap_or(true);
