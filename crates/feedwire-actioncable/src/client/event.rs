@@ -232,6 +232,8 @@ pub(super) fn check_queues(out: &feedwire_core::Outbox<Event>) -> Result<(), Str
 pub(super) const MALFORMED_KEEP: usize = 256;
 
 /// `frame` cut to at most [`MALFORMED_KEEP`] bytes, on a character boundary (no copy).
+// CORE-CANDIDATE: every protocol's `Event::Malformed` keeps at most 256 bytes of the frame; a
+// `Frame::truncated(max)` in core would make the four crates cut it the same way.
 pub(super) fn cut(frame: &Frame) -> Frame {
     let text = frame.as_str();
     if text.len() <= MALFORMED_KEEP {

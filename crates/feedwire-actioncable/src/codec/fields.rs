@@ -63,6 +63,8 @@ pub(super) fn raw_of<'a>(v: Option<&'a str>, field: &'static str) -> Result<&'a 
 }
 
 /// Writes the members of one JSON object, commas included.
+// CORE-CANDIDATE: every encoder writes envelopes member by member around `json::write_string`; one object
+// writer in `feedwire_core::json` would keep the commas and key quoting in one place.
 pub(super) struct ObjectWriter<'o> {
     out: &'o mut String,
     first: bool,
