@@ -354,7 +354,8 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
     let now = Instant::now();
     let unix = crate::out::unix_ms();
     let hub = feedwire_actioncable::server::Hub::new(
-        feedwire_actioncable::server::HubConfig::default().with_unix_anchor(now, unix),
+        feedwire_actioncable::server::HubConfig::default()
+            .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix)),
     );
     let server = Server::bind("127.0.0.1:0", hub)
         .await
@@ -416,12 +417,9 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
     });
     loop {
         match cable_next(&mut c, &server, step * 3).await? {
-            E::Disconnected { reconnect_in, .. } => {
+            E::Reconnecting { after } => {
                 tally.reconnects += 1;
-                n.say(format!(
-                    "disconnected, reconnecting in {:?}",
-                    reconnect_in.unwrap_or_default()
-                ));
+                n.say(format!("disconnected, reconnecting in {after:?}"));
             }
             E::Confirmed {
                 identifier,

@@ -110,15 +110,17 @@ async fn actioncable_client_and_hub() {
     let now = Instant::now();
     let server = Server::bind(
         "127.0.0.1:0",
-        Hub::new(HubConfig::default().with_unix_anchor(now, unix_ms())),
+        Hub::new(HubConfig::default().with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms()))),
     )
     .await
     .unwrap();
     let chat = Identifier::channel_only("ChatChannel");
     let mut client = Client::new(
-        Config::new(format!("ws://{}/cable", server.local_addr())).with_unix_anchor(now, unix_ms()),
+        Config::new(format!("ws://{}/cable", server.local_addr()))
+            .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms())),
     );
-    client.subscribe(now, chat.clone());
+    client.subscribe(now, chat.clone()).unwrap();
+    client.connect(now); // `new` does not dial
     let mut c = Connection::new(client);
     // the host confirms subscriptions and streams them from "chat"
     async fn step(c: &mut Connection<Client>, server: &Server<Hub>) -> Event {

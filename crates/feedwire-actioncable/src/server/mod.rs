@@ -9,10 +9,10 @@
 //! # #![allow(clippy::disallowed_methods)]
 //! use std::time::Instant;
 //! use feedwire_actioncable::server::{Hub, HubConfig, HubEvent};
-//! use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest};
+//! use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest, UnixAnchor};
 //!
 //! let now = Instant::now();
-//! let mut hub = Hub::new(HubConfig::default().with_unix_anchor(now, 1_795_342_530_000));
+//! let mut hub = Hub::new(HubConfig::default().with_unix_anchor(UnixAnchor::new(now, 1_795_342_530_000)));
 //! let conn = ConnId(1);
 //! hub.handle_open(now, conn, &OpenRequest::new("/cable").with_subprotocol(Some("actioncable-v1-json".into())));
 //! let welcome = hub.poll_transmit();
@@ -25,210 +25,28 @@
 //! assert_eq!(hub.broadcast("chat", r#"{"text":"hi"}"#).unwrap(), 1);
 //! ```
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod config;
+mod event;
+mod history;
+
+pub use config::HubConfig;
+pub use event::{HubError, HubEvent};
+
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use feedwire_core::{Close, ConnId, Frame, HubTransmit, Limits, OpenRequest, RawJson, Secret};
+use feedwire_core::json::raw_value;
+use feedwire_core::{
+    Close, ConnId, Frame, HubOutbox, HubTransmit, OpenRequest, QueueStats, RawJson, Secret, UnixAnchor,
+};
 
-use crate::codec::{self, ClientMessage, HistoryRequest, JsonStr, MessageData, ServerFrame};
+use crate::codec::{self, ClientMessage, HistoryRequest, IdentifierStr, MessageData, ServerMessage};
 use crate::identifier::Identifier;
+use history::Histories;
 
-/// Hub configuration.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct HubConfig {
-    /// Accept AnyCable's `actioncable-v1-ext-json` (default false: a plain Rails server).
-    pub anycable: bool,
-    /// Keep a history buffer per stream and serve `history` requests (ext only; default true).
-    pub history: bool,
-    /// Messages kept per stream (default 100, as AnyCable).
-    pub history_limit: usize,
-    /// How long messages are kept (default 300 s, as AnyCable).
-    pub history_ttl: Duration,
-    /// Ping interval (default 3 s).
-    pub ping_interval: Duration,
-    /// `(instant, unix_ms)` anchor for ping timestamps; without it pings count seconds from the first instant
-    /// the hub saw.
-    pub unix_anchor: Option<(Instant, u64)>,
-    /// Send `welcome` on open (default true); when false the host calls [`Hub::welcome`] or
-    /// [`Hub::reject_connection`] after [`HubEvent::Opened`].
-    pub auto_welcome: bool,
-    /// Seed for AnyCable session ids and stream epochs.
-    pub seed: u64,
-    /// Frame and queue bounds.
-    pub limits: Limits,
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        HubConfig {
-            anycable: false,
-            history: true,
-            history_limit: 100,
-            history_ttl: Duration::from_secs(300),
-            ping_interval: Duration::from_secs(3),
-            unix_anchor: None,
-            auto_welcome: true,
-            seed: 0,
-            limits: Limits::default(),
-        }
-    }
-}
-
-impl HubConfig {
-    /// Enables or disables the AnyCable ext protocol.
-    pub fn with_anycable(mut self, on: bool) -> Self {
-        self.anycable = on;
-        self
-    }
-    /// Enables or disables history buffers.
-    pub fn with_history(mut self, on: bool) -> Self {
-        self.history = on;
-        self
-    }
-    /// Sets the history bounds.
-    pub fn with_history_limits(mut self, messages: usize, ttl: Duration) -> Self {
-        self.history_limit = messages;
-        self.history_ttl = ttl;
-        self
-    }
-    /// Sets the ping interval.
-    pub fn with_ping_interval(mut self, d: Duration) -> Self {
-        self.ping_interval = d;
-        self
-    }
-    /// Sets the Unix-time anchor.
-    pub fn with_unix_anchor(mut self, at: Instant, unix_ms: u64) -> Self {
-        self.unix_anchor = Some((at, unix_ms));
-        self
-    }
-    /// Sets whether `welcome` is automatic.
-    pub fn with_auto_welcome(mut self, on: bool) -> Self {
-        self.auto_welcome = on;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-    /// Sets the limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-}
-
-/// Why a hub command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HubError {
-    /// No such open connection.
-    #[error("no such connection")]
-    UnknownConnection,
-    /// The connection has no subscription with this identifier.
-    #[error("no such subscription")]
-    UnknownSubscription,
-    /// The message is not valid JSON.
-    #[error("message is not valid JSON")]
-    InvalidJson,
-}
-
-/// What the hub tells its host.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum HubEvent {
-    /// A connection opened (and was welcomed, unless `auto_welcome` is off).
-    Opened {
-        /// The connection.
-        conn: ConnId,
-        /// The request (its `Debug` hides the query and header values).
-        request: OpenRequest,
-        /// Whether it speaks AnyCable ext.
-        ext: bool,
-        /// The identifiers AnyCable restored from an earlier session (`?sid=`).
-        restored: Vec<Identifier>,
-    },
-    /// A client asks to subscribe: answer with [`Hub::confirm`] or [`Hub::reject`] (and [`Hub::stream_from`]).
-    SubscribeRequested {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier, unescaped (redacted in `Debug`).
-        identifier: Identifier,
-    },
-    /// A subscribe for an identifier the connection already has: ignored (no second confirm), as Rails does.
-    DuplicateSubscribe {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-    },
-    /// A client unsubscribed (never acknowledged on the wire).
-    Unsubscribed {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-    },
-    /// A client performed an action (`message` command).
-    Perform {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-        /// The action; `None` means Rails' `receive`.
-        action: Option<String>,
-        /// The data object's JSON text (with `action` in it).
-        data: String,
-    },
-    /// AnyCable whisper (relayed by the host if it wants to).
-    Whisper {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-        /// The data.
-        data: RawJson,
-    },
-    /// AnyCable presence command (`join`, `leave` or `presence`), for the host to act on.
-    Presence {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-        /// `join`, `leave` or `presence` (an info request).
-        command: &'static str,
-        /// The `presence` payload of a `join`.
-        presence: Option<RawJson>,
-    },
-    /// AnyCable history request (answered by the hub from its buffers).
-    HistoryRequested {
-        /// The connection.
-        conn: ConnId,
-        /// The identifier (redacted in `Debug`).
-        identifier: Identifier,
-        /// Whether it was served (false: `reject_history` was sent).
-        served: bool,
-    },
-    /// Bad input (malformed JSON, unknown command, missing subscription, oversize frame): logged, no reply,
-    /// the connection stays open, as Rails does.
-    BadInput {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: String,
-        /// The frame (hidden from `Debug`).
-        frame: Secret<Frame>,
-    },
-    /// A connection closed.
-    Closed {
-        /// The connection.
-        conn: ConnId,
-        /// The close frame, if any.
-        close: Option<Close>,
-    },
-}
+/// How many AnyCable sessions (of closed connections) the hub remembers for `?sid=` restores.
+const MAX_SESSIONS: usize = 1024;
 
 #[derive(Debug, Clone)]
 struct HubSub {
@@ -246,22 +64,14 @@ struct ConnState {
     subs: Vec<HubSub>,
 }
 
-#[derive(Debug)]
-struct StreamHistory {
-    epoch: String,
-    next_offset: u64,
-    entries: VecDeque<(u64, Instant, RawJson)>,
-}
-
 /// The ActionCable hub. See the [module docs](self).
 pub struct Hub {
     config: HubConfig,
     conns: BTreeMap<ConnId, ConnState>,
-    out: VecDeque<(ConnId, HubTransmit)>,
-    events: VecDeque<HubEvent>,
+    out: HubOutbox<HubEvent>,
     next_ping: Option<Instant>,
     first_now: Option<Instant>,
-    history: HashMap<String, StreamHistory>,
+    history: Histories,
     sessions: VecDeque<(String, Vec<HubSub>)>,
     next_sid: u64,
     now: Option<Instant>,
@@ -275,13 +85,12 @@ impl std::fmt::Debug for Hub {
             .field("config", &self.config)
             .field("connections", &self.conns.len())
             .field("streams_with_history", &self.history.len())
-            .field("queued_transmits", &self.out.len())
-            .field("queued_events", &self.events.len())
+            .field("queues", &self.out.stats())
             .finish_non_exhaustive()
     }
 }
 
-fn find_sub(subs: &[HubSub], id: &JsonStr<'_>) -> Option<usize> {
+fn find_sub(subs: &[HubSub], id: &IdentifierStr<'_>) -> Option<usize> {
     subs.iter().position(|s| id.eq_str(&s.identifier))
 }
 
@@ -289,13 +98,12 @@ impl Hub {
     /// A hub with `config`.
     pub fn new(config: HubConfig) -> Hub {
         Hub {
+            out: HubOutbox::new(&config.limits),
             config,
             conns: BTreeMap::new(),
-            out: VecDeque::new(),
-            events: VecDeque::new(),
             next_ping: None,
             first_now: None,
-            history: HashMap::new(),
+            history: Histories::default(),
             sessions: VecDeque::new(),
             next_sid: 1,
             now: None,
@@ -326,75 +134,112 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// What the queues hold and have dropped.
+    pub fn queue_stats(&self) -> QueueStats {
+        self.out.stats()
+    }
+
+    /// The hub's bookkeeping agrees with itself (for the fuzzers and chaos tests; not covered by semver).
     #[cfg(feature = "fuzzing")]
-    pub(crate) fn queue_lens(&self) -> (usize, usize) {
-        (self.out.len(), self.events.len())
-    }
-
-    fn push_out(&mut self, conn: ConnId, t: HubTransmit) {
-        if self.out.len() >= self.config.limits.max_queued.max(1) {
-            self.out.pop_front();
-        }
-        self.out.push_back((conn, t));
-    }
-
-    fn push_event(&mut self, ev: HubEvent) {
-        if self.events.len() >= self.config.limits.max_queued.max(1) {
-            self.events.pop_front();
-        }
-        self.events.push_back(ev);
-    }
-
-    fn send(&mut self, conn: ConnId, frame: ServerFrame<'_>) {
-        self.push_out(conn, HubTransmit::Send(Frame::from(frame.encode())));
-    }
-
-    fn unix_secs(&self, at: Instant) -> i64 {
-        let ms = match self.config.unix_anchor {
-            Some((anchor, ms)) => {
-                let ms = i128::from(ms);
-                if at >= anchor {
-                    ms + (at - anchor).as_millis() as i128
-                } else {
-                    ms - (anchor - at).as_millis() as i128
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (conn, st) in &self.conns {
+            for (i, sub) in st.subs.iter().enumerate() {
+                if st.subs[..i].iter().any(|s| s.identifier == sub.identifier) {
+                    return Err(format!("{conn:?} has two subscriptions with one identifier"));
                 }
             }
-            None => self
-                .first_now
-                .map(|f| at.saturating_duration_since(f).as_millis() as i128)
-                .unwrap_or(0),
-        };
-        i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+            if st.welcomed && !st.restore.is_empty() {
+                return Err(format!("{conn:?} welcomed with restores still pending"));
+            }
+            if st.sid.is_some() && !st.ext {
+                return Err(format!("{conn:?} has a session id without the ext protocol"));
+            }
+        }
+        if self.sessions.len() > MAX_SESSIONS {
+            return Err(format!("{} sessions remembered", self.sessions.len()));
+        }
+        self.history.check(self.config.history_limit)?;
+        if self.next_ping.is_some() && self.first_now.is_none() {
+            return Err(String::from("a ping scheduled before any connection"));
+        }
+        let max = self.out.max_queued();
+        let droppable = self
+            .out
+            .events()
+            .filter(|e| !matches!(e, HubEvent::Opened { .. } | HubEvent::Closed { .. }))
+            .count();
+        if droppable > max {
+            return Err(format!("{droppable} droppable events queued, bound {max}"));
+        }
+        Ok(())
+    }
+
+    /// Queues a frame of a host command (which checked the room first).
+    fn send(&mut self, conn: ConnId, msg: ServerMessage<'_>) {
+        self.out.push_transmit((conn, HubTransmit::Send(msg.encode())));
+    }
+
+    /// Queues a frame the hub sends on its own (a welcome, a pong, a history replay, a ping).
+    fn reply(&mut self, conn: ConnId, frame: Frame) {
+        if !self.out.push_reply((conn, HubTransmit::Send(frame))) {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(
+                conn = conn.0,
+                "actioncable: hub queue full, a frame of the hub's own dropped"
+            );
+        }
+    }
+
+    fn unix_secs(&self, at: Instant) -> u64 {
+        match (self.config.unix_anchor, self.first_now) {
+            (Some(anchor), _) => anchor.unix_secs(at),
+            (None, Some(first)) => UnixAnchor::epoch_at(first).unix_secs(at),
+            (None, None) => 0,
+        }
     }
 
     /// Sends `welcome` to a connection opened with `auto_welcome` off.
     pub fn welcome(&mut self, conn: ConnId) -> Result<(), HubError> {
-        let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
+        let st = self.conns.get(&conn).ok_or(HubError::UnknownConnection)?;
         if st.welcomed {
             return Ok(());
         }
+        self.out.check_room()?;
+        let frame = self.welcome_frame(conn);
+        self.out.push_transmit((conn, HubTransmit::Send(frame)));
+        Ok(())
+    }
+
+    /// Marks `conn` welcomed (its restored subscriptions active again) and builds its `welcome`.
+    fn welcome_frame(&mut self, conn: ConnId) -> Frame {
+        let sid = match self.conns.get(&conn) {
+            Some(st) if st.ext => {
+                let sid = format!("{:x}-{}", self.config.seed, self.next_sid);
+                self.next_sid += 1;
+                Some(sid)
+            }
+            _ => None,
+        };
+        let Some(st) = self.conns.get_mut(&conn) else {
+            return ServerMessage::Welcome {
+                sid: None,
+                restored: false,
+                restored_ids: Vec::new(),
+            }
+            .encode();
+        };
         st.welcomed = true;
-        let ext = st.ext;
+        st.sid.clone_from(&sid);
         let restored = std::mem::take(&mut st.restore);
         let ids: Vec<Arc<str>> = restored.iter().map(|s| s.identifier.clone()).collect();
         st.subs.extend(restored);
-        let sid = if ext {
-            let sid = format!("{:x}-{}", self.config.seed, self.next_sid);
-            self.next_sid += 1;
-            if let Some(st) = self.conns.get_mut(&conn) {
-                st.sid = Some(sid.clone());
-            }
-            Some(sid)
-        } else {
-            None
-        };
-        let refs: Vec<&str> = ids.iter().map(|s| &**s).collect();
-        let frame = ServerFrame::Welcome {
-            sid: sid.as_deref(),
-            restored_ids: (!refs.is_empty()).then_some(&refs[..]),
-        };
-        self.send(conn, frame);
-        Ok(())
+        ServerMessage::Welcome {
+            sid: sid.map(Into::into),
+            restored: !ids.is_empty(),
+            restored_ids: ids.iter().map(|s| IdentifierStr::new(s)).collect(),
+        }
+        .encode()
     }
 
     /// Refuses a connection as Rails' `reject_unauthorized_connection` does: `disconnect` with reason
@@ -414,28 +259,38 @@ impl Hub {
         if !self.conns.contains_key(&conn) {
             return Err(HubError::UnknownConnection);
         }
-        self.send(conn, ServerFrame::Disconnect { reason, reconnect });
-        self.push_out(conn, HubTransmit::Close(Close::normal()));
+        self.out.check_room()?;
+        self.send(
+            conn,
+            ServerMessage::Disconnect {
+                reason: reason.map(Into::into),
+                reconnect,
+            },
+        );
+        self.out
+            .push_transmit((conn, HubTransmit::Close(Close::normal())));
         self.forget(conn);
         Ok(())
     }
 
-    /// Closes a connection without a disconnect frame, as Rails 5.2 does.
+    /// Closes a connection without a disconnect frame, as Rails 5.2 does. Never refused: a close is always
+    /// queued.
     pub fn close(&mut self, conn: ConnId, close: Close) -> Result<(), HubError> {
         if !self.conns.contains_key(&conn) {
             return Err(HubError::UnknownConnection);
         }
-        self.push_out(conn, HubTransmit::Close(close));
+        self.out.push_transmit((conn, HubTransmit::Close(close)));
         self.forget(conn);
         Ok(())
     }
 
+    /// Forgets a connection, remembering its AnyCable session for a restore.
     fn forget(&mut self, conn: ConnId) {
         if let Some(st) = self.conns.remove(&conn)
             && let Some(sid) = st.sid
         {
             let subs: Vec<HubSub> = st.subs.into_iter().filter(|s| s.confirmed).collect();
-            if self.sessions.len() >= 1024 {
+            if self.sessions.len() >= MAX_SESSIONS {
                 self.sessions.pop_front();
             }
             self.sessions.push_back((sid, subs));
@@ -452,25 +307,38 @@ impl Hub {
 
     /// Confirms a requested subscription (a second call is a no-op).
     pub fn confirm(&mut self, conn: ConnId, identifier: &str) -> Result<(), HubError> {
-        let sub = self.sub_mut(conn, identifier)?;
-        if sub.confirmed {
+        if self.sub_mut(conn, identifier)?.confirmed {
             return Ok(());
         }
-        sub.confirmed = true;
-        self.send(conn, ServerFrame::Confirm { identifier });
+        self.out.check_room()?;
+        self.sub_mut(conn, identifier)?.confirmed = true;
+        self.send(
+            conn,
+            ServerMessage::Confirm {
+                identifier: IdentifierStr::new(identifier),
+            },
+        );
         Ok(())
     }
 
     /// Rejects a requested subscription and forgets it.
     pub fn reject(&mut self, conn: ConnId, identifier: &str) -> Result<(), HubError> {
-        let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
+        let st = self.conns.get(&conn).ok_or(HubError::UnknownConnection)?;
         let i = st
             .subs
             .iter()
             .position(|s| &*s.identifier == identifier)
             .ok_or(HubError::UnknownSubscription)?;
-        st.subs.remove(i);
-        self.send(conn, ServerFrame::Reject { identifier });
+        self.out.check_room()?;
+        if let Some(st) = self.conns.get_mut(&conn) {
+            st.subs.remove(i);
+        }
+        self.send(
+            conn,
+            ServerMessage::Reject {
+                identifier: IdentifierStr::new(identifier),
+            },
+        );
         Ok(())
     }
 
@@ -485,33 +353,24 @@ impl Hub {
 
     /// Broadcasts `message` (raw JSON of any type) to every subscription streaming from `stream`. Each frame is
     /// encoded once per (identifier, protocol) and shared by every connection that gets it. Returns how many
-    /// connections got it.
+    /// connections got it. Refused with nothing queued when the outgoing queue is full; once accepted, every
+    /// subscriber's frame is queued.
     pub fn broadcast(&mut self, stream: &str, message: &str) -> Result<usize, HubError> {
         let message = RawJson::from_json_str(message).map_err(|_| HubError::InvalidJson)?;
-        let now = self.now;
+        self.out.check_room()?;
         let pos = if self.config.anycable && self.config.history {
             let seed = self.config.seed;
-            let limit = self.config.history_limit;
-            let h = self
-                .history
-                .entry(stream.to_owned())
-                .or_insert_with(|| StreamHistory {
-                    epoch: format!("{seed:x}"),
-                    next_offset: 1,
-                    entries: VecDeque::new(),
-                });
-            let offset = h.next_offset;
-            h.next_offset += 1;
-            if let Some(now) = now {
-                h.entries.push_back((offset, now, message.clone()));
-            }
-            while h.entries.len() > limit {
-                h.entries.pop_front();
-            }
-            Some((h.epoch.clone(), offset))
+            Some(self.history.append(
+                stream,
+                || format!("{seed:x}"),
+                self.config.history_limit,
+                self.now,
+                &message,
+            ))
         } else {
             None
         };
+        let raw = raw_value(message.as_str()).map_err(|_| HubError::InvalidJson)?;
         let mut cache: Vec<(Arc<str>, bool, Frame)> = Vec::new();
         let mut sends: Vec<(ConnId, Frame)> = Vec::new();
         for (conn, st) in &self.conns {
@@ -523,17 +382,15 @@ impl Hub {
                 let frame = match cache.iter().find(|(id, e, _)| *e == ext && id == &sub.identifier) {
                     Some((_, _, f)) => f.clone(),
                     None => {
-                        let text = ServerFrame::Message {
-                            identifier: &sub.identifier,
-                            message: message.as_str(),
-                            stream: if ext {
-                                pos.as_ref().map(|(e, o)| (stream, e.as_str(), *o))
-                            } else {
-                                None
-                            },
+                        let position = pos.as_ref().filter(|_| ext);
+                        let f = ServerMessage::Message {
+                            identifier: IdentifierStr::new(&sub.identifier),
+                            message: raw,
+                            stream_id: position.map(|_| stream.into()),
+                            epoch: position.map(|(e, _)| e.as_str().into()),
+                            offset: position.map(|(_, o)| *o),
                         }
                         .encode();
-                        let f = Frame::from(text);
                         cache.push((sub.identifier.clone(), ext, f.clone()));
                         f
                     }
@@ -543,11 +400,12 @@ impl Hub {
         }
         let n = sends.len();
         for (conn, f) in sends {
-            self.push_out(conn, HubTransmit::Send(f));
+            self.out.push_transmit((conn, HubTransmit::Send(f)));
         }
         Ok(n)
     }
 
+    /// Replays the history `raw` asks for on `identifier`; `false` when it cannot be served.
     fn serve_history(&mut self, conn: ConnId, identifier: &str, raw: &str) -> bool {
         let Ok(req) = serde_json::from_str::<HistoryRequest>(raw) else {
             return false;
@@ -559,49 +417,29 @@ impl Hub {
             return false;
         }
         let streams = sub.streams.clone();
-        let mut replay: Vec<(String, String, u64, RawJson)> = Vec::new();
-        for stream in &streams {
-            let Some(h) = self.history.get(stream) else {
-                if req.streams.contains_key(stream) {
-                    return false;
-                }
+        let Some(replay) = self.history.replay(&req, &streams, |at| self.unix_secs(at)) else {
+            return false;
+        };
+        for r in replay {
+            let Ok(message) = raw_value(r.message.as_str()) else {
                 continue;
             };
-            match req.streams.get(stream) {
-                Some(p) => {
-                    if p.epoch != h.epoch {
-                        return false;
-                    }
-                    let oldest = h.entries.front().map(|e| e.0).unwrap_or(h.next_offset);
-                    if p.offset.saturating_add(1) < oldest {
-                        return false; // evicted
-                    }
-                    for (o, _, m) in &h.entries {
-                        if *o > p.offset {
-                            replay.push((stream.clone(), h.epoch.clone(), *o, m.clone()));
-                        }
-                    }
-                }
-                None => {
-                    if let Some(since) = req.since {
-                        for (o, at, m) in &h.entries {
-                            if u64::try_from(self.unix_secs(*at)).unwrap_or(0) >= since {
-                                replay.push((stream.clone(), h.epoch.clone(), *o, m.clone()));
-                            }
-                        }
-                    }
-                }
+            let f = ServerMessage::Message {
+                identifier: IdentifierStr::new(identifier),
+                message,
+                stream_id: Some(r.stream.as_str().into()),
+                epoch: Some(r.epoch.as_str().into()),
+                offset: Some(r.offset),
             }
-        }
-        for (stream, epoch, offset, m) in replay {
-            let f = ServerFrame::Message {
-                identifier,
-                message: m.as_str(),
-                stream: Some((&stream, &epoch, offset)),
-            };
-            self.send(conn, f);
+            .encode();
+            self.reply(conn, f);
         }
         true
+    }
+
+    /// Queues an event derived from a peer's frame; `false` when the host is not polling and it was dropped.
+    fn event(&mut self, ev: HubEvent) -> bool {
+        self.out.push_event(ev)
     }
 
     fn on_command(&mut self, conn: ConnId, frame: &Frame) {
@@ -610,10 +448,10 @@ impl Hub {
             reason,
             frame: Secret::new(frame.clone()),
         };
-        let msg = match codec::decode_client(frame.as_str()) {
+        let msg = match ClientMessage::decode(frame) {
             Ok(m) => m,
             Err(e) => {
-                self.push_event(bad(format!("could not decode: {e}")));
+                self.event(bad(format!("could not decode: {e}")));
                 return;
             }
         };
@@ -625,7 +463,7 @@ impl Hub {
             ClientMessage::Subscribe { identifier, .. } => {
                 let id = Identifier::from_wire(identifier.to_cow().into_owned());
                 if find_sub(&st.subs, &identifier).is_some() {
-                    self.push_event(HubEvent::DuplicateSubscribe { conn, identifier: id });
+                    self.event(HubEvent::DuplicateSubscribe { conn, identifier: id });
                     return;
                 }
                 st.subs.push(HubSub {
@@ -633,39 +471,47 @@ impl Hub {
                     confirmed: false,
                     streams: Vec::new(),
                 });
-                self.push_event(HubEvent::SubscribeRequested { conn, identifier: id });
+                if !self.event(HubEvent::SubscribeRequested { conn, identifier: id })
+                    && let Some(st) = self.conns.get_mut(&conn)
+                {
+                    // the host will not hear of it: forget it, the client's retry asks again
+                    st.subs.pop();
+                }
             }
             ClientMessage::Unsubscribe { identifier } => match find_sub(&st.subs, &identifier) {
                 Some(i) => {
                     let sub = st.subs.remove(i);
-                    self.push_event(HubEvent::Unsubscribed {
+                    self.event(HubEvent::Unsubscribed {
                         conn,
                         identifier: Identifier::from_wire(sub.identifier.to_string()),
                     });
                 }
-                None => self.push_event(bad(String::from("unsubscribe: no such subscription"))),
+                None => {
+                    self.event(bad(String::from("unsubscribe: no such subscription")));
+                }
             },
             ClientMessage::Message { identifier, data } => {
                 if find_sub(&st.subs, &identifier).is_none() {
-                    self.push_event(bad(String::from("message: no such subscription")));
+                    self.event(bad(String::from("message: no such subscription")));
                     return;
                 }
-                match MessageData::from_raw(data) {
-                    Ok(d) => self.push_event(HubEvent::Perform {
+                let ev = match MessageData::from_raw(data) {
+                    Ok(d) => HubEvent::Perform {
                         conn,
                         identifier: Identifier::from_wire(identifier.to_cow().into_owned()),
                         action: d.action,
                         data: d.json,
-                    }),
-                    Err(e) => self.push_event(bad(format!("message data: {e}"))),
-                }
+                    },
+                    Err(e) => bad(format!("message data: {e}")),
+                };
+                self.event(ev);
             }
             ClientMessage::Whisper { identifier, data } if ext => {
                 if find_sub(&st.subs, &identifier).is_none() {
-                    self.push_event(bad(String::from("whisper: no such subscription")));
+                    self.event(bad(String::from("whisper: no such subscription")));
                     return;
                 }
-                self.push_event(HubEvent::Whisper {
+                self.event(HubEvent::Whisper {
                     conn,
                     identifier: Identifier::from_wire(identifier.to_cow().into_owned()),
                     data: RawJson::from_raw_in(frame, data),
@@ -675,12 +521,17 @@ impl Hub {
                 let id = identifier.to_cow().into_owned();
                 let served = self.config.history && self.serve_history(conn, &id, history.get());
                 let f = if served {
-                    ServerFrame::ConfirmHistory { identifier: &id }
+                    ServerMessage::ConfirmHistory {
+                        identifier: IdentifierStr::new(&id),
+                    }
                 } else {
-                    ServerFrame::RejectHistory { identifier: &id }
-                };
-                self.send(conn, f);
-                self.push_event(HubEvent::HistoryRequested {
+                    ServerMessage::RejectHistory {
+                        identifier: IdentifierStr::new(&id),
+                    }
+                }
+                .encode();
+                self.reply(conn, f);
+                self.event(HubEvent::HistoryRequested {
                     conn,
                     identifier: Identifier::from_wire(id),
                     served,
@@ -692,7 +543,7 @@ impl Hub {
                 if ext =>
             {
                 if find_sub(&st.subs, &identifier).is_none() {
-                    self.push_event(bad(String::from("presence: no such subscription")));
+                    self.event(bad(String::from("presence: no such subscription")));
                     return;
                 }
                 let (command, presence) = match msg {
@@ -702,16 +553,18 @@ impl Hub {
                     ClientMessage::Leave { .. } => ("leave", None),
                     _ => ("presence", None),
                 };
-                self.push_event(HubEvent::Presence {
+                self.event(HubEvent::Presence {
                     conn,
                     identifier: Identifier::from_wire(identifier.to_cow().into_owned()),
                     command,
                     presence,
                 });
             }
-            ClientMessage::Ping if ext => self.send(conn, ServerFrame::Pong),
+            ClientMessage::Ping if ext => self.reply(conn, ServerMessage::Pong.encode()),
             ClientMessage::Pong if ext => {}
-            _ => self.push_event(bad(String::from("unrecognized command"))),
+            _ => {
+                self.event(bad(String::from("unrecognized command")));
+            }
         }
     }
 }
@@ -739,7 +592,7 @@ impl feedwire_core::Hub for Hub {
                 .header("X-ANYCABLE-RESTORE-SID")
                 .map(str::to_owned)
                 .or_else(|| {
-                    url::form_urlencoded::parse(request.query().as_bytes())
+                    form_urlencoded::parse(request.query().as_bytes())
                         .find(|(k, _)| k == "sid")
                         .map(|(_, v)| v.into_owned())
                 });
@@ -765,9 +618,10 @@ impl feedwire_core::Hub for Hub {
             },
         );
         if self.config.auto_welcome {
-            let _ = self.welcome(conn);
+            let frame = self.welcome_frame(conn);
+            self.reply(conn, frame);
         }
-        self.push_event(HubEvent::Opened {
+        self.out.push_event_kept(HubEvent::Opened {
             conn,
             request: request.clone(),
             ext,
@@ -782,7 +636,7 @@ impl feedwire_core::Hub for Hub {
         }
         let max = self.config.limits.max_frame_size;
         if frame.len() > max {
-            self.push_event(HubEvent::BadInput {
+            self.event(HubEvent::BadInput {
                 conn,
                 reason: format!("frame of {} bytes exceeds the limit of {max} bytes", frame.len()),
                 frame: Secret::new(frame),
@@ -796,7 +650,7 @@ impl feedwire_core::Hub for Hub {
         self.now = Some(now);
         if self.conns.contains_key(&conn) {
             self.forget(conn);
-            self.push_event(HubEvent::Closed { conn, close });
+            self.out.push_event_kept(HubEvent::Closed { conn, close });
         }
     }
 
@@ -811,25 +665,14 @@ impl feedwire_core::Hub for Hub {
             next = now + self.config.ping_interval;
         }
         self.next_ping = if self.conns.is_empty() { None } else { Some(next) };
-        let ttl = self.config.history_ttl;
-        for h in self.history.values_mut() {
-            while h
-                .entries
-                .front()
-                .is_some_and(|e| now.saturating_duration_since(e.1) > ttl)
-            {
-                h.entries.pop_front();
-            }
-        }
+        self.history.expire(now, self.config.history_ttl);
         if self.paused {
             return;
         }
-        let ping = Frame::from(
-            ServerFrame::Ping {
-                message: self.unix_secs(now),
-            }
-            .encode(),
-        );
+        let ping = ServerMessage::Ping {
+            message: Some(i64::try_from(self.unix_secs(now)).unwrap_or(i64::MAX)),
+        }
+        .encode();
         let conns: Vec<ConnId> = self
             .conns
             .iter()
@@ -837,16 +680,16 @@ impl feedwire_core::Hub for Hub {
             .map(|(c, _)| *c)
             .collect();
         for conn in conns {
-            self.push_out(conn, HubTransmit::Send(ping.clone()));
+            self.reply(conn, ping.clone());
         }
     }
 
     fn poll_transmit(&mut self) -> Option<(ConnId, HubTransmit)> {
-        self.out.pop_front()
+        self.out.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<HubEvent> {
-        self.events.pop_front()
+        self.out.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
