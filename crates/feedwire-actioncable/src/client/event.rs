@@ -229,19 +229,9 @@ pub(super) fn check_queues(out: &feedwire_core::Outbox<Event>) -> Result<(), Str
 }
 
 /// How much of a malformed frame an [`Event::Malformed`] keeps.
-pub(super) const MALFORMED_KEEP: usize = 256;
+pub(super) const MALFORMED_KEEP: usize = Frame::MALFORMED_KEEP;
 
 /// `frame` cut to at most [`MALFORMED_KEEP`] bytes, on a character boundary (no copy).
-// CORE-CANDIDATE: every protocol's `Event::Malformed` keeps at most 256 bytes of the frame; a
-// `Frame::truncated(max)` in core would make the four crates cut it the same way.
 pub(super) fn cut(frame: &Frame) -> Frame {
-    let text = frame.as_str();
-    if text.len() <= MALFORMED_KEEP {
-        return frame.clone();
-    }
-    let mut end = MALFORMED_KEEP;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    frame.slice_ref(text.get(..end).unwrap_or(""))
+    frame.truncated(MALFORMED_KEEP)
 }

@@ -40,7 +40,7 @@ use feedwire_core::{
 use crate::codec::{self, ClientMessage, DecodeError, EventKind, Heartbeat, PosStatus, ServerMessage, Stamp};
 
 /// How much of an undecodable frame [`Event::Malformed`] keeps.
-const KEPT_FRAME_BYTES: usize = 256;
+const KEPT_FRAME_BYTES: usize = Frame::MALFORMED_KEEP;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -385,19 +385,8 @@ impl Client {
     }
 
     /// An undecodable frame: reported with (the start of) the frame; the session goes on.
-    // CORE-CANDIDATE: every protocol's `Event::Malformed` keeps at most 256 bytes of the frame, cut at a
-    // character boundary; a `Frame::truncated(max)` in core would say it once.
     fn malformed(&mut self, error: DecodeError, frame: Frame) {
-        let frame = if frame.len() <= KEPT_FRAME_BYTES {
-            frame
-        } else {
-            let text = frame.as_str();
-            let mut end = KEPT_FRAME_BYTES;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            frame.slice_ref(text.get(..end).unwrap_or_default())
-        };
+        let frame = frame.truncated(KEPT_FRAME_BYTES);
         self.out.push_event(Event::Malformed { error, frame });
     }
 }
