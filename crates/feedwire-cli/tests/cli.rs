@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_feedwire");
 
 fn testdata(proto: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(proto)
-        .join("frames")
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // a protocol crate keeps its frames in its own `testdata/` (so it tests from its packaged .crate)
+    let own = crates.join(format!("feedwire-{proto}/testdata/frames"));
+    if own.is_dir() {
+        return own;
+    }
+    crates.join("../testdata").join(proto).join("frames")
 }
 
 #[test]
