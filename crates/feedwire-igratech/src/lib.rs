@@ -72,7 +72,6 @@ pub mod envelope;
 mod excerpt;
 pub mod server;
 
-/// Fuzzing entry points; see the module docs.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

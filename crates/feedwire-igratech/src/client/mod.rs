@@ -12,7 +12,7 @@
 //! - on `logout` (a login from another client) reports [`Event::LoggedOut`] and stops for good: reconnecting
 //!   on its own would log the other client out in turn. [`Client::connect`] starts it again on purpose.
 //!
-//! Payloads reach the application as [`Payload`](crate::codec::Payload)s: the raw JSON slice of the frame,
+//! Payloads reach the application as [`Payload`]s: the raw JSON slice of the frame,
 //! parsed on demand. With [`Config::with_checked_payloads`] the client parses each typed payload as it arrives
 //! and reports one that does not fit the model as [`Event::Mismatch`] (raw JSON and reason) instead.
 //!
