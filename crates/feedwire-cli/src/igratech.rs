@@ -140,9 +140,9 @@ pub fn hub_line(ev: &HubEvent) -> Line {
         HubEvent::Unknown { conn, event, .. } => {
             l("unknown").with("conn", conn.0).with("event", event.as_str())
         }
-        HubEvent::Malformed { conn, error, .. } => l("malformed")
-            .with("conn", conn.0)
-            .with("reason", error.as_str()),
+        HubEvent::Malformed { conn, error, .. } => {
+            l("malformed").with("conn", conn.0).with("reason", error.as_str())
+        }
         HubEvent::Closed { conn, user } => l("closed").with("conn", conn.0).with("user", user.as_str()),
         other => l("other").with("debug", format!("{other:?}")),
     }
