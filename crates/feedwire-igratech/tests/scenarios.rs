@@ -663,3 +663,63 @@ fn disconnect_before_the_first_dial_withdraws_it() {
         ]
     );
 }
+
+/// Commands follow core's outbox policy: refused with `QueueFull` while the driver has not drained, with
+/// nothing changed; the hub's fan-out is one command, all its frames queued at once.
+#[test]
+fn commands_are_refused_not_lost_when_the_driver_does_not_drain() {
+    use feedwire_core::{Hub as _, HubTransmit, OpenRequest, QueueFull};
+    use feedwire_igratech::CommandError;
+    use feedwire_igratech::server::{HubConfig, HubError};
+
+    let start = Instant::now();
+    let mut c = Client::new(Config::default().with_limits(Limits::default().with_max_queued(2)));
+    c.connect(start);
+    while c.poll_transmit().is_some() {}
+    c.handle_open(start, None);
+    c.set_settings(settings()).unwrap();
+    c.set_settings(settings()).unwrap();
+    let other = Settings {
+        lang: Some("de".into()),
+        ..settings()
+    };
+    assert_eq!(
+        c.set_settings(other.clone()),
+        Err(CommandError::QueueFull(QueueFull { queued: 2 }))
+    );
+    assert_eq!(c.settings(), Some(&settings()), "nothing changed");
+    assert_eq!(c.queue_stats().queued_transmits, 2);
+    while c.poll_transmit().is_some() {}
+    c.set_settings(other.clone()).unwrap();
+    assert_eq!(c.settings(), Some(&other));
+
+    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(2)));
+    for n in 1..=3 {
+        hub.handle_open(
+            start,
+            ConnId(n),
+            &OpenRequest::new(format!("/wspublic?token=u{n}")),
+        );
+        hub.handle_frame(start, ConnId(n), ClientMessage::Settings(settings()).encode());
+    }
+    // the hub's own answers (3 `connected`, 3 settings echoes) have twice the commands' room: past it
+    // (a driver that does not drain at all) they are dropped and counted
+    let stats = hub.queue_stats();
+    assert_eq!((stats.queued_transmits, stats.dropped_transmits), (4, 2));
+    let full = QueueFull { queued: 4 };
+    assert_eq!(hub.publish(&bet(1)), Err(HubError::QueueFull(full)));
+    assert_eq!(hub.logout_user("u1", "x"), Err(HubError::QueueFull(full)));
+    assert_eq!(hub.connection_of("u1"), Some(ConnId(1)), "nothing changed");
+    while hub.poll_transmit().is_some() {}
+    assert_eq!(
+        hub.publish(&bet(1)),
+        Ok(3),
+        "one command, every subscriber's frame"
+    );
+    let sent: Vec<_> = std::iter::from_fn(|| hub.poll_transmit()).collect();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent.iter()
+            .all(|(_, t)| matches!(t, HubTransmit::Send(f) if *f == bet(1).encode()))
+    );
+}
