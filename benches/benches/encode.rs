@@ -70,8 +70,8 @@ fn bench(c: &mut Criterion) {
     let settings: feedwire_igratech::codec::Settings =
         serde_json::from_str(r#"{"lang":"en","oddsFormat":"decimal","gameIds":[1,2,3]}"#).unwrap();
     let msg = feedwire_igratech::codec::ClientMessage::Settings(settings);
-    group(c, "igratech_settings", || msg.encode().unwrap().len());
-    reference(c, "igratech_settings", &msg.encode().unwrap());
+    group(c, "igratech_settings", || msg.encode().len());
+    reference(c, "igratech_settings", msg.encode().as_str());
 }
 
 criterion_group!(benches, bench);

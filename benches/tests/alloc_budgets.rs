@@ -116,7 +116,7 @@ fn allocation_budgets() {
         ),
         (
             "igratech ping",
-            per_call(1_000, || drop(black_box(igra_ping.encode().unwrap()))),
+            per_call(1_000, || drop(black_box(igra_ping.encode()))),
         ),
     ];
     for (name, a) in outbound {

@@ -591,9 +591,9 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     let mut ready = (false, false);
     while !(ready.0 && ready.1) {
         match next(&mut c, step).await? {
-            E::Connected(p) => {
+            E::Connected { status } => {
                 ready.0 = true;
-                n.say(format!("connected: {}", p.raw()));
+                n.say(format!("connected: {}", status.raw()));
             }
             E::Settings(p) => {
                 ready.1 = true;
@@ -649,9 +649,9 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     let mut settings_again = false;
     while !(gap && settings_again) {
         match next(&mut c, step * 2).await? {
-            E::Reconnecting { delay, .. } => {
+            E::Reconnecting { after, .. } => {
                 tally.reconnects += 1;
-                n.say(format!("reconnecting in {delay:?}"));
+                n.say(format!("reconnecting in {after:?}"));
             }
             E::Gap {
                 from_unix_ms,

@@ -232,14 +232,15 @@ async fn igratech_client_and_hub_across_a_server_restart() {
         .with_url(format!("ws://{addr}/wspublic"))
         .with_token("u1")
         .with_settings(settings)
-        .with_unix_anchor(now, unix_ms());
+        .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms()));
     let mut client = Client::new(config);
     client.connect(now);
     let mut c = Connection::new(client);
     while !matches!(next(&mut c).await, Event::Settings(_)) {}
-    let bet =
-        ServerMessage::decode(r#"{"event":"bet","data":{"gameId":7,"bets":[{"betId":"b1","odds":1.5}]}}"#)
-            .unwrap();
+    let bet = ServerMessage::decode(&feedwire_core::Frame::from(
+        r#"{"event":"bet","data":{"gameId":7,"bets":[{"betId":"b1","odds":1.5}]}}"#,
+    ))
+    .unwrap();
     assert_eq!(server.call(|hub| hub.publish(&bet)).unwrap(), 1);
     while !matches!(next(&mut c).await, Event::Bet(_)) {}
     // restart: the same hub on the same port

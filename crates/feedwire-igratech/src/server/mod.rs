@@ -10,6 +10,11 @@
 //! to subscribed connections whose `gameIds` contain it (or that gave no or an empty `gameIds`); other messages go to
 //! every subscribed connection. [`Hub::send_to_user`] targets one user (balance, bets-result).
 //!
+//! The hub's queues follow core's [`HubOutbox`] policy: its commands ([`Hub::publish`], [`Hub::send_to_user`],
+//! [`Hub::send_raw`], [`Hub::logout_user`]) are refused with [`HubError::QueueFull`], nothing sent, while
+//! `max_queued` transmits wait for the driver; its own answers (`connected`, pongs, settings echoes) are
+//! dropped and counted only when the driver does not drain at all; closes are never dropped.
+//!
 //! ```
 //! use std::time::Instant;
 //! use feedwire_core::{ConnId, Hub as _, HubTransmit, OpenRequest};
@@ -25,117 +30,23 @@
 //! assert_eq!(f.as_str(), r#"{"event":"ping-pong","data":{"pong":5}}"#);
 //! ```
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod config;
+mod event;
+
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use feedwire_core::{Close, ConnId, Frame, HubTransmit, Limits, OpenRequest, RawJson};
+use feedwire_core::{Close, ConnId, Frame, HubOutbox, HubTransmit, OpenRequest, QueueStats};
 
-use crate::codec::{ClientMessage, EncodeError, Id, Logout, Pong, ServerMessage, Settings, Status};
+pub use config::HubConfig;
+pub use event::{HubError, HubEvent};
+
+use crate::codec::{ClientMessage, Id, Logout, Pong, ServerMessage, Settings, Status};
 use crate::envelope::{Envelope, NestEnvelope};
+use crate::excerpt::excerpt;
 
 /// The close code the hub uses after `logout`.
 pub const LOGOUT_CLOSE: u16 = 4001;
-
-/// How a [`Hub`] behaves.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct HubConfig {
-    /// Answer pings (default true; turn off to test a client's pong timeout).
-    pub answer_pings: bool,
-    /// The `reason` of the `logout` sent when a user logs in again.
-    pub logout_reason: String,
-    /// Frame and queue bounds.
-    pub limits: Limits,
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        HubConfig {
-            answer_pings: true,
-            logout_reason: "login from another client".to_owned(),
-            limits: Limits::default(),
-        }
-    }
-}
-
-impl HubConfig {
-    /// Sets whether pings are answered.
-    pub fn with_answer_pings(mut self, yes: bool) -> Self {
-        self.answer_pings = yes;
-        self
-    }
-    /// Sets the logout reason.
-    pub fn with_logout_reason(mut self, reason: impl Into<String>) -> Self {
-        self.logout_reason = reason.into();
-        self
-    }
-    /// Sets the limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-}
-
-/// What the hub tells its host.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum HubEvent {
-    /// A connection opened and was logged in as `user`.
-    Opened {
-        /// The connection.
-        conn: ConnId,
-        /// The user.
-        user: String,
-    },
-    /// A connection was logged out (`logout` sent, then closed).
-    LoggedOut {
-        /// The connection logged out.
-        conn: ConnId,
-        /// Its user.
-        user: String,
-        /// The connection that logged in as the same user, if that was the cause.
-        by: Option<ConnId>,
-    },
-    /// A connection sent settings, now applied.
-    Settings {
-        /// The connection.
-        conn: ConnId,
-        /// The settings.
-        settings: Settings,
-    },
-    /// A connection pinged.
-    Ping {
-        /// The connection.
-        conn: ConnId,
-        /// The ping value.
-        unix_ms: u64,
-    },
-    /// A message on a channel the hub does not handle.
-    Unknown {
-        /// The connection.
-        conn: ConnId,
-        /// The channel.
-        event: String,
-        /// The payload.
-        data: RawJson,
-    },
-    /// A frame that is not an envelope, too large, or with a payload that does not fit.
-    Malformed {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: String,
-        /// The frame.
-        raw: Frame,
-    },
-    /// A connection closed.
-    Closed {
-        /// The connection.
-        conn: ConnId,
-        /// Its user.
-        user: String,
-    },
-}
 
 #[derive(Debug)]
 struct Conn {
@@ -150,9 +61,7 @@ pub struct Hub<E: Envelope = NestEnvelope> {
     envelope: E,
     conns: BTreeMap<ConnId, Conn>,
     users: HashMap<String, ConnId>,
-    out: VecDeque<(ConnId, HubTransmit)>,
-    events: VecDeque<HubEvent>,
-    dropped_events: u64,
+    out: HubOutbox<HubEvent>,
 }
 
 impl Hub<NestEnvelope> {
@@ -172,13 +81,11 @@ impl<E: Envelope> Hub<E> {
     /// A hub that frames messages with `envelope`.
     pub fn with_envelope(config: HubConfig, envelope: E) -> Self {
         Hub {
+            out: HubOutbox::new(&config.limits),
             config,
             envelope,
             conns: BTreeMap::new(),
             users: HashMap::new(),
-            out: VecDeque::new(),
-            events: VecDeque::new(),
-            dropped_events: 0,
         }
     }
 
@@ -207,78 +114,118 @@ impl<E: Envelope> Hub<E> {
         self.conns.get(&conn).and_then(|c| c.settings.as_ref())
     }
 
-    /// Transmits waiting to be polled.
-    pub fn queued_transmits(&self) -> usize {
-        self.out.len()
-    }
-
-    /// Events waiting to be polled.
-    pub fn queued_events(&self) -> usize {
-        self.events.len()
+    /// What the queues hold and have dropped.
+    pub fn queue_stats(&self) -> QueueStats {
+        self.out.stats()
     }
 
     /// Encodes `msg` in this hub's envelope.
-    pub fn encode(&self, msg: &ServerMessage) -> Result<Frame, EncodeError> {
-        Ok(Frame::from(msg.encode_with(&self.envelope)?))
+    pub fn encode(&self, msg: &ServerMessage) -> Frame {
+        msg.encode_with(&self.envelope)
     }
 
     /// Sends `msg` to every connection it concerns (see the [module docs](self)), encoded once; returns how
-    /// many connections it went to.
-    pub fn publish(&mut self, msg: &ServerMessage) -> Result<usize, EncodeError> {
-        let frame = self.encode(msg)?;
+    /// many connections it went to. Refused, with nothing sent, while the driver has not drained the frames
+    /// already queued.
+    pub fn publish(&mut self, msg: &ServerMessage) -> Result<usize, HubError> {
+        self.out.check_room()?;
+        let frame = self.encode(msg);
         let game = msg.game_id();
-        let targets: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| match (&c.settings, game) {
+        let mut sent = 0;
+        for (conn, c) in &self.conns {
+            let wanted = match (&c.settings, game) {
                 (None, _) => false,
                 (Some(_), None) => true,
                 (Some(s), Some(g)) => match &s.game_ids {
                     None => true,
                     Some(ids) => ids.is_empty() || ids.contains(g),
                 },
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in &targets {
-            self.out.push_back((*conn, HubTransmit::Send(frame.clone())));
+            };
+            if wanted {
+                self.out.push_transmit((*conn, HubTransmit::Send(frame.clone())));
+                sent += 1;
+            }
         }
-        Ok(targets.len())
+        Ok(sent)
     }
 
     /// Sends `msg` to `user`'s connection, if any; returns whether it had one.
-    pub fn send_to_user(&mut self, user: &str, msg: &ServerMessage) -> Result<bool, EncodeError> {
+    pub fn send_to_user(&mut self, user: &str, msg: &ServerMessage) -> Result<bool, HubError> {
+        self.out.check_room()?;
         let Some(conn) = self.users.get(user).copied() else {
             return Ok(false);
         };
-        let frame = self.encode(msg)?;
-        self.out.push_back((conn, HubTransmit::Send(frame)));
+        let frame = self.encode(msg);
+        self.out.push_transmit((conn, HubTransmit::Send(frame)));
         Ok(true)
     }
 
-    /// Sends `frame` as is to `conn` (for malformed or foreign frames in tests).
-    pub fn send_raw(&mut self, conn: ConnId, frame: Frame) {
-        if self.conns.contains_key(&conn) {
-            self.out.push_back((conn, HubTransmit::Send(frame)));
+    /// Sends `frame` as is to `conn` (for malformed or foreign frames in tests); returns whether `conn` is
+    /// open.
+    pub fn send_raw(&mut self, conn: ConnId, frame: Frame) -> Result<bool, HubError> {
+        self.out.check_room()?;
+        if !self.conns.contains_key(&conn) {
+            return Ok(false);
         }
+        self.out.push_transmit((conn, HubTransmit::Send(frame)));
+        Ok(true)
     }
 
     /// Logs `user` out: `logout` with `reason`, then a close. Returns whether the user had a connection.
-    pub fn logout_user(&mut self, user: &str, reason: &str) -> bool {
+    pub fn logout_user(&mut self, user: &str, reason: &str) -> Result<bool, HubError> {
+        self.out.check_room()?;
         match self.users.get(user).copied() {
             Some(conn) => {
                 self.logout(conn, reason.to_owned(), None);
-                true
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
 
+    /// The fuzzers' invariants: one connection per user and the two maps agree, droppable events within the
+    /// bound, and frames queued only for open connections or ahead of their close.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (user, conn) in &self.users {
+            match self.conns.get(conn) {
+                Some(c) if &c.user == user => {}
+                other => return Err(format!("user {user} on {conn}, which is {other:?}")),
+            }
+        }
+        for (conn, c) in &self.conns {
+            if self.users.get(&c.user) != Some(conn) {
+                return Err(format!("{conn} of {} is not that user's connection", c.user));
+            }
+        }
+        let max = self.out.max_queued();
+        let droppable = self.out.events().filter(|e| !e.is_kept()).count();
+        if droppable > max {
+            return Err(format!("{droppable} droppable events queued, bound {max}"));
+        }
+        let queued: Vec<_> = self.out.transmits().collect();
+        let mut closing = std::collections::BTreeSet::new();
+        for (conn, t) in queued.into_iter().rev() {
+            if matches!(t, HubTransmit::Close(_)) {
+                closing.insert(*conn);
+            } else if !self.conns.contains_key(conn) && !closing.contains(conn) {
+                return Err(format!(
+                    "a frame queued for {conn}, which is neither open nor closing"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs `conn` out. `logout` is the session's own frame when a second login causes it (`by`), the
+    /// application's when it asked ([`Hub::logout_user`], whose room is checked); the close is never dropped.
     fn logout(&mut self, conn: ConnId, reason: String, by: Option<ConnId>) {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        crate::debug!(%conn, ?by, "igratech hub: logging a connection out");
+        #[cfg(feature = "tracing")]
+        tracing::debug!(%conn, ?by, "igratech hub: logging a connection out");
         if self.users.get(&c.user) == Some(&conn) {
             self.users.remove(&c.user);
         }
@@ -286,30 +233,34 @@ impl<E: Envelope> Hub<E> {
             reason: Some(reason),
             extra: Default::default(),
         });
-        if let Ok(f) = self.encode(&msg) {
-            self.out.push_back((conn, HubTransmit::Send(f)));
+        let frame = (conn, HubTransmit::Send(self.encode(&msg)));
+        if by.is_some() {
+            self.out.push_reply(frame);
+        } else {
+            self.out.push_transmit(frame);
         }
         self.out
-            .push_back((conn, HubTransmit::Close(Close::new(LOGOUT_CLOSE, "logged out"))));
-        self.push_event(HubEvent::LoggedOut {
+            .push_transmit((conn, HubTransmit::Close(Close::new(LOGOUT_CLOSE, "logged out"))));
+        self.emit(HubEvent::LoggedOut {
             conn,
             user: c.user,
             by,
         });
     }
 
-    fn push_event(&mut self, ev: HubEvent) {
-        if self.events.len() >= self.config.limits.max_queued.max(1) {
-            self.events.pop_front();
-            self.dropped_events += 1;
+    /// Queues an event under the outbox policy ([`HubEvent`] says which are kept).
+    fn emit(&mut self, ev: HubEvent) {
+        if ev.is_kept() {
+            self.out.push_event_kept(ev);
+        } else {
+            self.out.push_event(ev);
         }
-        self.events.push_back(ev);
     }
 
-    fn send(&mut self, conn: ConnId, msg: &ServerMessage) {
-        if let Ok(f) = self.encode(msg) {
-            self.out.push_back((conn, HubTransmit::Send(f)));
-        }
+    /// Sends the hub's own answer `msg` to `conn`.
+    fn reply(&mut self, conn: ConnId, msg: &ServerMessage) {
+        let frame = self.encode(msg);
+        self.out.push_reply((conn, HubTransmit::Send(frame)));
     }
 }
 
@@ -322,7 +273,7 @@ fn user_of_request(request: &OpenRequest) -> Option<String> {
     {
         return Some(t.to_owned());
     }
-    url::form_urlencoded::parse(request.query().as_bytes())
+    form_urlencoded::parse(request.query().as_bytes())
         .find(|(k, v)| k == "token" && !v.is_empty())
         .map(|(_, v)| v.into_owned())
 }
@@ -356,8 +307,8 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
             session_id: Some(Id::Str(conn.to_string())),
             extra: Default::default(),
         });
-        self.send(conn, &status);
-        self.push_event(HubEvent::Opened { conn, user });
+        self.reply(conn, &status);
+        self.emit(HubEvent::Opened { conn, user });
     }
 
     fn handle_frame(&mut self, _now: Instant, conn: ConnId, frame: Frame) {
@@ -365,24 +316,19 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
             return;
         }
         if !self.config.limits.frame_fits(frame.len()) {
-            let reason = format!("frame of {} bytes exceeds the limit", frame.len());
-            self.push_event(HubEvent::Malformed {
+            let error = format!("frame of {} bytes exceeds the limit", frame.len());
+            self.emit(HubEvent::Malformed {
                 conn,
-                reason,
-                raw: frame,
+                error,
+                frame: excerpt(frame),
             });
             return;
         }
-        let decoded = self
-            .envelope
-            .split(frame.as_str())
-            .map_err(crate::codec::DecodeError::from)
-            .and_then(|m| ClientMessage::from_parts(&m, Some(&frame)));
-        match decoded {
-            Err(e) => self.push_event(HubEvent::Malformed {
+        match ClientMessage::decode_with(&frame, &self.envelope) {
+            Err(e) => self.emit(HubEvent::Malformed {
                 conn,
-                reason: e.to_string(),
-                raw: frame,
+                error: e.to_string(),
+                frame: excerpt(frame),
             }),
             Ok(ClientMessage::Ping(p)) => {
                 if self.config.answer_pings {
@@ -390,9 +336,9 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
                         pong: p.ping,
                         extra: Default::default(),
                     });
-                    self.send(conn, &pong);
+                    self.reply(conn, &pong);
                 }
-                self.push_event(HubEvent::Ping {
+                self.emit(HubEvent::Ping {
                     conn,
                     unix_ms: p.ping,
                 });
@@ -401,12 +347,10 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.settings = Some(s.clone());
                 }
-                self.send(conn, &ServerMessage::Settings(s.clone()));
-                self.push_event(HubEvent::Settings { conn, settings: s });
+                self.reply(conn, &ServerMessage::Settings(s.clone()));
+                self.emit(HubEvent::Settings { conn, settings: s });
             }
-            Ok(ClientMessage::Other { event, data }) => {
-                self.push_event(HubEvent::Unknown { conn, event, data })
-            }
+            Ok(ClientMessage::Other { event, data }) => self.emit(HubEvent::Unknown { conn, event, data }),
         }
     }
 
@@ -415,19 +359,19 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
             if self.users.get(&c.user) == Some(&conn) {
                 self.users.remove(&c.user);
             }
-            self.out.retain(|(id, _)| *id != conn);
-            self.push_event(HubEvent::Closed { conn, user: c.user });
+            self.out.retain_transmits(|(id, _)| *id != conn);
+            self.emit(HubEvent::Closed { conn, user: c.user });
         }
     }
 
     fn handle_timeout(&mut self, _now: Instant) {}
 
     fn poll_transmit(&mut self) -> Option<(ConnId, HubTransmit)> {
-        self.out.pop_front()
+        self.out.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<HubEvent> {
-        self.events.pop_front()
+        self.out.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
