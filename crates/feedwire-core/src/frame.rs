@@ -58,9 +58,10 @@ impl Frame {
     /// How many bytes of an undecodable frame a session's `Malformed` event keeps.
     pub const MALFORMED_KEEP: usize = 256;
 
-    /// The frame cut to at most `max` bytes on a character boundary, sharing the buffer (no copy). Sessions
-    /// keep `truncated(Frame::MALFORMED_KEEP)` of a frame they could not decode, so that a flood of
-    /// megabyte-sized garbage never piles up in their events.
+    /// The frame cut to at most `max` bytes on a character boundary. Sessions keep
+    /// `truncated(Frame::MALFORMED_KEEP)` of a frame they could not decode, so that a flood of megabyte-sized
+    /// garbage never piles up in their events: a frame that is cut is copied (a few hundred bytes), so the
+    /// excerpt does not keep the large buffer alive; one that fits is shared.
     ///
     /// ```
     /// use feedwire_core::Frame;
@@ -77,7 +78,7 @@ impl Frame {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.slice_ref(text.get(..end).unwrap_or(""))
+        Frame::from(text.get(..end).unwrap_or("").to_owned())
     }
 
     /// The frame's text.

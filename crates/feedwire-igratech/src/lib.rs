@@ -69,7 +69,6 @@
 pub mod client;
 pub mod codec;
 pub mod envelope;
-mod excerpt;
 pub mod server;
 
 #[cfg(feature = "fuzzing")]

@@ -65,7 +65,6 @@ use crate::codec::{
     StatsData, Status,
 };
 use crate::envelope::{Envelope, EnvelopeError, NestEnvelope};
-use crate::excerpt::excerpt;
 
 /// The close the client sends when no pong came in time.
 pub const PONG_TIMEOUT_CLOSE: u16 = 4000;
@@ -356,7 +355,7 @@ impl<E: Envelope> Client<E> {
                 let error = split_error.map_or_else(|| "malformed envelope".to_owned(), |e| e.to_string());
                 self.emit(Event::Malformed {
                     error,
-                    frame: excerpt(frame),
+                    frame: frame.truncated(Frame::MALFORMED_KEEP),
                 });
                 return;
             }
@@ -506,7 +505,7 @@ impl<E: Envelope> Session for Client<E> {
             );
             self.emit(Event::Malformed {
                 error,
-                frame: excerpt(frame),
+                frame: frame.truncated(Frame::MALFORMED_KEEP),
             });
             return;
         }

@@ -43,7 +43,6 @@ pub use event::{HubError, HubEvent};
 
 use crate::codec::{ClientMessage, Id, Logout, Pong, ServerMessage, Settings, Status};
 use crate::envelope::{Envelope, NestEnvelope};
-use crate::excerpt::excerpt;
 
 /// The close code the hub uses after `logout`.
 pub const LOGOUT_CLOSE: u16 = 4001;
@@ -320,7 +319,7 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
             self.emit(HubEvent::Malformed {
                 conn,
                 error,
-                frame: excerpt(frame),
+                frame: frame.truncated(Frame::MALFORMED_KEEP),
             });
             return;
         }
@@ -328,7 +327,7 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
             Err(e) => self.emit(HubEvent::Malformed {
                 conn,
                 error: e.to_string(),
-                frame: excerpt(frame),
+                frame: frame.truncated(Frame::MALFORMED_KEEP),
             }),
             Ok(ClientMessage::Ping(p)) => {
                 if self.config.answer_pings {
