@@ -111,8 +111,9 @@ ports=("$PORT1"); (( cluster )) && ports+=("$PORT2")
 ws_list=$(printf '127.0.0.1:%s,' "${ports[@]}"); ws_list=${ws_list%,}
 
 run_generator() { # NAME PIDS(comma-separated)
-  local name=$1 pids=$2
-  "$gen" run --name "$name" --ws "$ws_list" --http "127.0.0.1:$PORT1" --pids "$pids" \
+  local name=$1 pids=$2 aux=()
+  (( cluster )) && aux=(--aux-pids "$redis_pid")
+  "$gen" run --name "$name" --ws "$ws_list" --http "127.0.0.1:$PORT1" --pids "$pids" "${aux[@]}" \
     --n "$N" --fanout-events "$FANOUT_EVENTS" --single-events "$SINGLE_EVENTS" --batch-events "$BATCH_EVENTS" \
     --batch-size "$BATCH_SIZE" --tp-subscribers "$TP_SUBSCRIBERS" --in-flight "$IN_FLIGHT" \
     --burst-channels "$BURST_CHANNELS" --clk-tck "$(getconf CLK_TCK)" --out "$tmp/$name.json" \

@@ -103,7 +103,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 impl Api {
     /// The signed query string of `POST path` with `body`.
     pub fn signed_query(&self, path: &str, body: &[u8]) -> String {
-        let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         self.signed_query_at(path, body, ts)
     }
 

@@ -9,6 +9,9 @@
 //! `run` drives one server (or one cluster) through every phase and writes the raw numbers as JSON; `report`
 //! puts two of them side by side, prints the markdown table and writes the combined JSON.
 
+// A load generator owns its clocks and sleeps (the workspace bans them in the sans-IO crates).
+#![allow(clippy::disallowed_methods)]
+
 mod api;
 mod procfs;
 mod pusher;
@@ -92,6 +95,8 @@ struct Config {
     ws: Vec<SocketAddr>,
     api: Api,
     pids: Vec<u32>,
+    /// Helper processes (redis-server) whose CPU is reported for the whole run, outside the per-message figures.
+    aux_pids: Vec<u32>,
     n: usize,
     fanout_events: usize,
     single_events: usize,
@@ -137,6 +142,11 @@ fn run_cmd(argv: &[String]) -> Result<(), String> {
             secret: a.str("secret").unwrap_or("app-secret").to_owned(),
         },
         pids: a.list("pids")?,
+        aux_pids: if a.str("aux-pids").is_some() {
+            a.list("aux-pids")?
+        } else {
+            Vec::new()
+        },
         n: a.num("n", 10_000)?,
         fanout_events: a.num("fanout-events", 20)?,
         single_events: a.num("single-events", 10_000)?,
@@ -184,7 +194,13 @@ struct Subscribers {
 
 /// Opens `n` subscribers of `channel` (spread evenly over the nodes, `connect_concurrency` handshakes in
 /// flight) and returns once each is subscribed or failed.
-async fn open_subscribers(cfg: &Config, n: usize, channel: &str, tally: Arc<Tally>, record_latency: bool) -> Subscribers {
+async fn open_subscribers(
+    cfg: &Config,
+    n: usize,
+    channel: &str,
+    tally: Arc<Tally>,
+    record_latency: bool,
+) -> Subscribers {
     let (stop_tx, stop_rx) = watch::channel(false);
     let sem = Arc::new(Semaphore::new(cfg.connect_concurrency.max(1)));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
@@ -233,7 +249,7 @@ async fn open_subscribers(cfg: &Config, n: usize, channel: &str, tally: Arc<Tall
                 *failures.entry(kind).or_insert(0) += 1;
             }
         }
-        if n >= 5000 && done % 2000 == 0 {
+        if n >= 5000 && done.is_multiple_of(2000) {
             progress!(cfg, "{done} of {n} handshakes done ({connected} subscribed)");
         }
         if done == n {
@@ -276,7 +292,9 @@ async fn close_subscribers(subs: Subscribers) -> Closed {
         if let Ok(Some(r)) = h.await {
             if let Some(why) = &r.closed_by_server {
                 c.closed += 1;
-                *c.closed_by_server.entry(why.chars().take(80).collect()).or_insert(0) += 1;
+                *c.closed_by_server
+                    .entry(why.chars().take(80).collect())
+                    .or_insert(0) += 1;
             }
             c.duplicates += r.duplicates;
             c.malformed += r.malformed;
@@ -360,23 +378,38 @@ async fn wait_for(tally: &Tally, expected: u64, stall: Duration, seq: Option<usi
 
 async fn run(cfg: Config) -> Value {
     let gen0 = procfs::sample_self();
+    let aux0 = procfs::sample(&cfg.aux_pids);
     let load_before = procfs::loadavg();
     let mut out = serde_json::Map::new();
     out.insert("name".into(), json!(cfg.name));
     out.insert("nodes".into(), json!(cfg.ws.len()));
-    out.insert("ws".into(), json!(cfg.ws.iter().map(|a| a.to_string()).collect::<Vec<_>>()));
+    out.insert(
+        "ws".into(),
+        json!(cfg.ws.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+    );
     out.insert("http".into(), json!(cfg.api.addr.to_string()));
     out.insert("n".into(), json!(cfg.n));
     out.insert("loadavg_before".into(), json!(load_before));
 
     // 1. connect + subscribe N subscribers on one public channel; memory at N idle subscribers
     let idle = procfs::sample(&cfg.pids);
-    progress!(cfg, "connecting {} subscribers to one channel ({} handshakes in flight)", cfg.n, cfg.connect_concurrency);
+    progress!(
+        cfg,
+        "connecting {} subscribers to one channel ({} handshakes in flight)",
+        cfg.n,
+        cfg.connect_concurrency
+    );
     let tally = Tally::new(cfg.fanout_events);
     let subs = open_subscribers(&cfg, cfg.n, "fanout", tally.clone(), true).await;
     let mut connect = connect_json(&subs);
     connect["connect_concurrency"] = json!(cfg.connect_concurrency);
-    progress!(cfg, "{} of {} subscribed in {:.2} s", subs.connected, cfg.n, subs.seconds);
+    progress!(
+        cfg,
+        "{} of {} subscribed in {:.2} s",
+        subs.connected,
+        cfg.n,
+        subs.seconds
+    );
     out.insert("connect".into(), connect);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let at_n = procfs::sample(&cfg.pids);
@@ -391,7 +424,12 @@ async fn run(cfg: Config) -> Value {
     );
 
     // 2. fan-out: events one after another, each waited for at every subscriber
-    progress!(cfg, "fan-out: {} events to {} subscribers", cfg.fanout_events, subs.connected);
+    progress!(
+        cfg,
+        "fan-out: {} events to {} subscribers",
+        cfg.fanout_events,
+        subs.connected
+    );
     let cpu0 = procfs::sample(&cfg.pids);
     let mut stats = PostStats::default();
     let mut conn = None;
@@ -400,7 +438,9 @@ async fn run(cfg: Config) -> Value {
     for s in 0..cfg.fanout_events {
         let accepted = cfg
             .api
-            .post(&mut conn, &path, &mut stats, || api::event_body("fanout", pusher::EVENT, s as u64, now_us()))
+            .post(&mut conn, &path, &mut stats, || {
+                api::event_body("fanout", pusher::EVENT, s as u64, now_us())
+            })
             .await;
         if accepted && !wait_for(&tally, subs.connected as u64, Duration::from_secs(5), Some(s)).await {
             incomplete += 1;
@@ -410,7 +450,11 @@ async fn run(cfg: Config) -> Value {
     let cpu1 = procfs::sample(&cfg.pids);
     let delivered = tally.total();
     let closed = close_subscribers(subs).await;
-    let mut lat: Vec<u32> = closed.results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
+    let mut lat: Vec<u32> = closed
+        .results
+        .iter()
+        .flat_map(|r| r.latencies_us.iter().copied())
+        .collect();
     lat.sort_unstable();
     let expected = (closed.results.len() * cfg.fanout_events) as u64;
     progress!(
@@ -448,11 +492,27 @@ async fn run(cfg: Config) -> Value {
     // 4. burst subscribe: one connection, many channels at once
     if cfg.burst_channels > 0 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        progress!(cfg, "burst subscribe: one connection, {} channels", cfg.burst_channels);
+        progress!(
+            cfg,
+            "burst subscribe: one connection, {} channels",
+            cfg.burst_channels
+        );
         let c0 = procfs::sample(&cfg.pids);
-        let b = pusher::burst_subscribe(cfg.ws[0], &cfg.api.key, cfg.burst_channels, Duration::from_secs(30)).await;
+        let b = pusher::burst_subscribe(
+            cfg.ws[0],
+            &cfg.api.key,
+            cfg.burst_channels,
+            Duration::from_secs(30),
+        )
+        .await;
         let c1 = procfs::sample(&cfg.pids);
-        progress!(cfg, "burst subscribe: {} answered, {} refused in {:.2} s", b.answered, b.refused, b.seconds);
+        progress!(
+            cfg,
+            "burst subscribe: {} answered, {} refused in {:.2} s",
+            b.answered,
+            b.refused,
+            b.seconds
+        );
         out.insert(
             "burst".into(),
             json!({
@@ -471,6 +531,13 @@ async fn run(cfg: Config) -> Value {
 
     let end = procfs::sample(&cfg.pids);
     let gen1 = procfs::sample_self();
+    if !cfg.aux_pids.is_empty() {
+        let aux1 = procfs::sample(&cfg.aux_pids);
+        out.insert(
+            "aux".into(),
+            json!({"pids": cfg.aux_pids, "what": "redis-server", "cpu_seconds_whole_run": aux1.ticks.saturating_sub(aux0.ticks) as f64 / cfg.clk_tck as f64, "rss_kib": aux1.rss_kib}),
+        );
+    }
     out.insert("server_alive_at_end".into(), json!(end.alive));
     out.insert("rss_end_kib".into(), json!(end.rss_kib));
     out.insert(
@@ -510,7 +577,11 @@ async fn throughput(cfg: &Config, name: &str, events: usize, batch: usize) -> Va
         workers.push(tokio::spawn(async move {
             let mut stats = PostStats::default();
             let mut conn = None;
-            let path = if batch > 1 { api.batch_path() } else { api.events_path() };
+            let path = if batch > 1 {
+                api.batch_path()
+            } else {
+                api.events_path()
+            };
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= requests {
@@ -543,12 +614,21 @@ async fn throughput(cfg: &Config, name: &str, events: usize, batch: usize) -> Va
     let last = tally.last_us.load(Ordering::Acquire);
     let closed = close_subscribers(subs).await;
     let seconds = last.saturating_sub(start) as f64 / 1e6;
-    let everything = complete && connected == cfg.tp_subscribers && closed.closed == 0 && delivered == expected;
-    let short: usize = closed.results.iter().filter(|r| (r.received as usize) < events).count();
+    let everything =
+        complete && connected == cfg.tp_subscribers && closed.closed == 0 && delivered == expected;
+    let short: usize = closed
+        .results
+        .iter()
+        .filter(|r| (r.received as usize) < events)
+        .count();
     progress!(
         cfg,
         "throughput {name}: {delivered} of {expected} delivered in {seconds:.2} s ({:.0} events/s); 429s: {}; given up: {}; closed by server: {}",
-        if seconds > 0.0 { events as f64 / seconds } else { 0.0 },
+        if seconds > 0.0 {
+            events as f64 / seconds
+        } else {
+            0.0
+        },
         stats.status_429,
         stats.given_up,
         closed.closed

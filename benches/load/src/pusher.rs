@@ -60,12 +60,16 @@ fn describe(text: &str) -> String {
 
 /// The client's WebSocket settings: small buffers (10,000 connections live in this process).
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(8 * 1024)
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
 }
 
 /// Opens one Pusher connection and waits for `pusher:connection_established`.
 pub async fn connect(addr: SocketAddr, key: &str) -> Result<Ws, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
     let url = format!("ws://{addr}/app/{key}?protocol=7&client=load&version=1");
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
@@ -74,7 +78,8 @@ pub async fn connect(addr: SocketAddr, key: &str) -> Result<Ws, String> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {
-                let f: Frame<'_> = serde_json::from_str(t.as_str()).map_err(|e| format!("bad frame {e}: {}", describe(&t)))?;
+                let f: Frame<'_> = serde_json::from_str(t.as_str())
+                    .map_err(|e| format!("bad frame {e}: {}", describe(&t)))?;
                 match f.event.as_ref() {
                     "pusher:connection_established" => return Ok(ws),
                     "pusher:error" => return Err(format!("refused: {}", describe(&t))),
@@ -97,14 +102,21 @@ pub fn subscribe_frame(channel: &str) -> Message {
 
 /// Subscribes to `channel` and waits for its `pusher_internal:subscription_succeeded`.
 pub async fn subscribe(ws: &mut Ws, channel: &str) -> Result<(), String> {
-    ws.send(subscribe_frame(channel)).await.map_err(|e| format!("send subscribe: {e}"))?;
+    ws.send(subscribe_frame(channel))
+        .await
+        .map_err(|e| format!("send subscribe: {e}"))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {
-                let f: Frame<'_> = serde_json::from_str(t.as_str()).map_err(|e| format!("bad frame {e}: {}", describe(&t)))?;
+                let f: Frame<'_> = serde_json::from_str(t.as_str())
+                    .map_err(|e| format!("bad frame {e}: {}", describe(&t)))?;
                 match f.event.as_ref() {
-                    "pusher_internal:subscription_succeeded" if f.channel.as_deref() == Some(channel) => return Ok(()),
-                    "pusher:subscription_error" | "pusher:error" => return Err(format!("refused: {}", describe(&t))),
+                    "pusher_internal:subscription_succeeded" if f.channel.as_deref() == Some(channel) => {
+                        return Ok(());
+                    }
+                    "pusher:subscription_error" | "pusher:error" => {
+                        return Err(format!("refused: {}", describe(&t)));
+                    }
                     "pusher:ping" => {
                         let _ = ws.send(pong()).await;
                     }
@@ -227,11 +239,7 @@ pub async fn run_subscriber(
                             r.pings += 1;
                             let _ = ws.send(pong()).await;
                         }
-                        "pusher:error" => {
-                            if r.errors.len() < 3 {
-                                r.errors.push(describe(&t));
-                            }
-                        }
+                        "pusher:error" if r.errors.len() < 3 => r.errors.push(describe(&t)),
                         _ => {}
                     }
                 }
@@ -303,7 +311,9 @@ pub async fn burst_subscribe(addr: SocketAddr, key: &str, channels: usize, stall
                 break;
             }
             Ok(Some(Ok(Message::Text(t)))) => {
-                let Ok(f) = serde_json::from_str::<Frame<'_>>(t.as_str()) else { continue };
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(t.as_str()) else {
+                    continue;
+                };
                 match f.event.as_ref() {
                     "pusher_internal:subscription_succeeded" => {
                         r.answered += 1;

@@ -34,7 +34,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -48,7 +48,12 @@ fn lost_note(v: &Value, key: &str) -> String {
     if closed > 0 {
         let reasons = v[key]["close_reasons"]
             .as_object()
-            .map(|m| m.iter().map(|(k, n)| format!("{n}x {k}")).collect::<Vec<_>>().join("; "))
+            .map(|m| {
+                m.iter()
+                    .map(|(k, n)| format!("{n}x {k}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default();
         notes.push(format!("{closed} subscribers closed by the server ({reasons})"));
     }
@@ -66,7 +71,11 @@ fn connect_cell(v: &Value) -> Cell {
         cell(format!("{secs:.2} s"), Some(secs))
     } else {
         cell(
-            format!("FAILED: {} of {} subscribed in {secs:.2} s", thousands(ok), thousands(req)),
+            format!(
+                "FAILED: {} of {} subscribed in {secs:.2} s",
+                thousands(ok),
+                thousands(req)
+            ),
             None,
         )
     }
@@ -103,7 +112,11 @@ fn fanout_cell(v: &Value) -> (Cell, Option<(f64, f64)>) {
 fn cpu_cell(v: &Value) -> Cell {
     match f(v, "fanout.cpu.us_per_message") {
         Some(us) => cell(
-            format!("{us:.2} us ({} ticks for {} messages)", u(v, "fanout.cpu.ticks"), thousands(u(v, "fanout.delivered"))),
+            format!(
+                "{us:.2} us ({} ticks for {} messages)",
+                u(v, "fanout.cpu.ticks"),
+                thousands(u(v, "fanout.delivered"))
+            ),
             Some(us),
         ),
         None => cell("no message delivered", None),
@@ -142,11 +155,19 @@ fn throughput_cell(v: &Value, key: &str) -> Cell {
     if errs > 0 {
         extra.push(format!("{errs} HTTP errors"));
     }
-    let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join(", ")) };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
     if t["everything_delivered"].as_bool() == Some(true) {
         let eps = f(t, "events_per_second").unwrap_or(0.0);
         cell(
-            format!("{} events/s in {:.2} s{extra}", thousands(eps.round() as u64), f(t, "seconds").unwrap_or(0.0)),
+            format!(
+                "{} events/s in {:.2} s{extra}",
+                thousands(eps.round() as u64),
+                f(t, "seconds").unwrap_or(0.0)
+            ),
             Some(eps),
         )
     } else {
@@ -161,7 +182,11 @@ fn throughput_cell(v: &Value, key: &str) -> Cell {
             notes.push(format!("{missing} subscribers missing events"));
         }
         if u(t, "subscribers") < u(t, "subscribers_requested") {
-            notes.push(format!("{} of {} subscribed", u(t, "subscribers"), u(t, "subscribers_requested")));
+            notes.push(format!(
+                "{} of {} subscribed",
+                u(t, "subscribers"),
+                u(t, "subscribers_requested")
+            ));
         }
         let lost = lost_note(v, key);
         if !lost.is_empty() {
@@ -180,7 +205,10 @@ fn burst_cell(v: &Value) -> Cell {
     let secs = f(b, "seconds").unwrap_or(0.0);
     let (n, ok) = (u(b, "channels"), u(b, "answered"));
     if b["all_answered"].as_bool() == Some(true) {
-        cell(format!("yes: {} answered in {secs:.2} s", thousands(n)), Some(secs))
+        cell(
+            format!("yes: {} answered in {secs:.2} s", thousands(n)),
+            Some(secs),
+        )
     } else {
         let mut why = Vec::new();
         if let Some(c) = b["closed_by_server"].as_str() {
@@ -193,7 +221,12 @@ fn burst_cell(v: &Value) -> Cell {
             why.push(format!("{} refused", thousands(u(b, "refused"))));
         }
         cell(
-            format!("no: {} of {} answered in {secs:.2} s ({})", thousands(ok), thousands(n), why.join("; ")),
+            format!(
+                "no: {} of {} answered in {secs:.2} s ({})",
+                thousands(ok),
+                thousands(n),
+                why.join("; ")
+            ),
             None,
         )
     }
@@ -211,7 +244,9 @@ pub fn main(argv: &[String]) -> Result<(), String> {
     let out = a.str("out").ok_or("--out is required")?;
     let mut meta = serde_json::Map::new();
     for kv in a.all("meta") {
-        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--meta {kv}: want key=value"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--meta {kv}: want key=value"))?;
         meta.insert(k.to_owned(), json!(v));
     }
     // NAME=FILE, or NAME=unavailable:REASON
@@ -241,12 +276,16 @@ pub fn main(argv: &[String]) -> Result<(), String> {
             Err(reason) => cell(format!("not available: {reason}"), None),
         }
     };
-    let first_ok = servers.iter().find_map(|(_, v)| v.as_ref().ok()).cloned().unwrap_or(Value::Null);
+    let first_ok = servers
+        .iter()
+        .find_map(|(_, v)| v.as_ref().ok())
+        .cloned()
+        .unwrap_or(Value::Null);
     let fan_events = u(&first_ok, "fanout.events");
     let single = &first_ok["single"];
     let batch = &first_ok["batch"];
     let nodes = u(&first_ok, "nodes").max(1);
-    let cpu_label = if nodes > 1 { "summed over nodes " } else { "" };
+    let cpu_label = if nodes > 1 { ", summed over both nodes" } else { "" };
     let mut rows: Vec<(String, Cell, Cell, String)> = Vec::new();
     let mut push = |label: String, k: &dyn Fn(&Value) -> Cell| {
         let c0 = pick(&servers[0].1, k);
@@ -255,7 +294,10 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         rows.push((label, c0, c1, r));
     };
     push(
-        format!("connect + subscribe, N subscribers on one public channel (N = {})", thousands(n)),
+        format!(
+            "connect + subscribe, N subscribers on one public channel (N = {})",
+            thousands(n)
+        ),
         &connect_cell,
     );
     // fan-out has two numbers and so two ratios
@@ -288,7 +330,9 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         rows.push((label, c0, c1, r));
     };
     push(
-        format!("server CPU per delivered message at N ({cpu_label}user+sys of the server process / messages delivered, fan-out phase)"),
+        format!(
+            "server CPU per delivered message at N (user+sys of the server process{cpu_label} / messages delivered, fan-out phase)"
+        ),
         &cpu_cell,
     );
     push(
@@ -314,20 +358,28 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         ),
         &|v| throughput_cell(v, "batch"),
     );
-    if servers.iter().any(|(_, v)| v.as_ref().is_ok_and(|v| !v["burst"].is_null())) {
+    if servers
+        .iter()
+        .any(|(_, v)| v.as_ref().is_ok_and(|v| !v["burst"].is_null()))
+    {
         let channels = servers
             .iter()
             .find_map(|(_, v)| v.as_ref().ok().map(|v| u(v, "burst.channels")))
             .unwrap_or(0);
         push(
-            format!("burst subscribe: one connection subscribes to {} channels at once: all answered? time", thousands(channels)),
+            format!(
+                "burst subscribe: one connection subscribes to {} channels at once: all answered? time",
+                thousands(channels)
+            ),
             &burst_cell,
         );
     }
 
     let (n0, n1) = (&servers[0].0, &servers[1].0);
     let mut md = String::new();
-    md.push_str(&format!("| measured | {n0} | {n1} | ratio ({n0} / {n1}) |\n|---|---|---|---|\n"));
+    md.push_str(&format!(
+        "| measured | {n0} | {n1} | ratio ({n0} / {n1}) |\n|---|---|---|---|\n"
+    ));
     for (label, c0, c1, r) in &rows {
         md.push_str(&format!("| {label} | {} | {} | {r} |\n", c0.text, c1.text));
     }
@@ -336,7 +388,9 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         head.push_str(&format!("- {k}: {}\n", v.as_str().unwrap_or_default()));
     }
     println!("{head}\n{md}");
-    println!("ratio = {n0} / {n1}: lower is better for times, latency, CPU and memory; higher is better for throughput.");
+    println!(
+        "ratio = {n0} / {n1}: lower is better for times, latency, CPU and memory; higher is better for throughput."
+    );
 
     let table: Vec<Value> = rows
         .iter()
@@ -353,8 +407,11 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         );
     }
     let all = json!({"meta": meta, "table": table, "markdown": md, "servers": raw});
-    std::fs::write(out, serde_json::to_string_pretty(&all).map_err(|e| e.to_string())? + "\n")
-        .map_err(|e| format!("{out}: {e}"))?;
+    std::fs::write(
+        out,
+        serde_json::to_string_pretty(&all).map_err(|e| e.to_string())? + "\n",
+    )
+    .map_err(|e| format!("{out}: {e}"))?;
     eprintln!("written to {out}");
     Ok(())
 }
