@@ -2,7 +2,7 @@
 # The load benchmark: `feedwire serve pusher` and soketi 1.6.1, one after the other, under the same load
 # generator on 127.0.0.1, side by side in one table with ratios (feedwire / soketi). See README.md beside this.
 #
-#   bash benches/load/run.sh            # N = 10,000 subscribers (15-20 minutes at most; about 5 on an idle machine)
+#   bash benches/load/run.sh            # N = 10,000 subscribers (about 2 minutes once built; allow 15-20 when busy)
 #   bash benches/load/run.sh --quick    # N = 1,000, fewer events (under 2 minutes once built)
 #   bash benches/load/run.sh --cluster  # two nodes of each behind one redis-server (issue 20); with --quick too
 #
