@@ -178,9 +178,11 @@ echo "load benchmark ($mode): N = $N, load average before: $load_before" >&2
 # --- feedwire --------------------------------------------------------------------------------------------------
 feedwire_result="$tmp/feedwire.json"
 feedwire_flags="serve pusher --addr 127.0.0.1:PORT (defaults: no connection limit, 1 MiB queued per connection, 64 MiB queued in all, 30 s stall timeout, backlog 1024; none needed lifting, the CLI has no flags for them)"
-if (( cluster )) && ! "$fw" serve pusher --help 2>/dev/null | grep -q -- '--redis'; then
+fw_help=$("$fw" serve pusher --help 2>/dev/null || true)
+if (( cluster )) && [[ $fw_help != *--redis* ]]; then
   echo "feedwire cluster mode not available (feedwire serve pusher has no --redis yet); running the soketi side only" >&2
   feedwire_result="unavailable:feedwire cluster mode not available"
+  feedwire_flags="cluster mode not available (serve pusher has no --redis option)"
 else
   need_free "${ports[@]}"
   fw_pids=()
@@ -220,7 +222,7 @@ out="$here/results/$date_utc.json"
 meta=(
   --meta "date=$date_utc"
   --meta "mode=$mode"
-  --meta "N=$N subscribers; fan-out $FANOUT_EVENTS events; throughput $TP_SUBSCRIBERS subscribers, $SINGLE_EVENTS single / $BATCH_EVENTS batched events ($BATCH_SIZE per request), $IN_FLIGHT requests in flight; burst $BURST_CHANNELS channels"
+  --meta "N=$N subscribers; fan-out $FANOUT_EVENTS events; throughput $TP_SUBSCRIBERS subscribers, $SINGLE_EVENTS single / $BATCH_EVENTS batched events ($BATCH_SIZE per request), $IN_FLIGHT requests in flight; $( (( BURST_CHANNELS )) && echo "burst $BURST_CHANNELS channels" || echo "no burst subscribe in --cluster")"
   --meta "machine=$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB"
   --meta "shared cores=the server under test and the generator (tokio, 2 worker threads) share the $(nproc) cores; every ratio is taken within this one run; feedwire ran first, then soketi"
   --meta "load average=$load_before before, $load_after after$([[ $busy == yes ]] && echo ': measured under load from other work' || true)"

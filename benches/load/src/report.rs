@@ -110,7 +110,17 @@ fn fanout_cell(v: &Value) -> (Cell, Option<(f64, f64)>) {
 }
 
 fn cpu_cell(v: &Value) -> Cell {
+    let complete = fanout_cell(v).1.is_some();
     match f(v, "fanout.cpu.us_per_message") {
+        // a figure over a fan-out that lost messages is shown, but no ratio is taken of it
+        Some(us) if !complete => cell(
+            format!(
+                "{us:.2} us over an incomplete fan-out ({} ticks for {} messages)",
+                u(v, "fanout.cpu.ticks"),
+                thousands(u(v, "fanout.delivered"))
+            ),
+            None,
+        ),
         Some(us) => cell(
             format!(
                 "{us:.2} us ({} ticks for {} messages)",
