@@ -310,14 +310,14 @@ async fn close_subscribers(subs: Subscribers) -> Closed {
     c
 }
 
-fn connect_json(s: &Subscribers) -> Value {
+fn connect_json(cfg: &Config, s: &Subscribers) -> Value {
     json!({
         "requested": s.requested,
         "connected": s.connected,
         "failed": s.requested - s.connected,
         "failures": s.failures,
         "seconds": s.seconds,
-        "connect_concurrency": null,
+        "connect_concurrency": cfg.connect_concurrency,
     })
 }
 
@@ -401,8 +401,7 @@ async fn run(cfg: Config) -> Value {
     );
     let tally = Tally::new(cfg.fanout_events);
     let subs = open_subscribers(&cfg, cfg.n, "fanout", tally.clone(), true).await;
-    let mut connect = connect_json(&subs);
-    connect["connect_concurrency"] = json!(cfg.connect_concurrency);
+    let connect = connect_json(&cfg, &subs);
     progress!(
         cfg,
         "{} of {} subscribed in {:.2} s",
