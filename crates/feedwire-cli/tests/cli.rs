@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_feedwire");
 
 fn testdata(proto: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(proto)
-        .join("frames")
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // a protocol's frames live in its crate (`crates/feedwire-{proto}/testdata`), or still at the root
+    let in_crate = root.join(format!("crates/feedwire-{proto}/testdata/frames"));
+    if in_crate.is_dir() {
+        return in_crate;
+    }
+    root.join("testdata").join(proto).join("frames")
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn main() {
     );
     drain(&mut client, "subscription_succeeded");
 
-    let listed = include_str!("../../../testdata/pusher/frames/server_bitskins_listed.json");
+    let listed = include_str!("../testdata/frames/server_bitskins_listed.json");
     client.handle_frame(t0 + Duration::from_secs(1), Frame::from(listed));
     for ev in drain(&mut client, "a listed event (417 bytes)") {
         if let Event::Message {

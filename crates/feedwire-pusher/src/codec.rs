@@ -1439,7 +1439,7 @@ mod tests {
     }
 
     fn frames() -> Vec<String> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pusher/frames");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
         let mut out: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -1451,7 +1451,7 @@ mod tests {
 
     #[test]
     fn the_fast_path_takes_ordinary_frames_and_agrees_on_every_testdata_frame() {
-        let listed = include_str!("../../../testdata/pusher/frames/server_bitskins_listed.json");
+        let listed = include_str!("../testdata/frames/server_bitskins_listed.json");
         assert!(
             fast::envelope(listed).is_some(),
             "the hot frame must take the fast path"

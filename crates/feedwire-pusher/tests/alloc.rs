@@ -14,7 +14,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 fn listed_frame() -> Frame {
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames/server_bitskins_listed.json")).unwrap();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
     // A Vec-backed `Bytes` allocates its shared header the first time it is cloned or sliced; frames coming
@@ -100,7 +100,7 @@ fn client_path_allocates_nothing_when_warm() {
 fn a_fresh_unshared_frame_costs_one_allocation() {
     // `Frame::from(String)` keeps the Vec as is; the first zero-copy slice promotes it to a shared buffer,
     // which allocates the reference-count header once per frame. Everything else stays allocation-free.
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames/server_bitskins_listed.json")).unwrap();
     let frames: Vec<Frame> = (0..100).map(|_| Frame::from(text.clone())).collect();
     let region = Region::new(GLOBAL);
     for f in &frames {

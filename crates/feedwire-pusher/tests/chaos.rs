@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 fn testdata() -> Vec<Vec<u8>> {
     let mut v = Vec::new();
-    for entry in std::fs::read_dir("../../testdata/pusher/frames").unwrap() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
             v.push(std::fs::read(path).unwrap());

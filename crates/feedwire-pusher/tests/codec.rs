@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 #[test]
 fn testdata_frames_snapshot() {
-    insta::glob!("../../../testdata/pusher/frames", "*.json", |path| {
+    insta::glob!("../testdata/frames", "*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let frame = Frame::from(text.trim_end().to_owned());
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -46,7 +46,7 @@ fn testdata_frames_snapshot() {
 
 #[test]
 fn bitskins_listed_is_417_bytes_and_zero_copy() {
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames/server_bitskins_listed.json")).unwrap();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
     let ServerMessage::Event(e) = codec::decode_server(&frame).unwrap() else {

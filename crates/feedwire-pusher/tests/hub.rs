@@ -631,7 +631,7 @@ fn rest_triggers_reach_subscribers_and_read_endpoints_answer() {
         query: String,
         body: String,
     }
-    let v: V = serde_json::from_str(include_str!("../../../testdata/pusher/rest/sdk-requests.json")).unwrap();
+    let v: V = serde_json::from_str(include_str!("../testdata/rest/sdk-requests.json")).unwrap();
     let mut h = H::new(HubConfig::default());
     let s1 = h.connect(1);
     h.send(

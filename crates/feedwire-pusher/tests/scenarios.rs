@@ -458,7 +458,7 @@ fn bitskins_feed_handshake_subscribe_and_events() {
             },
         ]
     );
-    let listed = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let listed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames/server_bitskins_listed.json")).unwrap();
     p.inject_to_client(0, Frame::from(listed));
     p.hub_mut().publish(
         "inventory_changes",
