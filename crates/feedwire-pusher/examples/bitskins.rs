@@ -114,6 +114,6 @@ fn main() {
     client.handle_close(t2 + Duration::from_secs(60), Some(Close::new(4200, "restarting")));
     drain(&mut client, "closed with 4200");
 
-    client.disconnect();
+    client.disconnect(t2 + Duration::from_secs(61));
     drain(&mut client, "disconnect");
 }
