@@ -123,7 +123,7 @@ pub fn session(data: &[u8]) {
         .with_max_frame_size(4096);
     let config = Config::new("key")
         .with_host("127.0.0.1")
-        .with_tls(byte(&mut u) % 2 == 0)
+        .with_tls(byte(&mut u).is_multiple_of(2))
         .with_limits(limits)
         .with_seed(u64::from(byte(&mut u)));
     let (_, max_delay) = config.backoff.bounds();
@@ -241,7 +241,7 @@ pub fn session(data: &[u8]) {
                 }
             }
             12 => {
-                if byte(&mut u) % 2 == 0 {
+                if byte(&mut u).is_multiple_of(2) {
                     client.disconnect(now);
                 } else {
                     client.connect(now);
@@ -356,7 +356,7 @@ pub fn hub(data: &[u8]) -> HubRun {
     let mut now = start;
     let mut hub = Hub::new(
         HubConfig::default()
-            .with_client_events(byte(&mut u) % 2 == 0)
+            .with_client_events(byte(&mut u).is_multiple_of(2))
             .with_subscription_count(true),
     );
     let secret = feedwire_core::Secret::new("app-secret".to_owned());
@@ -427,7 +427,7 @@ pub fn hub(data: &[u8]) -> HubRun {
                 hub.handle_frame(now, conn, Frame::from(text));
             }
             4 => {
-                let close = (byte(&mut u) % 2 == 0).then(Close::normal);
+                let close = (byte(&mut u).is_multiple_of(2)).then(Close::normal);
                 hub.handle_close(now, conn, close);
                 open.remove(&conn);
             }

@@ -4,6 +4,9 @@ use bytestring::ByteString;
 use feedwire_core::Secret;
 use serde::Deserialize;
 
+use super::event::CommandError;
+use crate::codec::UserId;
+
 /// A channel authorization, as an auth endpoint returns it (`{"auth":..,"channel_data":..,"shared_secret":..}`).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -61,6 +64,26 @@ impl ChannelAuth {
             channel_data: j.channel_data,
             shared_secret: j.shared_secret.map(Secret::new),
         })
+    }
+}
+
+impl ChannelAuth {
+    /// The `user_id` in the channel data of a presence channel's authorization.
+    pub(super) fn presence_user_id(&self, channel: &str) -> Result<String, CommandError> {
+        #[derive(Deserialize)]
+        struct Cd {
+            user_id: UserId,
+        }
+        let bad = |reason: String| CommandError::BadChannelData {
+            channel: channel.to_owned(),
+            reason,
+        };
+        let cd = self
+            .channel_data
+            .as_deref()
+            .ok_or_else(|| bad("channel_data is missing".into()))?;
+        let parsed: Cd = serde_json::from_str(cd).map_err(|e| bad(e.to_string()))?;
+        Ok(parsed.user_id.0)
     }
 }
 

@@ -42,6 +42,7 @@
 mod auth;
 mod config;
 mod event;
+mod kind;
 mod registry;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -59,7 +60,7 @@ pub use event::{
     CloseAction, CommandError, DisconnectReason, Event, StopReason, SubscribeOutcome, TimeoutKind,
     UnsubscribeOutcome,
 };
-pub use registry::ChannelKind;
+pub use kind::ChannelKind;
 
 use crate::codec::{ClientMessage, DecodeError, ServerMessage};
 use event::cut;

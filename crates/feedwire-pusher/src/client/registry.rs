@@ -14,65 +14,13 @@ use serde_json::value::RawValue;
 
 use super::auth::{AuthRequest, ChannelAuth};
 use super::event::{CommandError, Event, SubscribeOutcome, UnsubscribeOutcome, cut};
+use super::kind::ChannelKind;
 use crate::codec::{
     self, ChannelEvent, ClientMessage, DecodeError, ErrorMessage, SubscriptionErrorMessage,
     SubscriptionErrorShape, UserId, events,
 };
 #[cfg(feature = "encrypted")]
 use crate::encrypted::{DecryptError, SharedSecret};
-
-/// The kind of a channel, from its name's prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ChannelKind {
-    /// No prefix (or `cache-`).
-    Public,
-    /// `private-` (or `private-cache-`).
-    Private,
-    /// `presence-` (or `presence-cache-`).
-    Presence,
-    /// `private-encrypted-` (or `private-encrypted-cache-`).
-    Encrypted,
-    /// `#server-to-user-{id}`, subscribed by the session after signin.
-    ServerToUser,
-}
-
-impl ChannelKind {
-    /// The kind of `name`.
-    pub fn of(name: &str) -> ChannelKind {
-        if name.starts_with("private-encrypted-") {
-            ChannelKind::Encrypted
-        } else if name.starts_with("private-") {
-            ChannelKind::Private
-        } else if name.starts_with("presence-") {
-            ChannelKind::Presence
-        } else if name.starts_with("#server-to-user-") {
-            ChannelKind::ServerToUser
-        } else {
-            ChannelKind::Public
-        }
-    }
-
-    /// Whether `name` is a cache channel (`cache-`, `private-cache-`, `private-encrypted-cache-`, `presence-cache-`).
-    pub fn is_cache(name: &str) -> bool {
-        [
-            "cache-",
-            "private-cache-",
-            "private-encrypted-cache-",
-            "presence-cache-",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p))
-    }
-
-    /// Whether subscribing needs a signature.
-    pub fn needs_auth(self) -> bool {
-        matches!(
-            self,
-            ChannelKind::Private | ChannelKind::Presence | ChannelKind::Encrypted
-        )
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -319,7 +267,7 @@ impl Registry {
         }
         let mut me = None;
         if c.kind == ChannelKind::Presence {
-            me = Some(presence_user_id(channel, auth.channel_data.as_deref())?);
+            me = Some(auth.presence_user_id(channel)?);
         }
         #[cfg(feature = "encrypted")]
         let secret = if c.kind == ChannelKind::Encrypted {
@@ -763,20 +711,6 @@ impl Registry {
         }
         Ok(())
     }
-}
-
-fn presence_user_id(channel: &str, channel_data: Option<&str>) -> Result<String, CommandError> {
-    #[derive(Deserialize)]
-    struct Cd {
-        user_id: UserId,
-    }
-    let bad = |reason: String| CommandError::BadChannelData {
-        channel: channel.to_owned(),
-        reason,
-    };
-    let cd = channel_data.ok_or_else(|| bad("channel_data is missing".into()))?;
-    let parsed: Cd = serde_json::from_str(cd).map_err(|e| bad(e.to_string()))?;
-    Ok(parsed.user_id.0)
 }
 
 fn parse_presence(data: Option<&StringOrJson>) -> Result<BTreeMap<String, Option<RawJson>>, String> {

@@ -1,14 +1,51 @@
-//! Whether a `pusher:subscribe` is admitted: names, signatures (in constant time), presence channel data and
-//! limits. Pure: the hub applies the verdict.
+//! Whether a connection is admitted (its path and protocol version), and whether a `pusher:subscribe` is:
+//! names, signatures (in constant time), presence channel data and limits. Pure: the hub applies the verdict.
 
-use feedwire_core::RawJson;
+use feedwire_core::{OpenRequest, RawJson};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::config::HubConfig;
+use super::config::{HubConfig, codes};
 use super::state::Channel;
 use crate::auth;
 use crate::codec::{self, UserId};
+
+/// Whether a connection to `/app/{key}?protocol=N` may open: `Err((close code, reason))` when the path, the
+/// protocol version (5 to 7) or the app key is wrong, as hosted Pusher answers.
+pub(super) fn admit_connection(key: &str, request: &OpenRequest) -> Result<(), (u16, String)> {
+    let path = request.path();
+    let Some(given) = path
+        .rsplit_once("/app/")
+        .map(|(_, k)| k)
+        .filter(|k| !k.contains('/'))
+    else {
+        return Err((codes::PATH_NOT_FOUND, format!("Path not found: {path}")));
+    };
+    match query_param(request.query(), "protocol") {
+        None | Some("") => {
+            return Err((codes::NO_PROTOCOL, "No protocol version supplied".into()));
+        }
+        Some(v) => match v.parse::<u32>() {
+            Err(_) => {
+                return Err((codes::INVALID_VERSION, "Invalid version string format".into()));
+            }
+            Ok(5..=7) => {}
+            Ok(_) => {
+                return Err((codes::UNSUPPORTED_PROTOCOL, "Unsupported protocol version".into()));
+            }
+        },
+    }
+    if given != key {
+        return Err((codes::APP_NOT_FOUND, format!("App key {given} does not exist.")));
+    }
+    Ok(())
+}
+
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+}
 
 /// Why a subscription is refused, in soketi's `pusher:subscription_error` shape.
 pub(super) struct Refusal {

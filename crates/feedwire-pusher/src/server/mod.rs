@@ -72,7 +72,7 @@ use crate::codec::{
 };
 #[cfg(feature = "rest")]
 use crate::rest::{ChannelSummary, RestApi, RestCall, RestError, RestRequest, RestResponse};
-use admit::{Member, Refusal, admit};
+use admit::{Member, Refusal, admit, admit_connection};
 use state::{Channel, Conn};
 
 /// The Pusher server hub. See the [module documentation](self).
@@ -478,10 +478,9 @@ impl Hub {
                 channel: name.clone(),
             });
         }
-        let data = if member.is_some() {
-            self.presence_data(&name)
-        } else {
-            "{}".to_owned()
+        let data = match (&member, self.channels.get(&name)) {
+            (Some(_), Some(ch)) => ch.presence_data(),
+            _ => "{}".to_owned(),
         };
         let ok = ServerMessage::SubscriptionSucceeded {
             channel: channel.clone(),
@@ -517,23 +516,6 @@ impl Hub {
             self.send(conn, replay);
         }
         self.send_count(&name);
-    }
-
-    fn presence_data(&self, channel: &str) -> String {
-        let mut ids = Vec::new();
-        let mut hash = serde_json::Map::new();
-        if let Some(ch) = self.channels.get(channel) {
-            for (id, (info, _)) in &ch.members {
-                ids.push(serde_json::Value::from(id.as_str()));
-                let info = info
-                    .as_ref()
-                    .and_then(|i| serde_json::from_str::<serde_json::Value>(i.as_str()).ok())
-                    .unwrap_or(serde_json::Value::Null);
-                hash.insert(id.clone(), info);
-            }
-        }
-        let count = ids.len();
-        serde_json::json!({ "presence": { "ids": ids, "hash": hash, "count": count } }).to_string()
     }
 
     fn unsubscribe(&mut self, conn: ConnId, channel: &str) {
@@ -665,12 +647,6 @@ fn is_cache(channel: &str) -> bool {
     .any(|p| channel.starts_with(p))
 }
 
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-}
-
 impl feedwire_core::Hub for Hub {
     type Event = HubEvent;
 
@@ -678,42 +654,8 @@ impl feedwire_core::Hub for Hub {
         if self.conns.contains_key(&conn) {
             return;
         }
-        let path = request.path();
-        let Some(key) = path
-            .rsplit_once("/app/")
-            .map(|(_, k)| k)
-            .filter(|k| !k.contains('/'))
-        else {
-            return self.reject(conn, codes::PATH_NOT_FOUND, format!("Path not found: {path}"));
-        };
-        match query_param(request.query(), "protocol") {
-            None | Some("") => {
-                return self.reject(conn, codes::NO_PROTOCOL, "No protocol version supplied".into());
-            }
-            Some(v) => match v.parse::<u32>() {
-                Err(_) => {
-                    return self.reject(
-                        conn,
-                        codes::INVALID_VERSION,
-                        "Invalid version string format".into(),
-                    );
-                }
-                Ok(5..=7) => {}
-                Ok(_) => {
-                    return self.reject(
-                        conn,
-                        codes::UNSUPPORTED_PROTOCOL,
-                        "Unsupported protocol version".into(),
-                    );
-                }
-            },
-        }
-        if key != self.config.key {
-            return self.reject(
-                conn,
-                codes::APP_NOT_FOUND,
-                format!("App key {key} does not exist."),
-            );
+        if let Err((code, reason)) = admit_connection(&self.config.key, request) {
+            return self.reject(conn, code, reason);
         }
         let socket_id = self.new_socket_id();
         let deadline = now + self.config.activity_timeout;
