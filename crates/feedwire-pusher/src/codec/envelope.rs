@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytestring::ByteString;
 use feedwire_core::Frame;
-use feedwire_core::json::{JsonSyntaxError, Scanner, key_is, raw_value};
+use feedwire_core::json::{JsonStr, JsonSyntaxError, Scanner, raw_value};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::value::RawValue;
@@ -87,8 +87,12 @@ impl From<JsonSyntaxError> for Bail {
 /// escapes, and refuses what it refuses, such as a lone surrogate).
 #[inline]
 fn plain(literal: &str) -> Option<&str> {
-    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.as_bytes().contains(&b'\\')).then_some(inner)
+    let s = JsonStr::from_literal(literal)?;
+    if s.is_plain() {
+        literal.get(1..literal.len() - 1)
+    } else {
+        None
+    }
 }
 
 /// The envelope in one pass of core's [`Scanner`], or `None` when serde_json must decide: a key or a name
@@ -103,35 +107,35 @@ fn scan(text: &str) -> Option<Envelope<'_>> {
     let mut user_id: Option<Option<&RawValue>> = None;
     let mut sc = Scanner::new(text, usize::MAX);
     sc.members::<Bail>(0, |key, value| {
-        plain(key).ok_or(Bail)?;
-        if key_is(key, "event") {
-            let name = plain(value).ok_or(Bail)?;
-            if event.replace(name).is_some() {
-                return Err(Bail);
+        // one look for escapes per key; an escaped key is serde_json's to decode (and maybe refuse)
+        match plain(key).ok_or(Bail)? {
+            "event" => {
+                if event.replace(plain(value).ok_or(Bail)?).is_some() {
+                    return Err(Bail);
+                }
             }
-        } else if key_is(key, "channel") {
-            let name = if value == "null" {
-                None
-            } else {
-                Some(plain(value).ok_or(Bail)?)
-            };
-            if channel.replace(name).is_some() {
-                return Err(Bail);
+            "channel" => {
+                let name = if value == "null" {
+                    None
+                } else {
+                    Some(plain(value).ok_or(Bail)?)
+                };
+                if channel.replace(name).is_some() {
+                    return Err(Bail);
+                }
             }
-        } else if key_is(key, "data") || key_is(key, "user_id") {
-            let raw = if value == "null" {
-                None
-            } else {
-                Some(raw_value(value).map_err(|_| Bail)?)
-            };
-            let slot = if key_is(key, "data") {
-                &mut data
-            } else {
-                &mut user_id
-            };
-            if slot.replace(raw).is_some() {
-                return Err(Bail);
+            field @ ("data" | "user_id") => {
+                let raw = if value == "null" {
+                    None
+                } else {
+                    Some(raw_value(value).map_err(|_| Bail)?)
+                };
+                let slot = if field == "data" { &mut data } else { &mut user_id };
+                if slot.replace(raw).is_some() {
+                    return Err(Bail);
+                }
             }
+            _ => {}
         }
         Ok(())
     })
