@@ -110,7 +110,8 @@ fn scan(text: &str) -> Option<Envelope<'_>> {
         // one look for escapes per key; an escaped key is serde_json's to decode (and maybe refuse)
         match plain(key).ok_or(Bail)? {
             "event" => {
-                if event.replace(plain(value).ok_or(Bail)?).is_some() {
+                let name = plain(value).ok_or(Bail)?;
+                if event.replace(name).is_some() {
                     return Err(Bail);
                 }
             }
