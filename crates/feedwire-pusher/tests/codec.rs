@@ -435,3 +435,27 @@ proptest! {
         let _ = ClientMessage::decode(&f);
     }
 }
+
+#[test]
+fn the_client_paths_take_from_frame_agrees_with_decode_on_every_testdata_frame() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
+    let mut taken = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let frame = Frame::from(text.trim_end().to_owned());
+        let decoded = ServerMessage::decode(&frame);
+        match ChannelEvent::take_from_frame(frame.clone()) {
+            Ok(e) => {
+                taken += 1;
+                assert_eq!(decoded, Ok(ServerMessage::Event(e)), "{frame}");
+            }
+            Err(back) => {
+                assert_eq!(back.as_str(), frame.as_str());
+                let fast_shape = matches!(&decoded, Ok(ServerMessage::Event(e))
+                    if e.data.is_some() && !codec::events::is_protocol_event(&e.event));
+                assert!(!fast_shape, "a channel event with data was not taken: {frame}");
+            }
+        }
+    }
+    assert!(taken >= 10, "{taken}");
+}

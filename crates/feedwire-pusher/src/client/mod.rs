@@ -62,7 +62,7 @@ pub use event::{
 };
 pub use kind::ChannelKind;
 
-use crate::codec::{ClientMessage, DecodeError, ServerMessage};
+use crate::codec::{ChannelEvent, ClientMessage, DecodeError, ServerMessage, events};
 use event::cut;
 use registry::Registry;
 
@@ -528,16 +528,21 @@ impl Client {
         }
     }
 
+    fn on_channel_event(&mut self, e: ChannelEvent) {
+        let socket_id = match &self.phase {
+            Phase::Connected { socket_id } => Some(socket_id),
+            _ => None,
+        };
+        self.registry.on_event(e, socket_id, &mut self.out);
+    }
+
     fn on_message(&mut self, now: Instant, msg: ServerMessage, frame: &Frame) {
         let out = &mut self.out;
         match msg {
-            ServerMessage::Event(e) => {
-                let socket_id = match &self.phase {
-                    Phase::Connected { socket_id } => Some(socket_id),
-                    _ => None,
-                };
-                self.registry.on_event(e, frame, socket_id, out);
+            ServerMessage::Event(e) if e.channel.is_none() && events::is_protocol_event(&e.event) => {
+                out.push_event(Event::Unknown { frame: frame.clone() });
             }
+            ServerMessage::Event(e) => self.on_channel_event(e),
             ServerMessage::ConnectionEstablished(c) => {
                 if self.phase == Phase::Open || self.phase == Phase::Dialing {
                     self.on_established(now, c.socket_id, c.activity_timeout);
@@ -625,6 +630,11 @@ impl Session for Client {
             });
             return;
         }
+        // the hot path: a channel event keeps the frame's buffer as its payload
+        let frame = match ChannelEvent::take_from_frame(frame) {
+            Ok(e) => return self.on_channel_event(e),
+            Err(frame) => frame,
+        };
         match ServerMessage::decode(&frame) {
             Ok(msg) => self.on_message(now, msg, &frame),
             Err(error) => {

@@ -569,25 +569,21 @@ impl Registry {
         }
     }
 
-    /// A channel event; `socket_id` is the connection's (for the re-authorization of an encrypted channel).
+    /// A channel event (not an unknown protocol event without a channel, which the session reports itself);
+    /// `socket_id` is the connection's (for the re-authorization of an encrypted channel).
     pub(super) fn on_event(
         &mut self,
         e: ChannelEvent,
-        frame: &Frame,
         socket_id: Option<&ByteString>,
         out: &mut Outbox<Event>,
     ) {
         let Some(channel) = e.channel else {
-            if events::is_protocol_event(&e.event) {
-                out.push_event(Event::Unknown { frame: frame.clone() });
-            } else {
-                out.push_event(Event::Message {
-                    channel: None,
-                    event: e.event,
-                    data: e.data,
-                    user_id: e.user_id,
-                });
-            }
+            out.push_event(Event::Message {
+                channel: None,
+                event: e.event,
+                data: e.data,
+                user_id: e.user_id,
+            });
             return;
         };
         if self.user_channel.as_deref() == Some(&*channel) {
