@@ -98,3 +98,69 @@ fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one(
         "one subscribe in flight for the user channel"
     );
 }
+
+/// Found by CI's fuzz smoke run (`pusher_client`, kept as `testdata/fuzz/pusher_client/crash-5b7dc172`): a
+/// subscription error pinned on the only pending subscription, the user channel `#server-to-user-7` just sent
+/// after `signin_success`, dropped the channel but kept it marked as the user channel, so its later events
+/// were taken for user events of a channel the client no longer had. Fixed in `registry.rs`: every removal
+/// goes through `remove_channel`, which clears the mark; the user channel's failure is reported like any
+/// other's.
+#[test]
+fn a_failed_user_channel_is_no_longer_the_user_channel() {
+    use feedwire_pusher::client::Event;
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
+    c.connect(now);
+    let mut sent = Vec::new();
+    subscribes_sent(&mut c, &mut sent);
+    c.handle_open(now, None);
+    c.handle_frame(
+        now,
+        Frame::from(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
+        ),
+    );
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#),
+    );
+    subscribes_sent(&mut c, &mut sent);
+    assert_eq!(sent, ["#server-to-user-7"]);
+    // poxa's shape: an error naming no channel, pinned on the one pending subscription
+    c.handle_frame(
+        now,
+        Frame::from(r#"{"event":"pusher:subscription_error","data":{"type":"AuthError","error":"no","status":401}}"#),
+    );
+    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
+        .filter_map(|ev| match ev {
+            Event::SubscriptionFailed { channel, .. } => Some(channel),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, [Some("#server-to-user-7".to_owned())]);
+    c.check_invariants().unwrap();
+    c.handle_frame(
+        now,
+        Frame::from(r##"{"event":"x","channel":"#server-to-user-7","data":"{}"}"##),
+    );
+    let user_events = std::iter::from_fn(|| c.poll_event())
+        .filter(|ev| matches!(ev, Event::UserEvent { .. }))
+        .count();
+    assert_eq!(user_events, 0, "an event on a channel that failed is not a user event");
+    c.check_invariants().unwrap();
+}
+
+/// Every crash input kept under `testdata/fuzz/pusher_client/` replays through `fuzzing::session` (which
+/// asserts the session's invariants) without a panic.
+#[test]
+fn kept_crash_inputs_replay_clean() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/pusher_client");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        feedwire_pusher::fuzzing::session(&data);
+        n += 1;
+    }
+    assert!(n > 0, "no inputs in {}", dir.display());
+}

@@ -234,7 +234,7 @@ impl Registry {
             }
             Status::Subscribed => {
                 out.check_room()?;
-                self.channels.remove(channel);
+                self.remove_channel(channel);
                 let msg = ClientMessage::Unsubscribe {
                     channel: ByteString::from(channel.to_owned()),
                 };
@@ -242,7 +242,7 @@ impl Registry {
                 UnsubscribeOutcome::Done
             }
             Status::Idle | Status::AwaitingAuth => {
-                self.channels.remove(channel);
+                self.remove_channel(channel);
                 UnsubscribeOutcome::Done
             }
         })
@@ -335,7 +335,7 @@ impl Registry {
         if c.status != Status::AwaitingAuth {
             return Err(not_pending());
         }
-        self.channels.remove(channel);
+        self.remove_channel(channel);
         out.push_event_kept(Event::SubscriptionFailed {
             channel: Some(channel.to_owned()),
             error: SubscriptionErrorMessage {
@@ -350,10 +350,19 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes a channel, and with it the user channel's mark when it is that one (a failed or withdrawn
+    /// `#server-to-user-*` subscription leaves no user channel behind).
+    fn remove_channel(&mut self, name: &str) -> Option<Chan> {
+        if self.user_channel.as_deref() == Some(name) {
+            self.user_channel = None;
+        }
+        self.channels.remove(name)
+    }
+
     /// The connection is gone: channels down (since `now`), members reset, the user channel dropped.
     pub(super) fn lose(&mut self, now: Option<Instant>) {
         if let Some(uc) = self.user_channel.take() {
-            self.channels.remove(&uc);
+            self.remove_channel(&uc);
         }
         self.channels.retain(|_, c| !c.unsubscribe_on_success);
         for c in self.channels.values_mut() {
@@ -375,7 +384,7 @@ impl Registry {
         if let Some(old) = self.user_channel.take()
             && old != name
         {
-            self.channels.remove(&old);
+            self.remove_channel(&old);
             send_reply(
                 out,
                 ClientMessage::Unsubscribe {
@@ -402,7 +411,7 @@ impl Registry {
         };
         match channel {
             Some(ch) => {
-                self.channels.remove(&ch);
+                self.remove_channel(&ch);
                 out.push_event_kept(Event::SubscriptionFailed {
                     channel: Some(ch),
                     error: msg,
@@ -455,7 +464,7 @@ impl Registry {
         };
         match named.or(inferred) {
             Some(ch) => {
-                self.channels.remove(&ch);
+                self.remove_channel(&ch);
                 out.push_event_kept(Event::SubscriptionFailed {
                     channel: Some(ch.clone()),
                     error: SubscriptionErrorMessage {
@@ -496,7 +505,7 @@ impl Registry {
             return;
         }
         if c.unsubscribe_on_success {
-            self.channels.remove(&*channel);
+            self.remove_channel(&*channel);
             send_reply(out, ClientMessage::Unsubscribe { channel });
             return;
         }
