@@ -505,7 +505,7 @@ impl Registry {
             return;
         }
         if c.unsubscribe_on_success {
-            self.remove_channel(&*channel);
+            self.remove_channel(&channel);
             send_reply(out, ClientMessage::Unsubscribe { channel });
             return;
         }
