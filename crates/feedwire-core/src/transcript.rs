@@ -42,9 +42,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::time::Instant;
 #[cfg(any(test, feature = "testing"))]
 use std::time::Duration;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
