@@ -177,7 +177,8 @@ struct Closing<T, Sl> {
     timeout: Pin<Box<Sl>>,
 }
 
-/// The async client driver: runs one [`Session`] over real WebSockets.
+/// The async client driver: runs one [`Session`](feedwire_core::Session) (that follows the
+/// [`Lifecycle`]) over real WebSockets.
 ///
 /// With feature `tokio` (default) use the alias [`Connection`](crate::Connection). The driver dials when the
 /// session asks ([`Transmit::Connect`]: URL, subprotocols as `Sec-WebSocket-Protocol`, extra headers), writes
