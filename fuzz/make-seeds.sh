@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 for proto in pusher actioncable doshii igratech; do
-  frames=../testdata/$proto/frames
+  frames=../crates/feedwire-$proto/testdata/frames
+  [ -d "$frames" ] || frames=../testdata/$proto/frames
   [ -d "$frames" ] || continue
   for target in $(grep -o "name = \"${proto}_[a-z]*\"" Cargo.toml | cut -d'"' -f2); do
     mkdir -p "seeds/$target"
@@ -16,7 +17,7 @@ for proto in pusher actioncable doshii igratech; do
 done
 # The JSON validator's target: the small frames of every protocol (real JSON of every shape we meet).
 mkdir -p seeds/json_validate
-find ../testdata/*/frames -type f -size -2k | sort | while read -r f; do
+find $(ls -d ../testdata/*/frames ../crates/*/testdata/frames 2>/dev/null) -type f -size -2k | sort | while read -r f; do
   cp "$f" "seeds/json_validate/$(sha1sum "$f" | cut -c1-16)"
 done
 du -sh seeds 2>/dev/null || true

@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use feedwire_actioncable::codec;
+use feedwire_actioncable::codec::ServerMessage;
 
 use feedwire_core::{Frame, Session};
 
 use feedwire_benches::actioncable::DATA;
-const PING: &str = include_str!("../../testdata/actioncable/frames/server_ping.json");
+const PING: &str = include_str!("../../crates/feedwire-actioncable/testdata/frames/server_ping.json");
 use feedwire_benches::actioncable::CONFIRM;
 
 fn bench(c: &mut Criterion) {
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
-        b.iter(|| codec::decode_server(black_box(frame.as_str())).unwrap())
+        b.iter(|| ServerMessage::decode(black_box(&frame)).unwrap())
     });
     let mut client = feedwire_benches::actioncable::connected_client();
     let now = Instant::now();
@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(text.len() as u64));
         serde_baselines(&mut g, text);
         g.bench_function("codec_decode", |b| {
-            b.iter(|| codec::decode_server(black_box(text)).unwrap())
+            b.iter(|| ServerMessage::decode_str(black_box(text)).unwrap())
         });
         g.finish();
     }

@@ -12,14 +12,16 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use feedwire_core::{Frame, Session};
-use feedwire_doshii::client::{Client, Config, UnixAnchor};
-use feedwire_doshii::codec;
+use feedwire_core::{Frame, Session, UnixAnchor};
+use feedwire_doshii::client::{Client, Config};
+use feedwire_doshii::codec::ServerMessage;
 
-const ORDER_UPDATED: &str = include_str!("../../testdata/doshii/frames/event_order_updated.json");
+const ORDER_UPDATED: &str =
+    include_str!("../../crates/feedwire-doshii/testdata/frames/event_order_updated.json");
 
 fn connected_client(now: Instant) -> Client {
     let mut c = Client::new(Config::app("client-id", UnixAnchor::new(now, 1_700_000_000_000)));
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
     c.handle_frame(
@@ -38,7 +40,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(ORDER_UPDATED.len() as u64));
     serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
-        b.iter(|| codec::decode(black_box(&frame)).unwrap())
+        b.iter(|| ServerMessage::decode(black_box(&frame)).unwrap())
     });
     let now = Instant::now();
     let mut client = connected_client(now);

@@ -18,12 +18,13 @@ use feedwire_igratech::client::{Client, Config};
 use feedwire_igratech::codec::ServerMessage;
 use feedwire_igratech::envelope::{Envelope, NestEnvelope};
 
-const BET: &str = include_str!("../../testdata/igratech/frames/bet.json");
-const STATS: &str = include_str!("../../testdata/igratech/frames/stats.json");
+const BET: &str = include_str!("../../crates/feedwire-igratech/testdata/frames/bet.json");
+const STATS: &str = include_str!("../../crates/feedwire-igratech/testdata/frames/stats.json");
 
 fn connected_client(checked: bool) -> Client {
     let now = Instant::now();
     let mut c = Client::new(Config::default().with_checked_payloads(checked));
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
     c.handle_frame(
@@ -52,7 +53,7 @@ fn four_ways(c: &mut Criterion, name: &str, text: &'static str) {
         })
     });
     g.bench_function("codec_decode_typed", |b| {
-        b.iter(|| ServerMessage::decode(black_box(frame.as_str())).unwrap())
+        b.iter(|| ServerMessage::decode(black_box(&frame)).unwrap())
     });
     let now = Instant::now();
     for (label, checked) in [("client_path", false), ("client_path_checked", true)] {

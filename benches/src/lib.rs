@@ -58,8 +58,9 @@ pub mod actioncable {
     use feedwire_actioncable::identifier::Identifier;
 
     /// The ~320-byte data frame with an escaped identifier.
-    pub const DATA: &str =
-        include_str!("../../testdata/actioncable/frames/server_message_escaped_identifier_320b.json");
+    pub const DATA: &str = include_str!(
+        "../../crates/feedwire-actioncable/testdata/frames/server_message_escaped_identifier_320b.json"
+    );
     /// The confirmation of the subscription in [`DATA`].
     pub const CONFIRM: &str = r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#;
 
@@ -75,7 +76,8 @@ pub mod actioncable {
     pub fn connected_client() -> Client {
         let now = Instant::now();
         let mut c = Client::new(Config::new("ws://127.0.0.1:28080/cable"));
-        c.subscribe(now, room());
+        c.subscribe(now, room()).unwrap_or_else(|e| panic!("{e}"));
+        c.connect(now);
         drain(&mut c);
         c.handle_open(now, Some("actioncable-v1-json"));
         c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));

@@ -1,18 +1,23 @@
 //! Fuzzing entry points (feature `fuzzing`), used by the cargo-fuzz targets in `fuzz/` and by `tests/chaos.rs`.
+//! Unstable: this module is for cargo-fuzz and the chaos tests only and is not covered by semver.
 //!
-//! Each function drives the code with an `arbitrary` sequence of frames, closes, timeouts (time only moves
-//! forward) and commands, and asserts invariants after every step. They panic on a broken invariant, which is
-//! what a fuzzer looks for; they never panic on a healthy crate, whatever the input.
+//! Each function reads an `arbitrary` sequence of frames, closes, timeouts (time only moves forward) and
+//! commands from its input ([`arbitrary::Unstructured`]), drives the code with it, and asserts invariants after
+//! every step (the session's and hub's own `check_invariants`, and what a driver sees). They panic on a broken
+//! invariant, which is what a fuzzer looks for; they never panic on a healthy crate, whatever the input.
 #![allow(clippy::disallowed_methods)] // the harness takes one real Instant as its virtual clock's origin
 #![allow(missing_docs)]
 
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use feedwire_core::{Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, Session, Transmit};
+use feedwire_core::json::{raw_value, to_string_literal};
+use feedwire_core::{
+    Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, Session, Transmit, UnixAnchor,
+};
 
-use crate::client::{Client, Config, DownReason, Event, Flavour, Phase, SubState};
-use crate::codec::{self, ClientMessage, Command, ServerFrame, ServerMessage};
+use crate::client::{Client, Config, DisconnectReason, Event, Flavour};
+use crate::codec::{self, ClientMessage, HistoryRequest, IdentifierStr, ServerMessage};
 use crate::identifier::Identifier;
 use crate::server::{Hub, HubConfig};
 
@@ -45,7 +50,7 @@ pub fn decode(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(msg) = codec::decode_server(text) {
+    if let Ok(msg) = ServerMessage::decode_str(text) {
         let ident = match &msg {
             ServerMessage::Confirm { identifier }
             | ServerMessage::Reject { identifier }
@@ -61,13 +66,25 @@ pub fn decode(data: &[u8]) {
             assert!(
                 i.eq_str(&text),
                 "identifier does not equal its own decoded text: {:?}",
-                i.raw()
+                i.literal()
             );
         }
         let _ = format!("{msg:?}");
+        // what was decoded encodes to a frame that decodes to the same message
+        let again = msg.encode();
+        let back = ServerMessage::decode(&again);
+        assert!(
+            back.is_ok(),
+            "a decoded frame re-encodes to a valid one: {again:?}"
+        );
     }
-    if let Ok(msg) = codec::decode_client(text) {
+    if let Ok(msg) = ClientMessage::decode_str(text) {
         let _ = format!("{msg:?}");
+        let again = msg.encode();
+        assert!(
+            ClientMessage::decode(&again).is_ok(),
+            "a decoded command re-encodes to a valid one: {again:?}"
+        );
     }
     let _ = Identifier::from_raw(text).map(|i| format!("{i:?}{i}"));
 }
@@ -110,43 +127,58 @@ enum ClientOp {
     Disconnect,
 }
 
+fn ident(i: u8) -> IdentifierStr<'static> {
+    IdentifierStr::new(id(i))
+}
+
 fn server_frame(op: &ServerOp, seq: u64) -> Frame {
-    let text = match op {
-        ServerOp::Welcome { sid, restored } => {
-            let ids: Vec<&str> = restored.iter().take(4).map(|i| id(*i)).collect();
-            ServerFrame::Welcome {
-                sid: sid.then_some("s1"),
-                restored_ids: (!ids.is_empty()).then_some(&ids[..]),
-            }
-            .encode()
+    match op {
+        ServerOp::Welcome { sid, restored } => ServerMessage::Welcome {
+            sid: sid.then_some("s1".into()),
+            restored: !restored.is_empty(),
+            restored_ids: restored.iter().take(4).map(|i| ident(*i)).collect(),
         }
-        ServerOp::Ping(t) => ServerFrame::Ping { message: *t }.encode(),
-        ServerOp::Pong => ServerFrame::Pong.encode(),
-        ServerOp::Confirm(i) => ServerFrame::Confirm { identifier: id(*i) }.encode(),
-        ServerOp::Reject(i) => ServerFrame::Reject { identifier: id(*i) }.encode(),
-        ServerOp::Disconnect { reason, reconnect } => ServerFrame::Disconnect {
-            reason: reason.map(|r| ["server_restart", "unauthorized", "remote"][usize::from(r) % 3]),
+        .encode(),
+        ServerOp::Ping(t) => ServerMessage::Ping { message: Some(*t) }.encode(),
+        ServerOp::Pong => ServerMessage::Pong.encode(),
+        ServerOp::Confirm(i) => ServerMessage::Confirm {
+            identifier: ident(*i),
+        }
+        .encode(),
+        ServerOp::Reject(i) => ServerMessage::Reject {
+            identifier: ident(*i),
+        }
+        .encode(),
+        ServerOp::Disconnect { reason, reconnect } => ServerMessage::Disconnect {
+            reason: reason.map(|r| ["server_restart", "unauthorized", "remote"][usize::from(r) % 3].into()),
             reconnect: *reconnect,
         }
         .encode(),
-        ServerOp::Message { id: i, stream } => ServerFrame::Message {
-            identifier: id(*i),
-            message: &format!(r#"{{"n":{seq}}}"#),
-            stream: stream.map(|(s, e, o)| {
-                (
-                    if s { "a" } else { "b" },
-                    if e { "e1" } else { "e2" },
-                    u64::from(o),
-                )
-            }),
+        ServerOp::Message { id: i, stream } => {
+            let message = format!(r#"{{"n":{seq}}}"#);
+            let Ok(message) = raw_value(&message) else {
+                return Frame::from("{}");
+            };
+            ServerMessage::Message {
+                identifier: ident(*i),
+                message,
+                stream_id: stream.map(|(s, _, _)| if s { "a" } else { "b" }.into()),
+                epoch: stream.map(|(_, e, _)| if e { "e1" } else { "e2" }.into()),
+                offset: stream.map(|(_, _, o)| u64::from(o)),
+            }
+            .encode()
+        }
+        ServerOp::ConfirmHistory(i) => ServerMessage::ConfirmHistory {
+            identifier: ident(*i),
         }
         .encode(),
-        ServerOp::ConfirmHistory(i) => ServerFrame::ConfirmHistory { identifier: id(*i) }.encode(),
-        ServerOp::RejectHistory(i) => ServerFrame::RejectHistory { identifier: id(*i) }.encode(),
-        ServerOp::Known(k) => KNOWN[usize::from(*k) % KNOWN.len()].to_owned(),
-        ServerOp::Raw(s) => s.clone(),
-    };
-    Frame::from(text)
+        ServerOp::RejectHistory(i) => ServerMessage::RejectHistory {
+            identifier: ident(*i),
+        }
+        .encode(),
+        ServerOp::Known(k) => Frame::from(KNOWN[usize::from(*k) % KNOWN.len()]),
+        ServerOp::Raw(s) => Frame::from(s.clone()),
+    }
 }
 
 /// What the session driver tracks across steps.
@@ -166,12 +198,15 @@ struct Track {
     raw: bool,
 }
 
-/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants: queues
-/// bounded, no dial after a stop, a disconnect with `reconnect: false` (or unspecified, as Rails sends for
-/// `unauthorized`) stops the session, backoff and restart delays within bounds, wanted subscriptions re-sent
-/// after every welcome, never two subscribes in flight for one identifier (a re-send only after the
-/// confirmation timeout), deadlines not in the past after handling them, and every broadcast delivered at most
-/// once (exactly once for a confirmed subscription on a live connection).
+/// Drives a [`Client`] with arbitrary transport happenings, time and commands, checking its invariants (its own
+/// [`Client::check_invariants`] after every step, and what a driver sees): `new` does not dial, queues
+/// bounded, no dial after a stop until the driver calls `connect` (its `Disconnect` op disconnects a running
+/// session and connects a stopped one), a disconnect with `reconnect: false` (or unspecified, as Rails sends
+/// for `unauthorized`) stops the session, `Reconnecting` follows `Disconnected` with backoff and restart delays
+/// within bounds, wanted subscriptions re-sent after every welcome, never two subscribes in flight for one
+/// identifier (a re-send only after the confirmation timeout), deadlines not in the past after handling them,
+/// and every broadcast delivered at most once (exactly once for a confirmed subscription on a live
+/// connection).
 pub fn session(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let anycable = u.arbitrary::<bool>().unwrap_or(false);
@@ -184,7 +219,7 @@ pub fn session(data: &[u8]) {
             Flavour::Rails
         })
         .with_seed(seed)
-        .with_unix_anchor(start, 1_795_342_530_000)
+        .with_unix_anchor(UnixAnchor::new(start, 1_795_342_530_000))
         .with_limits(
             Limits::default()
                 .with_max_queued(MAX_QUEUED)
@@ -193,6 +228,11 @@ pub fn session(data: &[u8]) {
     let (lo, hi) = config.backoff.bounds();
     let restart = config.restart_delay;
     let mut c = Client::new(config);
+    assert!(
+        c.is_stopped() && c.poll_transmit().is_none(),
+        "`new` does not dial"
+    );
+    c.connect(start);
     let mut now = start;
     let mut dialing = false;
     let mut open = false;
@@ -206,8 +246,15 @@ pub fn session(data: &[u8]) {
                  stopped: &mut bool,
                  track: &mut Track,
                  now: Instant| {
-        let (o, e) = c.queue_lens();
-        assert!(o <= MAX_QUEUED + 1 && e <= MAX_QUEUED, "queues bounded: {o} {e}");
+        if let Err(e) = c.check_invariants() {
+            panic!("client invariant: {e}");
+        }
+        let q = c.queue_stats();
+        assert!(
+            q.queued_transmits <= 2 * MAX_QUEUED + 2 && q.dropped_transmits == 0,
+            "queues bounded: {q:?}"
+        );
+        let mut down: Option<DisconnectReason> = None;
         while let Some(t) = c.poll_transmit() {
             match t {
                 Transmit::Connect(_) => {
@@ -223,7 +270,7 @@ pub fn session(data: &[u8]) {
                 }
                 Transmit::Send(f) => {
                     assert!(*open, "sends only on an open connection");
-                    let cmd = codec::decode_client(f.as_str());
+                    let cmd = ClientMessage::decode(&f);
                     assert!(cmd.is_ok(), "the client sends valid commands: {f:?}");
                     match cmd {
                         Ok(ClientMessage::Subscribe { identifier, .. }) => {
@@ -265,11 +312,11 @@ pub fn session(data: &[u8]) {
                     track.got += 1;
                 }
                 Event::Stopped { .. } => *stopped = true,
-                Event::Disconnected {
-                    reason,
-                    reconnect_in: Some(d),
-                } => {
-                    if matches!(reason, DownReason::ServerDisconnect { .. }) {
+                Event::Disconnected { reason } => down = Some(reason),
+                Event::Reconnecting { after: d } => {
+                    let reason = down.take();
+                    assert!(reason.is_some(), "Reconnecting follows Disconnected");
+                    if matches!(reason, Some(DisconnectReason::ServerDisconnect { .. })) {
                         assert!(d >= restart && d < restart * 2, "restart delay {d:?}");
                     } else {
                         // the first attempt has a full [0, 1) jitter
@@ -288,7 +335,7 @@ pub fn session(data: &[u8]) {
         // start from a welcomed connection with two subscriptions, so short inputs reach the deep states
         for i in 0..2 {
             if let Ok(ident) = Identifier::from_raw(id(i)) {
-                handles.push(c.subscribe(now, ident));
+                handles.extend(c.subscribe(now, ident).ok());
             }
         }
         // take the dial first, so the driver's view of the transport is right from the start
@@ -311,7 +358,7 @@ pub fn session(data: &[u8]) {
                 0,
             ),
         );
-        assert!(c.is_connected());
+        assert!(c.is_open());
         drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
     }
     let mut seq = 0u64;
@@ -337,10 +384,8 @@ pub fn session(data: &[u8]) {
                             // a plain broadcast for a confirmed subscription on a live connection is delivered
                             // (AnyCable stream positions may legitimately drop replays)
                             track.must = stream.is_none()
-                                && c.is_connected()
-                                && c.subs
-                                    .iter()
-                                    .any(|s| s.id.as_str() == id(*i) && s.state == SubState::Confirmed);
+                                && c.is_open()
+                                && Identifier::from_raw(id(*i)).is_ok_and(|ident| c.is_confirmed(&ident));
                         }
                         ServerOp::Confirm(i) | ServerOp::Reject(i) => {
                             track.in_flight.remove(id(*i));
@@ -357,7 +402,7 @@ pub fn session(data: &[u8]) {
                             track.raw = true;
                             // the fuzzer's own text may well be a welcome, a confirmation or a rejection:
                             // the bookkeeping follows what the client will make of it
-                            match codec::decode_server(text) {
+                            match ServerMessage::decode_str(text) {
                                 Ok(ServerMessage::Welcome { .. }) => track.in_flight.clear(),
                                 Ok(
                                     ServerMessage::Confirm { identifier }
@@ -379,17 +424,10 @@ pub fn session(data: &[u8]) {
                         _ => {}
                     }
                     c.handle_frame(now, server_frame(&f, seq));
-                    if welcome && c.is_connected() {
-                        for s in &c.subs {
-                            assert!(
-                                matches!(
-                                    s.state,
-                                    SubState::Pending { .. }
-                                        | SubState::Wanted { send_at: Some(_) }
-                                        | SubState::Confirmed
-                                ),
-                                "wanted subscriptions are re-sent after a welcome: {s:?}"
-                            );
+                    if welcome && c.is_open() {
+                        // wanted subscriptions are re-sent after a welcome (`check_invariants` holds it)
+                        if let Err(e) = c.check_invariants() {
+                            panic!("after a welcome: {e}");
                         }
                     }
                 }
@@ -404,7 +442,7 @@ pub fn session(data: &[u8]) {
                         None,
                     ][usize::from(p) % 4];
                     c.handle_open(now, proto);
-                    open = matches!(c.phase, Phase::Open { .. });
+                    open = !c.is_stopped();
                 }
             }
             ClientOp::Close(code) => {
@@ -433,7 +471,11 @@ pub fn session(data: &[u8]) {
             }
             ClientOp::Subscribe(i) => {
                 if let Ok(ident) = Identifier::from_raw(id(i)) {
-                    handles.push(c.subscribe(now, ident));
+                    // the driver drains after every step: the queue always has room
+                    match c.subscribe(now, ident) {
+                        Ok(h) => handles.push(h),
+                        Err(e) => panic!("subscribe refused with an empty queue: {e}"),
+                    }
                 }
             }
             ClientOp::Unsubscribe(i) => {
@@ -452,7 +494,17 @@ pub fn session(data: &[u8]) {
                     let _ = c.whisper(&ident, serde_json::json!({"typing": true}));
                 }
             }
-            ClientOp::Disconnect => c.disconnect(),
+            ClientOp::Disconnect => {
+                if stopped {
+                    // a stopped session starts again on `connect`
+                    c.connect(now);
+                    stopped = false;
+                    assert!(!c.is_stopped(), "connect restarts a stopped session");
+                } else {
+                    c.disconnect(now);
+                    assert!(c.is_stopped(), "disconnect stops");
+                }
+            }
         }
         drain(&mut c, &mut dialing, &mut open, &mut stopped, &mut track, now);
         if terminal {
@@ -490,7 +542,9 @@ enum HubOp {
     Disconnect { conn: u8, reconnect: Option<bool> },
 }
 
-/// Drives a [`Hub`] with arbitrary connections, commands, host answers and time, checking its invariants.
+/// Drives a [`Hub`] with arbitrary connections, commands, host answers and time, checking its invariants (its
+/// own [`Hub::check_invariants`] after every step, bounded queues, nothing sent after a close, every frame
+/// valid).
 pub fn hub(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let anycable = u.arbitrary::<bool>().unwrap_or(true);
@@ -498,7 +552,7 @@ pub fn hub(data: &[u8]) {
     let mut hub = Hub::new(
         HubConfig::default()
             .with_anycable(anycable)
-            .with_unix_anchor(start, 1_795_342_530_000)
+            .with_unix_anchor(UnixAnchor::new(start, 1_795_342_530_000))
             .with_history_limits(8, Duration::from_secs(30))
             .with_limits(
                 Limits::default()
@@ -521,12 +575,12 @@ pub fn hub(data: &[u8]) {
             &OpenRequest::new("/cable").with_subprotocol(Some(proto.to_owned())),
         );
         open.push(ConnId(c));
-        let f = Command::Subscribe {
-            identifier: id(0),
+        let f = ClientMessage::Subscribe {
+            identifier: ident(0),
             history: None,
         }
         .encode();
-        hub.handle_frame(now, ConnId(c), Frame::from(f));
+        hub.handle_frame(now, ConnId(c), f);
         assert!(hub.confirm(ConnId(c), id(0)).is_ok());
         assert!(hub.stream_from(ConnId(c), id(0), "s").is_ok());
     }
@@ -558,36 +612,39 @@ pub fn hub(data: &[u8]) {
                 }
             }
             HubOp::Subscribe { conn: c, id: i } => {
-                let f = Command::Subscribe {
-                    identifier: id(i),
+                let f = ClientMessage::Subscribe {
+                    identifier: ident(i),
                     history: None,
                 }
                 .encode();
-                hub.handle_frame(now, conn(c), Frame::from(f));
+                hub.handle_frame(now, conn(c), f);
             }
             HubOp::Command { conn: c, kind, id: i } => {
-                let h = codec::HistoryRequest::default();
-                let ident = id(i);
+                let identifier = ident(i);
+                let history = HistoryRequest::default().to_json();
+                let speak = to_string_literal(r#"{"action":"speak"}"#);
+                let (Ok(history), Ok(speak), Ok(empty)) =
+                    (raw_value(&history), raw_value(&speak), raw_value("{}"))
+                else {
+                    panic!("valid JSON refused");
+                };
                 let f = match kind % 7 {
-                    0 => Command::Unsubscribe { identifier: ident },
-                    1 => Command::Message {
-                        identifier: ident,
-                        data: r#"{"action":"speak"}"#,
+                    0 => ClientMessage::Unsubscribe { identifier },
+                    1 => ClientMessage::Message {
+                        identifier,
+                        data: speak,
                     },
-                    2 => Command::History {
-                        identifier: ident,
-                        history: &h,
+                    2 => ClientMessage::History { identifier, history },
+                    3 => ClientMessage::Whisper {
+                        identifier,
+                        data: empty,
                     },
-                    3 => Command::Whisper {
-                        identifier: ident,
-                        data: "{}",
-                    },
-                    4 => Command::Pong,
-                    5 => Command::Ping,
-                    _ => Command::Leave { identifier: ident },
+                    4 => ClientMessage::Pong,
+                    5 => ClientMessage::Ping,
+                    _ => ClientMessage::Leave { identifier },
                 }
                 .encode();
-                hub.handle_frame(now, conn(c), Frame::from(f));
+                hub.handle_frame(now, conn(c), f);
             }
             HubOp::Raw { conn: c, text } => hub.handle_frame(now, conn(c), Frame::from(text)),
             HubOp::Close(c) => {
@@ -625,8 +682,14 @@ pub fn hub(data: &[u8]) {
                 let _ = hub.disconnect(conn(c), Some("remote"), reconnect);
             }
         }
-        let (o, e) = hub.queue_lens();
-        assert!(o <= MAX_QUEUED && e <= MAX_QUEUED, "hub queues bounded: {o} {e}");
+        if let Err(e) = hub.check_invariants() {
+            panic!("hub invariant: {e}");
+        }
+        let q = hub.queue_stats();
+        assert!(
+            q.queued_transmits <= 2 * MAX_QUEUED && q.queued_events <= MAX_QUEUED + 1,
+            "hub queues bounded: {q:?}"
+        );
         let mut closed: Vec<ConnId> = Vec::new();
         while let Some((c, t)) = hub.poll_transmit() {
             assert!(!closed.contains(&c), "nothing after a close on {c:?}");
@@ -637,7 +700,7 @@ pub fn hub(data: &[u8]) {
                 }
                 HubTransmit::Send(f) => {
                     assert!(
-                        codec::decode_server(f.as_str()).is_ok(),
+                        ServerMessage::decode(&f).is_ok(),
                         "the hub sends valid frames: {f:?}"
                     );
                 }

@@ -66,7 +66,7 @@ impl Identifier {
     pub fn builder(channel: &str) -> IdentifierBuilder {
         let mut text = String::with_capacity(channel.len() + 32);
         text.push_str("{\"channel\":");
-        crate::codec::push_json_str(&mut text, channel);
+        feedwire_core::json::write_string(&mut text, channel);
         IdentifierBuilder { text }
     }
 
@@ -146,7 +146,7 @@ impl IdentifierBuilder {
         }
         let v = serde_json::to_string(&value).map_err(|_| IdentifierError::Param(name.to_owned()))?;
         self.text.push(',');
-        crate::codec::push_json_str(&mut self.text, name);
+        feedwire_core::json::write_string(&mut self.text, name);
         self.text.push(':');
         self.text.push_str(&v);
         Ok(self)
@@ -160,11 +160,7 @@ impl IdentifierBuilder {
 }
 
 /// The fields of a JSON object in their order, values raw; `None` when the text is not an object.
-pub(crate) fn parse_fields_raw(text: &str) -> Option<Vec<(String, &RawValue)>> {
-    parse_fields(text)
-}
-
-fn parse_fields(text: &str) -> Option<Vec<(String, &RawValue)>> {
+pub(crate) fn parse_fields(text: &str) -> Option<Vec<(String, &RawValue)>> {
     struct Fields;
     impl<'de> Visitor<'de> for Fields {
         type Value = Vec<(String, &'de RawValue)>;

@@ -1,11 +1,12 @@
 //! Bad input of the kinds users hit (malformed JSON, wrong types, oversize frames, nesting beyond serde_json's
-//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Error` event carrying
-//! the frame, nothing is sent or closed, and the session goes on (a valid broadcast is still delivered).
+//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Malformed` event
+//! carrying the frame (its first 256 bytes), nothing is sent or closed, and the session goes on (a valid
+//! broadcast is still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
 use std::time::Instant;
 
-use feedwire_actioncable::client::{Client, Config, Event, ProtocolError};
+use feedwire_actioncable::client::{Client, Config, Event};
 use feedwire_actioncable::codec::DecodeError;
 use feedwire_actioncable::identifier::Identifier;
 use feedwire_core::{Frame, Limits, Session, Transmit};
@@ -17,7 +18,8 @@ fn connected() -> (Client, Instant) {
     let now = Instant::now();
     let mut c =
         Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_frame_size(MAX)));
-    c.subscribe(now, Identifier::from_raw(ROOM).unwrap());
+    c.subscribe(now, Identifier::from_raw(ROOM).unwrap()).unwrap();
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, Some("actioncable-v1-json"));
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
@@ -40,7 +42,7 @@ fn feed(bad: &str) -> Vec<Event> {
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert!(c.is_connected() && !c.is_stopped(), "still connected");
+    assert!(c.is_open() && !c.is_stopped(), "still connected");
     c.handle_frame(
         now,
         Frame::from(r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"ok":true}}"#),
@@ -53,17 +55,25 @@ fn feed(bad: &str) -> Vec<Event> {
     events
 }
 
-/// `bad` gives exactly one `Error` carrying the frame; returns the error.
-fn rejected(bad: &str) -> ProtocolError {
+/// `bad` gives exactly one `Malformed` carrying the frame (cut to 256 bytes); returns the error.
+fn rejected(bad: &str) -> DecodeError {
     let mut events = feed(bad);
     match events.pop() {
-        Some(Event::Error { error, frame }) if events.is_empty() => {
-            assert_eq!(frame.expose().as_str(), bad, "the error carries the frame");
+        Some(Event::Malformed { error, frame }) if events.is_empty() => {
+            let mut end = bad.len().min(256);
+            while !bad.is_char_boundary(end) {
+                end -= 1;
+            }
+            assert_eq!(
+                frame.expose().as_str(),
+                &bad[..end],
+                "the error carries the frame's start"
+            );
             assert!(!error.to_string().is_empty());
             error
         }
         other => panic!(
-            "{bad:.80?}: expected one Error, got {:.300}",
+            "{bad:.80?}: expected one Malformed, got {:.300}",
             format!("{other:?} {events:?}")
         ),
     }
@@ -121,12 +131,12 @@ fn oversize_frames() {
     );
     let error = rejected(&text);
     assert!(
-        matches!(error, ProtocolError::Decode(DecodeError::TooLarge { len, max: MAX }) if len == text.len()),
+        matches!(error, DecodeError::TooLarge { len, max: MAX } if len == text.len()),
         "{error}"
     );
     assert!(matches!(
         rejected(&"[".repeat(MAX + 1)),
-        ProtocolError::Decode(DecodeError::TooLarge { .. })
+        DecodeError::TooLarge { .. }
     ));
 }
 
@@ -147,6 +157,25 @@ fn nesting_beyond_the_recursion_limit() {
         "]".repeat(10_000)
     );
     let error = rejected(&deep);
+    assert!(error.to_string().contains("nesting"), "{error}");
+}
+
+/// The nesting bound is 128 levels of arrays and objects, the envelope included (serde_json's own limit): a
+/// broadcast whose `message` nests 127 deep is delivered, one level more is refused.
+#[test]
+fn nesting_bound_counts_the_envelope() {
+    let frame = |levels: usize| {
+        format!(
+            r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    match &feed(&frame(127))[..] {
+        [Event::Message { message, .. }] => assert_eq!(message.as_str().len(), 2 * 127),
+        other => panic!("127 levels in the message: {other:?}"),
+    }
+    let error = rejected(&frame(128));
     assert!(error.to_string().contains("nesting"), "{error}");
 }
 
@@ -203,7 +232,8 @@ fn every_spelling_of_an_identifier_matches_and_only_that_identifier() {
         .unwrap()
         .build();
     let mut c = Client::new(Config::new("ws://h/cable"));
-    c.subscribe(now, room.clone());
+    c.subscribe(now, room.clone()).unwrap();
+    c.connect(now);
     let open = |c: &mut Client| {
         while c.poll_transmit().is_some() {}
         c.handle_open(now, Some("actioncable-v1-json"));
@@ -253,6 +283,7 @@ fn every_spelling_of_an_identifier_matches_and_only_that_identifier() {
     c.handle_close(now, None);
     let _ = delivered(&mut c);
     c.handle_timeout(now + std::time::Duration::from_secs(60));
+    // the backoff has passed: the client dialed again
     open(&mut c);
     confirm(&mut c, plain);
     let _ = delivered(&mut c);

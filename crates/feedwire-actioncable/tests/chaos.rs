@@ -5,7 +5,7 @@ use feedwire_actioncable::fuzzing;
 use proptest::prelude::*;
 
 fn frames() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/actioncable/frames");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
@@ -59,18 +59,20 @@ fn n_of(text: &str) -> Option<u64> {
 }
 
 /// A flood of broadcasts and commands: the queues stay within `max_queued` when the application does not poll,
-/// every broadcast is then either delivered once (in order) or counted in `dropped_events`, and with polling
-/// every broadcast is delivered exactly once.
+/// commands past the bound are refused (`QueueFull`, nothing lost silently), every broadcast is then either
+/// delivered once (in order) or counted in `dropped_events`, and with polling every broadcast is delivered
+/// exactly once.
 #[test]
 fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
-    use feedwire_actioncable::client::{Client, Config, Event};
+    use feedwire_actioncable::client::{Client, CommandError, Config, Event};
     use feedwire_actioncable::identifier::Identifier;
     use feedwire_core::{Frame, Limits, Session, Transmit};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let now = std::time::Instant::now();
     let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(16)));
     let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone());
+    c.subscribe(now, room.clone()).unwrap();
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, Some("actioncable-v1-json"));
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
@@ -96,25 +98,41 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
             })
             .collect()
     };
+    let mut refused = 0;
     for n in 0..1000 {
         c.handle_frame(now, msg(n));
-        c.perform(&room, "speak", serde_json::json!({ "n": n })).unwrap();
+        match c.perform(&room, "speak", serde_json::json!({ "n": n })) {
+            Ok(()) => assert!(n < 16, "perform {n} accepted past the bound"),
+            Err(CommandError::QueueFull(full)) => {
+                assert_eq!(full.queued, 16);
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
+    assert_eq!(
+        refused,
+        1000 - 16,
+        "commands past the bound are refused, not dropped"
+    );
+    assert_eq!(c.queue_stats().dropped_transmits, 0);
     // a disconnect after the flood: its close must survive the full transmit queue
-    c.disconnect();
+    c.disconnect(now);
     let out: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert!(out.len() <= 17, "transmit queue {}", out.len());
     assert!(
         matches!(out.last(), Some(Transmit::Close(_))),
         "the close is kept: {out:?}"
     );
+    let stats = c.queue_stats();
     let got = drain(&mut c);
     assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
     assert!(got.len() <= 16);
-    // the oldest are dropped: the two newest events (disconnected, stopped) are kept, so every dropped event
-    // was a broadcast
+    // the newest are dropped (the oldest stay, in order), and `Stopped` is kept past the bound, so every
+    // dropped event was a broadcast
+    assert_eq!(got, (0..16).collect::<Vec<u64>>());
     assert_eq!(
-        got.len() as u64 + c.dropped_events(),
+        got.len() as u64 + stats.dropped_events,
         1000,
         "every event delivered or counted"
     );
@@ -130,7 +148,8 @@ fn every_broadcast_is_delivered_exactly_once() {
     let now = std::time::Instant::now();
     let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(4)));
     let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone());
+    c.subscribe(now, room.clone()).unwrap();
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, Some("actioncable-v1-json"));
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
@@ -156,7 +175,7 @@ fn every_broadcast_is_delivered_exactly_once() {
         }
     }
     assert_eq!(all, (0..3000).collect::<Vec<u64>>());
-    assert_eq!(c.dropped_events(), 0);
+    assert_eq!(c.queue_stats().dropped_events, 0);
 }
 
 /// Found by the fuzz campaign (actioncable_client, 5.6M executions in): a raw frame that was a welcome

@@ -1,14 +1,32 @@
 //! Snapshots of every testdata frame, and proptest round trips of every message type.
 
 use feedwire_actioncable::codec::{
-    self, ClientMessage, Command, HistoryRequest, MessageData, ServerFrame, ServerMessage, StreamPosition,
-    decode_client, decode_server,
+    self, ClientMessage, DecodeError, HistoryRequest, IdentifierStr, MessageData, ServerMessage,
+    StreamPosition,
 };
+use feedwire_core::json::{raw_value, to_string_literal};
 use proptest::prelude::*;
+use serde_json::value::RawValue;
+
+fn decode_server(text: &str) -> Result<ServerMessage<'_>, DecodeError> {
+    ServerMessage::decode_str(text)
+}
+
+fn decode_client(text: &str) -> Result<ClientMessage<'_>, DecodeError> {
+    ClientMessage::decode_str(text)
+}
+
+fn raw(text: &str) -> &RawValue {
+    raw_value(text).unwrap()
+}
+
+fn id(text: &str) -> IdentifierStr<'_> {
+    IdentifierStr::new(text)
+}
 
 #[test]
 fn snapshot_every_frame() {
-    insta::glob!("../../../testdata/actioncable/frames", "*.json", |path| {
+    insta::glob!("../testdata/frames", "*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let text = text.trim_end_matches('\n');
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -27,8 +45,11 @@ fn snapshot_every_frame() {
 
 #[test]
 fn rails_escapes_compare_after_unescaping() {
-    let text = std::fs::read_to_string("../../testdata/actioncable/frames/server_message_rails_escapes.json")
-        .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_message_rails_escapes.json"
+    ))
+    .unwrap();
     let ServerMessage::Message {
         identifier, message, ..
     } = decode_server(&text).unwrap()
@@ -89,40 +110,50 @@ fn message_of_every_json_type_and_unknown_type_is_kept() {
 
 #[test]
 fn message_command_data_is_a_string_and_whisper_data_is_not() {
-    let id = r#"{"channel":"ChatChannel"}"#;
-    let m = Command::Message {
-        identifier: id,
-        data: r#"{"action":"speak","text":"hi"}"#,
+    let ident = r#"{"channel":"ChatChannel"}"#;
+    let data = to_string_literal(r#"{"action":"speak","text":"hi"}"#);
+    let m = ClientMessage::Message {
+        identifier: id(ident),
+        data: raw(&data),
     }
     .encode();
     assert_eq!(
-        m,
+        m.as_str(),
         r#"{"command":"message","identifier":"{\"channel\":\"ChatChannel\"}","data":"{\"action\":\"speak\",\"text\":\"hi\"}"}"#
     );
-    let w = Command::Whisper {
-        identifier: id,
-        data: r#"{"event":"typing"}"#,
+    let w = ClientMessage::Whisper {
+        identifier: id(ident),
+        data: raw(r#"{"event":"typing"}"#),
     }
     .encode();
     assert_eq!(
-        w,
+        w.as_str(),
         r#"{"command":"whisper","identifier":"{\"channel\":\"ChatChannel\"}","data":{"event":"typing"}}"#
     );
     // the Rails frames are byte for byte what Rails sends
     assert_eq!(
-        ServerFrame::Confirm { identifier: id }.encode(),
+        ServerMessage::Confirm {
+            identifier: id(ident)
+        }
+        .encode()
+        .as_str(),
         r#"{"identifier":"{\"channel\":\"ChatChannel\"}","type":"confirm_subscription"}"#
     );
     assert_eq!(
-        ServerFrame::Disconnect {
-            reason: Some("unauthorized"),
+        ServerMessage::Disconnect {
+            reason: Some("unauthorized".into()),
             reconnect: Some(false)
         }
-        .encode(),
+        .encode()
+        .as_str(),
         r#"{"type":"disconnect","reason":"unauthorized","reconnect":false}"#
     );
     assert_eq!(
-        ServerFrame::Ping { message: 1795342530 }.encode(),
+        ServerMessage::Ping {
+            message: Some(1795342530)
+        }
+        .encode()
+        .as_str(),
         r#"{"type":"ping","message":1795342530}"#
     );
     let mut h = HistoryRequest::default();
@@ -134,15 +165,20 @@ fn message_command_data_is_a_string_and_whisper_data_is_not() {
             offset: 32,
         },
     );
+    let history = h.to_json();
     assert_eq!(
-        Command::History {
-            identifier: r#"{"channel":"ChatChannel","id":42}"#,
-            history: &h
+        ClientMessage::History {
+            identifier: id(r#"{"channel":"ChatChannel","id":42}"#),
+            history: raw(&history)
         }
-        .encode(),
-        std::fs::read_to_string("../../testdata/actioncable/frames/client_history.json")
-            .unwrap()
-            .trim_end()
+        .encode()
+        .as_str(),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/frames/client_history.json"
+        ))
+        .unwrap()
+        .trim_end()
     );
 }
 
@@ -174,32 +210,33 @@ proptest! {
     fn server_frames_round_trip(id in ".*", msg in json_value(), sid in "[a-zA-Z0-9\"\\\\]{0,12}",
                                 reason in proptest::option::of(".*"), reconnect in proptest::option::of(any::<bool>()),
                                 ts in any::<i64>(), stream in ".*", epoch in ".*", offset in any::<u64>()) {
-        let ids = [id.as_str()];
-        let e = ServerFrame::Welcome { sid: Some(&sid), restored_ids: Some(&ids) }.encode();
-        match decode_server(&e).unwrap() {
+        let ident = IdentifierStr::new(&id);
+        let e = ServerMessage::Welcome { sid: Some(sid.as_str().into()), restored: true, restored_ids: vec![ident] }.encode();
+        match ServerMessage::decode(&e).unwrap() {
             ServerMessage::Welcome { sid: s, restored, restored_ids } => {
                 prop_assert_eq!(s.as_deref(), Some(sid.as_str()));
                 prop_assert!(restored);
                 prop_assert_eq!(restored_ids.len(), 1);
-                prop_assert_eq!(restored_ids[0].as_ref(), id.as_str());
+                prop_assert_eq!(restored_ids[0].to_cow(), id.as_str());
             }
             other => prop_assert!(false, "{:?}", other),
         }
-        let e = ServerFrame::Welcome { sid: None, restored_ids: None }.encode();
-        let ok = matches!(decode_server(&e).unwrap(), ServerMessage::Welcome { sid: None, restored: false, .. });
+        let e = ServerMessage::Welcome { sid: None, restored: false, restored_ids: Vec::new() }.encode();
+        prop_assert_eq!(e.as_str(), r#"{"type":"welcome"}"#);
+        let ok = matches!(ServerMessage::decode(&e).unwrap(), ServerMessage::Welcome { sid: None, restored: false, .. });
         prop_assert!(ok);
-        let e = ServerFrame::Ping { message: ts }.encode();
-        let ok = matches!(decode_server(&e).unwrap(), ServerMessage::Ping { message: Some(t) } if t == ts);
+        let e = ServerMessage::Ping { message: Some(ts) }.encode();
+        let ok = matches!(ServerMessage::decode(&e).unwrap(), ServerMessage::Ping { message: Some(t) } if t == ts);
         prop_assert!(ok);
-        prop_assert!(matches!(decode_server(&ServerFrame::Pong.encode()).unwrap(), ServerMessage::Pong));
+        prop_assert!(matches!(ServerMessage::decode(&ServerMessage::Pong.encode()).unwrap(), ServerMessage::Pong));
         for (f, k) in [
-            (ServerFrame::Confirm { identifier: &id }, 0),
-            (ServerFrame::Reject { identifier: &id }, 1),
-            (ServerFrame::ConfirmHistory { identifier: &id }, 2),
-            (ServerFrame::RejectHistory { identifier: &id }, 3),
+            (ServerMessage::Confirm { identifier: ident }, 0),
+            (ServerMessage::Reject { identifier: ident }, 1),
+            (ServerMessage::ConfirmHistory { identifier: ident }, 2),
+            (ServerMessage::RejectHistory { identifier: ident }, 3),
         ] {
             let e = f.encode();
-            let (got, kind) = match decode_server(&e).unwrap() {
+            let (got, kind) = match ServerMessage::decode(&e).unwrap() {
                 ServerMessage::Confirm { identifier } => (identifier, 0),
                 ServerMessage::Reject { identifier } => (identifier, 1),
                 ServerMessage::ConfirmHistory { identifier } => (identifier, 2),
@@ -210,8 +247,8 @@ proptest! {
             prop_assert!(got.eq_str(&id));
             prop_assert_eq!(got.to_cow(), id.as_str());
         }
-        let e = ServerFrame::Disconnect { reason: reason.as_deref(), reconnect }.encode();
-        match decode_server(&e).unwrap() {
+        let e = ServerMessage::Disconnect { reason: reason.as_deref().map(Into::into), reconnect }.encode();
+        match ServerMessage::decode(&e).unwrap() {
             ServerMessage::Disconnect { reason: r, reconnect: c } => {
                 prop_assert_eq!(r.as_deref(), reason.as_deref());
                 prop_assert_eq!(c, reconnect);
@@ -219,9 +256,15 @@ proptest! {
             other => prop_assert!(false, "{:?}", other),
         }
         for ext in [false, true] {
-            let pos = ext.then_some((stream.as_str(), epoch.as_str(), offset));
-            let e = ServerFrame::Message { identifier: &id, message: &msg, stream: pos }.encode();
-            match decode_server(&e).unwrap() {
+            let e = ServerMessage::Message {
+                identifier: ident,
+                message: raw(&msg),
+                stream_id: ext.then(|| stream.as_str().into()),
+                epoch: ext.then(|| epoch.as_str().into()),
+                offset: ext.then_some(offset),
+            }
+            .encode();
+            match ServerMessage::decode(&e).unwrap() {
                 ServerMessage::Message { identifier, message, stream_id, epoch: ep, offset: o } => {
                     prop_assert!(identifier.eq_str(&id));
                     prop_assert_eq!(message.get(), msg.as_str());
@@ -236,8 +279,8 @@ proptest! {
                 other => prop_assert!(false, "{:?}", other),
             }
         }
-        let e = ServerFrame::Presence { identifier: &id, message: &msg }.encode();
-        match decode_server(&e).unwrap() {
+        let e = ServerMessage::Presence { identifier: ident, message: raw(&msg) }.encode();
+        match ServerMessage::decode(&e).unwrap() {
             ServerMessage::Presence { identifier, message } => {
                 prop_assert!(identifier.eq_str(&id));
                 prop_assert_eq!(message.get(), msg.as_str());
@@ -254,23 +297,30 @@ proptest! {
         h.streams.insert(stream.clone(), StreamPosition { epoch: epoch.clone(), offset });
         let data = serde_json::json!({ "text": text }).to_string();
         let with_action = format!(r#"{{"action":"speak","text":{}}}"#, serde_json::to_string(&text).unwrap());
+        let ident = IdentifierStr::new(&id);
+        let history = h.to_json();
+        let data_literal = to_string_literal(&with_action);
         let cmds = [
-            Command::Subscribe { identifier: &id, history: None },
-            Command::Subscribe { identifier: &id, history: Some(&h) },
-            Command::Unsubscribe { identifier: &id },
-            Command::Message { identifier: &id, data: &with_action },
-            Command::History { identifier: &id, history: &h },
-            Command::Whisper { identifier: &id, data: &msg },
-            Command::Join { identifier: &id, presence: &msg },
-            Command::Leave { identifier: &id },
-            Command::Presence { identifier: &id },
-            Command::Pong,
-            Command::Ping,
+            ClientMessage::Subscribe { identifier: ident, history: None },
+            ClientMessage::Subscribe { identifier: ident, history: Some(raw(&history)) },
+            ClientMessage::Unsubscribe { identifier: ident },
+            ClientMessage::Message { identifier: ident, data: raw(&data_literal) },
+            ClientMessage::History { identifier: ident, history: raw(&history) },
+            ClientMessage::Whisper { identifier: ident, data: raw(&msg) },
+            ClientMessage::Join { identifier: ident, presence: Some(raw(&msg)) },
+            ClientMessage::Leave { identifier: ident },
+            ClientMessage::Presence { identifier: ident },
+            ClientMessage::Pong,
+            ClientMessage::Ping,
         ];
-        let _ = data;
+        // `MessageData::encode` builds the same `data` literal from the object without `action`
+        let built = MessageData::encode(&data, "speak").unwrap();
+        let md = MessageData::from_raw(raw(&built)).unwrap();
+        prop_assert_eq!(md.action.as_deref(), Some("speak"));
+        prop_assert_eq!(md.json, format!(r#"{{"text":{},"action":"speak"}}"#, serde_json::to_string(&text).unwrap()));
         for (i, c) in cmds.iter().enumerate() {
             let e = c.encode();
-            let d = decode_client(&e).unwrap();
+            let d = ClientMessage::decode(&e).unwrap();
             let ident = match &d {
                 ClientMessage::Subscribe { identifier, history } => {
                     prop_assert_eq!(history.is_some(), i == 1);
@@ -303,7 +353,7 @@ proptest! {
                 other => { prop_assert!(false, "{:?}", other); None }
             };
             if let Some(got) = ident {
-                prop_assert!(got.eq_str(&id), "{} vs {:?}", e, id);
+                prop_assert!(got.eq_str(&id), "{} vs {:?}", e.as_str(), id);
             }
         }
     }

@@ -3,11 +3,29 @@
 
 use std::time::{Duration, Instant};
 
-use feedwire_actioncable::codec::{Command, HistoryRequest, StreamPosition};
+use feedwire_actioncable::codec::{ClientMessage, HistoryRequest, IdentifierStr, StreamPosition};
 use feedwire_actioncable::server::{Hub, HubConfig, HubEvent};
-use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest};
+use feedwire_core::json::raw_value;
+use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest, UnixAnchor};
 
 const ID: &str = r#"{"channel":"ApiChannel","key":"0123456789abcdef","events":"posts"}"#;
+
+fn subscribe() -> Frame {
+    ClientMessage::Subscribe {
+        identifier: IdentifierStr::new(ID),
+        history: None,
+    }
+    .encode()
+}
+
+fn history(h: &HistoryRequest) -> Frame {
+    let text = h.to_json();
+    ClientMessage::History {
+        identifier: IdentifierStr::new(ID),
+        history: raw_value(&text).unwrap(),
+    }
+    .encode()
+}
 
 fn drain(hub: &mut Hub) -> (Vec<(ConnId, String)>, Vec<HubEvent>) {
     let mut out = Vec::new();
@@ -103,20 +121,10 @@ fn history_is_served_rejected_when_evicted_and_expires() {
             .with_anycable(true)
             .with_seed(0xe)
             .with_history_limits(3, Duration::from_secs(30))
-            .with_unix_anchor(now, 1_795_342_530_000),
+            .with_unix_anchor(UnixAnchor::new(now, 1_795_342_530_000)),
     );
     open(&mut hub, now, 1, true, "/cable");
-    hub.handle_frame(
-        now,
-        ConnId(1),
-        Frame::from(
-            Command::Subscribe {
-                identifier: ID,
-                history: None,
-            }
-            .encode(),
-        ),
-    );
+    hub.handle_frame(now, ConnId(1), subscribe());
     hub.confirm(ConnId(1), ID).unwrap();
     hub.stream_from(ConnId(1), ID, "posts").unwrap();
     for n in 1..=5 {
@@ -132,13 +140,7 @@ fn history_is_served_rejected_when_evicted_and_expires() {
                 offset,
             },
         );
-        Frame::from(
-            Command::History {
-                identifier: ID,
-                history: &h,
-            }
-            .encode(),
-        )
+        history(&h)
     };
     // offsets 3..=5 are kept: a client that saw 2 or later is served; one that saw only 1 missed the evicted 2
     hub.handle_frame(now, ConnId(1), ask(3, "e"));
@@ -166,31 +168,11 @@ fn history_is_served_rejected_when_evicted_and_expires() {
     // a `since` request, then expiry after the TTL
     let mut h = HistoryRequest::default();
     h.since = Some(1_795_342_530);
-    hub.handle_frame(
-        now,
-        ConnId(1),
-        Frame::from(
-            Command::History {
-                identifier: ID,
-                history: &h,
-            }
-            .encode(),
-        ),
-    );
+    hub.handle_frame(now, ConnId(1), history(&h));
     assert_eq!(drain(&mut hub).0.len(), 4);
     hub.handle_timeout(now + Duration::from_secs(33));
     drain(&mut hub);
-    hub.handle_frame(
-        now,
-        ConnId(1),
-        Frame::from(
-            Command::History {
-                identifier: ID,
-                history: &h,
-            }
-            .encode(),
-        ),
-    );
+    hub.handle_frame(now, ConnId(1), history(&h));
     let (out, _) = drain(&mut hub);
     assert_eq!(out.len(), 1, "expired: only the confirmation");
 }
@@ -200,28 +182,8 @@ fn events_and_debug_never_show_the_api_key() {
     let now = Instant::now();
     let mut hub = Hub::new(HubConfig::default());
     open(&mut hub, now, 1, false, "/cable");
-    hub.handle_frame(
-        now,
-        ConnId(1),
-        Frame::from(
-            Command::Subscribe {
-                identifier: ID,
-                history: None,
-            }
-            .encode(),
-        ),
-    );
-    hub.handle_frame(
-        now,
-        ConnId(1),
-        Frame::from(
-            Command::Subscribe {
-                identifier: ID,
-                history: None,
-            }
-            .encode(),
-        ),
-    );
+    hub.handle_frame(now, ConnId(1), subscribe());
+    hub.handle_frame(now, ConnId(1), subscribe());
     hub.handle_frame(now, ConnId(1), Frame::from(format!("{{\"bad\":\"{ID}\"")));
     let (_, evs) = drain(&mut hub);
     assert_eq!(evs.len(), 4, "{evs:?}");
@@ -231,4 +193,58 @@ fn events_and_debug_never_show_the_api_key() {
     }
     let dbg = format!("{evs:?} {hub:?}");
     assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+}
+
+/// The hub's queue policy: a broadcast is refused whole (nothing queued) while the driver has not drained
+/// `max_queued` frames, then accepted whole (every subscriber's frame, past the bound); a subscribe request
+/// the host will not hear of (its queue is full) is forgotten, so the client's retry asks again.
+#[test]
+fn broadcasts_are_refused_whole_when_the_queue_is_full() {
+    use feedwire_actioncable::server::HubError;
+    use feedwire_core::Limits;
+    let now = Instant::now();
+    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(4)));
+    for conn in 1..=3 {
+        open(&mut hub, now, conn, false, "/cable");
+        hub.handle_frame(now, ConnId(conn), subscribe());
+        hub.confirm(ConnId(conn), ID).unwrap();
+        hub.stream_from(ConnId(conn), ID, "posts").unwrap();
+        drain(&mut hub);
+    }
+    assert_eq!(hub.broadcast("posts", "1").unwrap(), 3);
+    assert_eq!(
+        hub.broadcast("posts", "2").unwrap(),
+        3,
+        "3 < 4 queued: accepted, 6 queued"
+    );
+    let before = hub.queue_stats();
+    assert_eq!(before.queued_transmits, 6);
+    match hub.broadcast("posts", "3") {
+        Err(HubError::QueueFull(full)) => assert_eq!(full.queued, 6),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hub.queue_stats(), before, "nothing queued by a refused broadcast");
+    let (out, _) = drain(&mut hub);
+    assert_eq!(out.len(), 6);
+    assert_eq!(hub.broadcast("posts", "3").unwrap(), 3);
+    drain(&mut hub);
+
+    // the host stops polling: subscribe requests past the bound are dropped, counted, and forgotten
+    open(&mut hub, now, 9, false, "/cable");
+    for n in 0..6 {
+        let frame = ClientMessage::Subscribe {
+            identifier: IdentifierStr::new(&format!(r#"{{"channel":"C","n":{n}}}"#)),
+            history: None,
+        }
+        .encode();
+        hub.handle_frame(now, ConnId(9), frame);
+    }
+    let stats = hub.queue_stats();
+    assert_eq!(stats.queued_events, 4, "Opened (kept) and three requests");
+    assert_eq!(stats.dropped_events, 3);
+    assert_eq!(
+        hub.subscriptions_of(ConnId(9)).len(),
+        3,
+        "the dropped requests are forgotten"
+    );
 }

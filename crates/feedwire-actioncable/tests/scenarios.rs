@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use feedwire_actioncable::client::{self, Client, Config, DownReason, Event, Flavour, StopReason};
+use feedwire_actioncable::client::{self, Client, Config, DisconnectReason, Event, Flavour, StopReason};
 use feedwire_actioncable::identifier::{ApiChannel, Identifier, ModelEvent};
 use feedwire_actioncable::server::{Hub, HubConfig, HubEvent};
 use feedwire_core::testing::{Pair, Wire};
-use feedwire_core::{Backoff, Close, ConnId, Frame, Session, Transmit};
+use feedwire_core::{Backoff, Close, ConnId, Frame, Session, Transmit, UnixAnchor};
 
 const UNIX_MS: u64 = 1_795_342_530_000;
 
@@ -24,11 +24,18 @@ const CHAT_SUB: &str = r#"{"command":"subscribe","identifier":"{\"channel\":\"Ch
 const CHAT_CONFIRM: &str =
     r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#;
 
+/// A client that has been told to connect (`new` never dials).
+fn dialing(config: Config, now: Instant) -> Client {
+    let mut c = Client::new(config);
+    c.connect(now);
+    c
+}
+
 fn pair_with(config: Config, hub: HubConfig) -> P {
     let start = Instant::now();
-    let config = config.with_unix_anchor(start, UNIX_MS);
-    let hub = hub.with_unix_anchor(start, UNIX_MS);
-    Pair::new(Client::new(config), Hub::new(hub), start)
+    let config = config.with_unix_anchor(UnixAnchor::new(start, UNIX_MS));
+    let hub = hub.with_unix_anchor(UnixAnchor::new(start, UNIX_MS));
+    Pair::new(dialing(config, start), Hub::new(hub), start)
 }
 
 fn pair() -> P {
@@ -86,7 +93,7 @@ fn advance(p: &mut P, d: Duration) -> Vec<HubEvent> {
 
 fn sub(p: &mut P, i: usize, id: Identifier) -> client::SubscriptionId {
     let now = p.now();
-    p.client_at(i).subscribe(now, id)
+    p.client_at(i).subscribe(now, id).unwrap()
 }
 
 fn connects(p: &P) -> Vec<Duration> {
@@ -197,7 +204,7 @@ fn stale_connection_reconnects_with_the_rails_backoff() {
     assert_eq!(closed, vec![(Duration::from_secs(9), "stale".to_string())]);
     let evs = p.take_client_events();
     assert!(
-        matches!(&evs[0], Event::Disconnected { reason: DownReason::Stale { silent_for }, reconnect_in: Some(d) }
+        matches!(&evs[..2], [Event::Disconnected { reason: DisconnectReason::Stale { silent_for } }, Event::Reconnecting { after: d }]
         if *silent_for == Duration::from_secs(6) && *d == d0),
         "{evs:?}"
     );
@@ -274,7 +281,7 @@ fn backoff_sequence_for_a_seed_while_the_server_is_down() {
     // the server comes back: welcome resets the attempts
     p.refuse_connections(false);
     advance(&mut p, Duration::from_secs(30));
-    assert!(p.client().is_connected());
+    assert!(p.client().is_open());
     assert_eq!(p.client().attempts(), 0);
 }
 
@@ -294,15 +301,17 @@ fn server_restart_disconnect_reconnects_quickly_and_resubscribes() {
         Some(r#"{"type":"disconnect","reason":"server_restart","reconnect":true}"#)
     );
     let evs = p.take_client_events();
-    let delay = match &evs[0] {
-        Event::Disconnected {
-            reason:
-                DownReason::ServerDisconnect {
-                    reason,
-                    reconnect: Some(true),
-                },
-            reconnect_in: Some(d),
-        } => {
+    let delay = match &evs[..2] {
+        [
+            Event::Disconnected {
+                reason:
+                    DisconnectReason::ServerDisconnect {
+                        reason,
+                        reconnect: Some(true),
+                    },
+            },
+            Event::Reconnecting { after: d },
+        ] => {
             assert_eq!(reason.as_deref(), Some("server_restart"));
             *d
         }
@@ -343,15 +352,10 @@ fn disconnect_without_reconnect_stops_for_good() {
         advance(&mut p, Duration::from_secs(100));
         assert_eq!(connects(&p).len(), 1, "no reconnect");
         let evs = p.take_client_events();
+        assert!(matches!(&evs[0], Event::Disconnected { .. }), "{evs:?}");
         assert!(
-            matches!(
-                &evs[0],
-                Event::Disconnected {
-                    reconnect_in: None,
-                    ..
-                }
-            ),
-            "{evs:?}"
+            !evs.iter().any(|e| matches!(e, Event::Reconnecting { .. })),
+            "no reconnect scheduled: {evs:?}"
         );
         assert!(
             matches!(&evs[1], Event::Stopped { reason: StopReason::ServerDisconnect { reason: r } } if r.as_deref() == reason),
@@ -369,7 +373,7 @@ fn disconnect_without_reconnect_stops_for_good() {
     p.hub_mut().disconnect(ConnId(1), None, None).unwrap();
     advance(&mut p, Duration::from_secs(2));
     assert_eq!(connects(&p).len(), 2);
-    assert!(p.client().is_connected());
+    assert!(p.client().is_open());
 }
 
 #[test]
@@ -381,11 +385,13 @@ fn rails_52_close_without_disconnect_frame_reconnects() {
     p.hub_mut().close(ConnId(1), Close::normal()).unwrap();
     p.run_until_quiet();
     let evs = p.take_client_events();
-    let d = match &evs[0] {
-        Event::Disconnected {
-            reason: DownReason::Closed(Some(c)),
-            reconnect_in: Some(d),
-        } if c.code.0 == 1000 => *d,
+    let d = match &evs[..2] {
+        [
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(c)),
+            },
+            Event::Reconnecting { after: d },
+        ] if c.code.0 == 1000 => *d,
         other => panic!("{other:?}"),
     };
     let mut b = Backoff::new(client::rails_backoff(), 7);
@@ -574,6 +580,8 @@ fn subprotocol_is_checked() {
         (Some("other"), false),
     ] {
         let mut c = Client::new(Config::new("ws://h/cable").with_require_subprotocol(required));
+        assert!(c.poll_transmit().is_none(), "`new` does not dial");
+        c.connect(now);
         assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
         c.handle_open(now, proto);
         assert!(matches!(c.poll_transmit(), Some(Transmit::Close(_))));
@@ -586,11 +594,11 @@ fn subprotocol_is_checked() {
         assert_eq!(c.poll_timeout(), None);
     }
     // a server that upgrades without the header is accepted when not required
-    let mut c = Client::new(Config::new("ws://h/cable").with_require_subprotocol(false));
+    let mut c = dialing(Config::new("ws://h/cable").with_require_subprotocol(false), now);
     let _ = c.poll_transmit();
     c.handle_open(now, None);
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    assert!(c.is_connected());
+    assert!(c.is_open());
 }
 
 #[test]
@@ -611,13 +619,13 @@ fn malformed_and_foreign_frames_are_events_and_the_session_goes_on() {
     );
     let evs = p.take_client_events();
     assert!(
-        matches!(&evs[0], Event::Error { frame, .. } if frame.expose().as_str() == "{not json"),
+        matches!(&evs[0], Event::Malformed { frame, .. } if frame.expose().as_str() == "{not json"),
         "{evs:?}"
     );
     assert!(matches!(&evs[1], Event::Unknown { frame } if frame.expose().as_str().contains("mystery")));
     assert!(matches!(&evs[2], Event::Unmatched { .. }));
-    assert!(matches!(&evs[3], Event::Error { .. }));
-    assert!(p.client().is_connected());
+    assert!(matches!(&evs[3], Event::Malformed { .. }));
+    assert!(p.client().is_open());
     p.hub_mut().broadcast("chat", "1").unwrap();
     p.run_until_quiet();
     assert!(matches!(&p.take_client_events()[..], [Event::Message { .. }]));
@@ -669,9 +677,10 @@ fn broadcast_is_encoded_once_per_identifier_and_shared() {
         .unwrap()
         .build();
     sub(&mut p, 0, chat());
-    let c1 = p.add_client(Client::new(Config::new("ws://h/cable")));
+    let now = p.now();
+    let c1 = p.add_client(dialing(Config::new("ws://h/cable"), now));
     sub(&mut p, c1, chat());
-    let c2 = p.add_client(Client::new(Config::new("ws://h/cable")));
+    let c2 = p.add_client(dialing(Config::new("ws://h/cable"), now));
     sub(&mut p, c2, other.clone());
     host(&mut p);
     p.take_wire();
@@ -720,9 +729,9 @@ fn metasmoke_api_channel_frames_match_and_the_key_is_redacted() {
         .with_model("feedbacks")
         .unwrap();
     let id = api.identifier().unwrap();
-    let mut c = Client::new(Config::new("wss://metasmoke.erwaysoftware.com/cable"));
     let now = Instant::now();
-    c.subscribe(now, id.clone());
+    let mut c = dialing(Config::new("wss://metasmoke.erwaysoftware.com/cable"), now);
+    c.subscribe(now, id.clone()).unwrap();
     let _ = c.poll_transmit();
     c.handle_open(now, Some("actioncable-v1-json"));
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
@@ -735,9 +744,11 @@ fn metasmoke_api_channel_frames_match_and_the_key_is_redacted() {
         other => panic!("{other:?}"),
     };
     assert!(sub.as_str().contains(r#"\"events\":\"posts#create;feedbacks\""#));
-    let text =
-        std::fs::read_to_string("../../testdata/actioncable/frames/server_message_metasmoke_post.json")
-            .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_message_metasmoke_post.json"
+    ))
+    .unwrap();
     c.handle_frame(now, Frame::from(text.trim_end().to_string()));
     let evs: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     match &evs[..] {
@@ -806,12 +817,9 @@ fn anycable_restore_history_and_dedupe() {
     p.hub_mut().broadcast("chat", r#"{"n":4}"#).unwrap();
     p.hub_mut().broadcast("chat", r#"{"n":5}"#).unwrap();
     p.take_wire();
-    let mut evs = p.take_client_events();
-    let d = match evs.remove(0) {
-        Event::Disconnected {
-            reconnect_in: Some(d),
-            ..
-        } => d,
+    let evs = p.take_client_events();
+    let d = match &evs[..2] {
+        [Event::Disconnected { .. }, Event::Reconnecting { after }] => *after,
         other => panic!("{other:?}"),
     };
     advance(&mut p, d);
@@ -943,11 +951,85 @@ fn anycable_resubscribe_then_history_gap_pong_and_whisper() {
     );
 }
 
+/// The one lifecycle, driven through core's `Lifecycle` trait: stopped before the first `connect`, open after
+/// the welcome, stopped (with a close 1000 on the wire) after `disconnect`, and a second `connect` starts the
+/// session again, resubscribing what it had.
+#[test]
+fn lifecycle_connect_disconnect_and_connect_again() {
+    use feedwire_actioncable::Lifecycle;
+    fn is_up<L: Lifecycle>(l: &L) -> (bool, bool) {
+        (l.is_open(), l.is_stopped())
+    }
+    let start = Instant::now();
+    let mut c = Client::new(Config::new("ws://h/cable").with_seed(7));
+    assert_eq!(is_up(&c), (false, true), "stopped before the first connect");
+    c.subscribe(start, chat()).unwrap();
+    assert!(
+        c.poll_transmit().is_none() && c.poll_timeout().is_none(),
+        "nothing before connect"
+    );
+    let mut p = Pair::new(c, Hub::new(HubConfig::default()), start);
+    let now = p.now();
+    Lifecycle::connect(p.client_mut(), now);
+    Lifecycle::connect(p.client_mut(), now); // a no-op while connecting
+    host(&mut p);
+    assert_eq!(connects(&p).len(), 1);
+    assert_eq!(is_up(p.client()), (true, false));
+    assert!(p.client().is_confirmed(&chat()));
+    p.take_client_events();
+
+    p.advance(Duration::from_secs(1));
+    let now = p.now();
+    Lifecycle::disconnect(p.client_mut(), now);
+    p.run_until_quiet();
+    assert_eq!(is_up(p.client()), (false, true));
+    assert!(!p.client().is_confirmed(&chat()));
+    assert!(
+        p.wire()
+            .iter()
+            .any(|w| matches!(w, Wire::ClientClosed { close, .. } if close.code.0 == 1000))
+    );
+    assert!(matches!(
+        &p.take_client_events()[..],
+        [Event::Stopped {
+            reason: StopReason::Requested
+        }]
+    ));
+    Lifecycle::disconnect(p.client_mut(), now); // a no-op when stopped
+    assert!(p.take_client_events().is_empty());
+
+    p.advance(Duration::from_secs(1));
+    let now = p.now();
+    Lifecycle::connect(p.client_mut(), now);
+    host(&mut p);
+    assert_eq!(connects(&p), vec![Duration::ZERO, Duration::from_secs(2)]);
+    assert_eq!(count(&p, CHAT_SUB), 2, "the subscription is sent again");
+    assert_eq!(is_up(p.client()), (true, false));
+    let evs = p.take_client_events();
+    assert!(
+        matches!(
+            &evs[..2],
+            [
+                Event::Connected {
+                    reconnected: true,
+                    ..
+                },
+                Event::Confirmed {
+                    reconnected: true,
+                    ..
+                }
+            ]
+        ),
+        "{evs:?}"
+    );
+}
+
 #[test]
 fn app_disconnect_stops() {
     let mut p = pair();
     host(&mut p);
-    p.client_mut().disconnect();
+    let now = p.now();
+    p.client_mut().disconnect(now);
     advance(&mut p, Duration::from_secs(60));
     assert_eq!(connects(&p).len(), 1);
     assert!(p.client().is_stopped());
@@ -962,10 +1044,11 @@ fn app_disconnect_stops() {
 #[test]
 fn oversize_frames_are_errors_and_the_session_goes_on() {
     let now = Instant::now();
-    let mut c = Client::new(
+    let mut c = dialing(
         Config::new("ws://h/cable").with_limits(feedwire_core::Limits::default().with_max_frame_size(64)),
+        now,
     );
-    c.subscribe(now, chat());
+    c.subscribe(now, chat()).unwrap();
     let _ = c.poll_transmit();
     c.handle_open(now, Some("actioncable-v1-json"));
     c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
@@ -977,20 +1060,17 @@ fn oversize_frames_are_errors_and_the_session_goes_on() {
     assert!(
         matches!(
             &evs[1],
-            Event::Error {
-                error: client::ProtocolError::Decode(feedwire_actioncable::codec::DecodeError::TooLarge {
-                    max: 64,
-                    ..
-                }),
+            Event::Malformed {
+                error: feedwire_actioncable::codec::DecodeError::TooLarge { max: 64, .. },
                 ..
             }
         ),
         "{evs:?}"
     );
-    assert!(c.is_connected());
+    assert!(c.is_open());
     // the oversize frame still counted as traffic: not stale 5 s later
     c.handle_timeout(now + std::time::Duration::from_secs(5));
-    assert!(c.is_connected());
+    assert!(c.is_open());
 }
 
 #[test]
@@ -1018,9 +1098,9 @@ fn any_frame_refreshes_staleness_and_a_missing_welcome_is_stale() {
     let d = match &evs[..] {
         [
             Event::Disconnected {
-                reason: DownReason::Stale { silent_for },
-                reconnect_in: Some(d),
+                reason: DisconnectReason::Stale { silent_for },
             },
+            Event::Reconnecting { after: d },
         ] => {
             assert_eq!(*silent_for, Duration::from_secs(6));
             *d
@@ -1077,7 +1157,7 @@ fn anycable_client_against_a_rails_server_speaks_rails() {
     assert!(p.client().is_confirmed(&chat()));
     assert!(matches!(
         p.client_mut().whisper(&chat(), 1),
-        Err(client::ClientError::NeedsExtProtocol)
+        Err(client::CommandError::NeedsExtProtocol)
     ));
     p.advance(Duration::from_secs(3));
     assert_eq!(p.frames_to_hub(), vec![CHAT_SUB], "no pong on the Rails protocol");

@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use feedwire_actioncable::client::{Client, Config, DownReason, Event, Flavour, StopReason};
-use feedwire_actioncable::codec::{self, ClientMessage, ServerMessage};
+use feedwire_actioncable::client::{Client, Config, DisconnectReason, Event, Flavour, StopReason};
+use feedwire_actioncable::codec::{ClientMessage, ServerMessage};
 use feedwire_actioncable::identifier::Identifier;
 use feedwire_actioncable::server::{Hub, HubEvent};
+use feedwire_core::UnixAnchor;
 use serde_json::Value;
 
 use crate::out::{Line, payload};
@@ -37,13 +38,13 @@ fn ident(l: Line, id: &Identifier) -> Line {
         .with("identifier", redacted_identifier(id.as_str()))
 }
 
-fn down(reason: &DownReason) -> Value {
+fn down(reason: &DisconnectReason) -> Value {
     match reason {
-        DownReason::Stale { silent_for } => {
+        DisconnectReason::Stale { silent_for } => {
             serde_json::json!({"stale_after_ms": silent_for.as_millis() as u64})
         }
-        DownReason::Closed(c) => serde_json::json!({"closed": c.as_ref().map(|c| c.code.0)}),
-        DownReason::ServerDisconnect { reason, reconnect } => {
+        DisconnectReason::Closed(c) => serde_json::json!({"closed": c.as_ref().map(|c| c.code.0)}),
+        DisconnectReason::ServerDisconnect { reason, reconnect } => {
             serde_json::json!({"disconnect": reason, "reconnect": reconnect})
         }
         other => Value::from(format!("{other:?}")),
@@ -68,9 +69,8 @@ pub fn event_line(ev: &Event) -> Line {
         Event::Presence { identifier, message } => ident(l("presence"), identifier).with("data", payload(message.as_str())),
         Event::HistoryConfirmed { identifier } => ident(l("history_confirmed"), identifier),
         Event::HistoryGap { identifier } => ident(l("gap"), identifier),
-        Event::Disconnected { reason, reconnect_in } => l("disconnected")
-            .with("reason", down(reason))
-            .opt("reconnect_in_ms", reconnect_in.map(|d| d.as_millis() as u64)),
+        Event::Disconnected { reason } => l("disconnected").with("reason", down(reason)),
+        Event::Reconnecting { after } => l("reconnecting").with("after_ms", after.as_millis() as u64),
         Event::Recovered { outage, subscriptions, still_down } => l("recovered")
             .with("outage_ms", outage.as_millis() as u64)
             .with(
@@ -84,7 +84,7 @@ pub fn event_line(ev: &Event) -> Line {
         Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         Event::Unmatched { .. } => l("unmatched"),
         Event::Unknown { .. } => l("unknown"),
-        Event::Error { error, .. } => l("error").with("reason", error.to_string()),
+        Event::Malformed { error, .. } => l("error").with("reason", error.to_string()),
         _ => l("other"),
     }
 }
@@ -105,7 +105,7 @@ pub fn decode(text: &str, outbound: bool) -> Line {
     let l = |kind: &str| Line::new(NAME, kind);
     let id = |raw: &str| redacted_identifier(raw);
     if outbound {
-        return match codec::decode_client(text) {
+        return match ClientMessage::decode_str(text) {
             Err(e) => l("error").with("error", e.to_string()),
             Ok(m) => match m {
                 ClientMessage::Subscribe { identifier, .. } => {
@@ -121,7 +121,7 @@ pub fn decode(text: &str, outbound: bool) -> Line {
             },
         };
     }
-    match codec::decode_server(text) {
+    match ServerMessage::decode_str(text) {
         Err(e) => l("error").with("error", e.to_string()),
         Ok(m) => match m {
             ServerMessage::Welcome { sid, restored, .. } => l("welcome")
@@ -189,7 +189,7 @@ pub fn client(
     now: Instant,
     unix_ms: u64,
 ) -> Result<Client, String> {
-    let mut config = Config::new(url).with_unix_anchor(now, unix_ms);
+    let mut config = Config::new(url).with_unix_anchor(UnixAnchor::new(now, unix_ms));
     if ext {
         config = config.with_flavour(Flavour::AnyCable);
     }
@@ -201,8 +201,9 @@ pub fn client(
     }
     let mut c = Client::new(config);
     for id in ids {
-        c.subscribe(now, id);
+        c.subscribe(now, id).map_err(|e| e.to_string())?;
     }
+    c.connect(now); // `new` does not dial
     Ok(c)
 }
 

@@ -354,7 +354,8 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
     let now = Instant::now();
     let unix = crate::out::unix_ms();
     let hub = feedwire_actioncable::server::Hub::new(
-        feedwire_actioncable::server::HubConfig::default().with_unix_anchor(now, unix),
+        feedwire_actioncable::server::HubConfig::default()
+            .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix)),
     );
     let server = Server::bind("127.0.0.1:0", hub)
         .await
@@ -416,12 +417,9 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
     });
     loop {
         match cable_next(&mut c, &server, step * 3).await? {
-            E::Disconnected { reconnect_in, .. } => {
+            E::Reconnecting { after } => {
                 tally.reconnects += 1;
-                n.say(format!(
-                    "disconnected, reconnecting in {:?}",
-                    reconnect_in.unwrap_or_default()
-                ));
+                n.say(format!("disconnected, reconnecting in {after:?}"));
             }
             E::Confirmed {
                 identifier,
@@ -472,7 +470,7 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
 
 async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
     use feedwire_doshii::client::Event as E;
-    let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::new())
+    let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::default())
         .await
         .map_err(|e| e.to_string())?;
     let base = format!("ws://{}", server.local_addr());
@@ -504,11 +502,13 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     };
     let created = order(501, "pending")?;
     let updated = order(501, "accepted")?;
-    server.call(|hub| {
-        let now = Instant::now();
-        hub.publish_to_app(now, "demo-partner", "order_created", &created);
-        hub.publish_to_app(now, "demo-partner", "order_updated", &updated);
-    });
+    server
+        .call(|hub| {
+            let now = Instant::now();
+            hub.publish_to_app(now, "demo-partner", "order_created", &created)?;
+            hub.publish_to_app(now, "demo-partner", "order_updated", &updated)
+        })
+        .map_err(|e| e.to_string())?;
     let mut got = 0;
     while got < 2 {
         if let E::Doshii(ev) = next(&mut c, step).await? {
@@ -531,14 +531,16 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
         }
     });
     let paid = order(501, "complete")?;
-    server.call(|hub| hub.publish_to_app(Instant::now(), "demo-partner", "order_updated", &paid));
+    server
+        .call(|hub| hub.publish_to_app(Instant::now(), "demo-partner", "order_updated", &paid))
+        .map_err(|e| e.to_string())?;
     let mut replayed = false;
     let mut caught_up = false;
     while !(replayed && caught_up) {
         match next(&mut c, step * 2).await? {
-            E::Reconnecting { delay, .. } => {
+            E::Reconnecting { after, .. } => {
                 tally.reconnects += 1;
-                n.say(format!("reconnecting in {delay:?}"));
+                n.say(format!("reconnecting in {after:?}"));
             }
             E::CatchUp(w) => {
                 caught_up = true;
@@ -589,9 +591,9 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     let mut ready = (false, false);
     while !(ready.0 && ready.1) {
         match next(&mut c, step).await? {
-            E::Connected(p) => {
+            E::Connected { status } => {
                 ready.0 = true;
-                n.say(format!("connected: {}", p.raw()));
+                n.say(format!("connected: {}", status.raw()));
             }
             E::Settings(p) => {
                 ready.1 = true;
@@ -647,9 +649,9 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     let mut settings_again = false;
     while !(gap && settings_again) {
         match next(&mut c, step * 2).await? {
-            E::Reconnecting { delay, .. } => {
+            E::Reconnecting { after, .. } => {
                 tally.reconnects += 1;
-                n.say(format!("reconnecting in {delay:?}"));
+                n.say(format!("reconnecting in {after:?}"));
             }
             E::Gap {
                 from_unix_ms,

@@ -2,8 +2,9 @@
 
 use std::time::Instant;
 
-use feedwire_doshii::client::{Client, Config, DisconnectReason, Environment, Event, Role, UnixAnchor};
-use feedwire_doshii::codec::{self, Message};
+use feedwire_core::UnixAnchor;
+use feedwire_doshii::client::{Client, Config, DisconnectReason, Environment, Event, Role, StopReason};
+use feedwire_doshii::codec::{self, ClientMessage, ServerMessage};
 use feedwire_doshii::server::{Hub, HubEvent, Peer};
 use serde_json::Value;
 
@@ -34,8 +35,8 @@ pub fn event_line(ev: &Event) -> Line {
             .opt("version", version.clone()),
         Event::ServerPing { stamp } => l("server_ping").with("stamp", stamp.as_str()),
         Event::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
-        Event::Error { error, .. } => l("error").with("reason", error.to_string()),
-        Event::Disconnected(reason) => l("disconnected").with(
+        Event::Malformed { error, .. } => l("error").with("reason", error.to_string()),
+        Event::Disconnected { reason } => l("disconnected").with(
             "reason",
             match reason {
                 DisconnectReason::Closed(c) => Value::from(format!(
@@ -46,39 +47,56 @@ pub fn event_line(ev: &Event) -> Line {
                 other => Value::from(format!("{other:?}")),
             },
         ),
-        Event::Reconnecting { delay, attempt } => l("reconnecting")
-            .with("after_ms", delay.as_millis() as u64)
+        Event::Reconnecting { after, attempt } => l("reconnecting")
+            .with("after_ms", after.as_millis() as u64)
             .with("attempt", *attempt),
-        Event::Stopped => l("stopped"),
+        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }
 
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {
-    matches!(ev, Event::Stopped)
-        .then(|| "the server closed the session for good (primus::server::close)".to_owned())
+    match ev {
+        Event::Stopped {
+            reason: StopReason::ServerClose,
+        } => Some("the server closed the session for good (primus::server::close)".to_owned()),
+        Event::Stopped { reason } => Some(format!("the session stopped: {reason:?}")),
+        _ => None,
+    }
 }
 
-/// Decodes one frame (both directions share one grammar in Doshii).
-pub fn decode(text: &str, _outbound: bool) -> Line {
+fn heartbeat_line(l: Line, h: codec::Heartbeat) -> Line {
+    l.with("stamp", h.stamp.as_str())
+        .opt("version", h.version.map(|v| payload(v.as_str())))
+        .opt("status", h.status.map(|v| payload(v.as_str())))
+}
+
+/// Decodes one frame: what a server sends, or (`outbound`) what a client sends.
+pub fn decode(text: &str, outbound: bool) -> Line {
     let l = |kind: &str| Line::new(NAME, kind);
     let frame = feedwire_core::Frame::from(text.to_owned());
-    match codec::decode(&frame) {
+    if outbound {
+        return match ClientMessage::decode(&frame) {
+            Err(e) => l("error").with("error", e.to_string()),
+            Ok(ClientMessage::Ping(h)) => heartbeat_line(l("ping"), h),
+            Ok(ClientMessage::Pong(h)) => heartbeat_line(l("pong"), h),
+            Ok(ClientMessage::PrimusPing(s)) => l("primus_ping").with("stamp", s.as_str()),
+            Ok(ClientMessage::PrimusPong(s)) => l("primus_pong").with("stamp", s.as_str()),
+            Ok(ClientMessage::Unknown(raw)) => l("unknown").with("data", payload(raw.as_str())),
+            Ok(other) => l("other").with("debug", format!("{other:?}")),
+        };
+    }
+    match ServerMessage::decode(&frame) {
         Err(e) => l("error").with("error", e.to_string()),
         Ok(m) => match m {
-            Message::Ping(h) => l("ping")
-                .with("stamp", h.stamp.as_str())
-                .opt("version", h.version.map(|v| payload(v.as_str())))
-                .opt("status", h.status.map(|v| payload(v.as_str()))),
-            Message::Pong(h) => l("pong")
-                .with("stamp", h.stamp.as_str())
-                .opt("version", h.version.map(|v| payload(v.as_str()))),
-            Message::PrimusPing(s) => l("primus_ping").with("stamp", s.as_str()),
-            Message::PrimusPong(s) => l("primus_pong").with("stamp", s.as_str()),
-            Message::PrimusServerClose => l("primus_server_close"),
-            Message::Event(e) => event_fields(l("message"), &e),
-            Message::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
+            ServerMessage::Ping(h) => heartbeat_line(l("ping"), h),
+            ServerMessage::Pong(h) => heartbeat_line(l("pong"), h),
+            ServerMessage::PrimusPing(s) => l("primus_ping").with("stamp", s.as_str()),
+            ServerMessage::PrimusPong(s) => l("primus_pong").with("stamp", s.as_str()),
+            ServerMessage::PrimusServerClose => l("primus_server_close"),
+            ServerMessage::Event(e) => event_fields(l("message"), &e),
+            ServerMessage::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
             other => l("other").with("debug", format!("{other:?}")),
         },
     }
@@ -93,7 +111,7 @@ pub fn environment(env: &str) -> Environment {
     }
 }
 
-/// A session configured from the command line.
+/// A session configured from the command line, asked to connect at `now`.
 #[allow(clippy::too_many_arguments)]
 pub fn client(
     role: &str,
@@ -131,7 +149,9 @@ pub fn client(
         config = config.with_app_version(v);
     }
     let _ = Role::App; // the roles above map one to one onto client::Role
-    Ok(Client::new(config))
+    let mut client = Client::new(config);
+    client.connect(now); // `new` never dials
+    Ok(client)
 }
 
 /// One hub event as an output line (for `serve doshii`).
@@ -146,7 +166,9 @@ pub fn hub_line(ev: &HubEvent) -> Line {
         HubEvent::Ping { conn, .. } => l("ping").with("conn", conn.0),
         HubEvent::Pong { conn, stamp } => l("pong").with("conn", conn.0).with("stamp", stamp.as_str()),
         HubEvent::Message { conn, .. } => l("message").with("conn", conn.0),
-        HubEvent::Error { conn, error } => l("error").with("conn", conn.0).with("reason", error.to_string()),
+        HubEvent::Malformed { conn, error } => {
+            l("error").with("conn", conn.0).with("reason", error.to_string())
+        }
         HubEvent::Closed { conn } => l("closed").with("conn", conn.0),
         other => l("other").with("debug", format!("{other:?}")),
     }
@@ -180,5 +202,6 @@ pub fn publish_line(hub: &mut Hub, now: Instant, line: &str) -> Result<usize, St
     let i: In = serde_json::from_str(line)
         .map_err(|e| format!("expected {{\"client_id\",\"event\",\"data\"}}: {e}"))?;
     let data = feedwire_core::RawJson::from_json_str(i.data.get()).map_err(|e| e.to_string())?;
-    Ok(hub.publish_to_app(now, &i.client_id, &i.event, &data))
+    hub.publish_to_app(now, &i.client_id, &i.event, &data)
+        .map_err(|e| e.to_string())
 }

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use feedwire_core::{Frame, UnixAnchor};
 use feedwire_igratech::client::{Client, Config, DisconnectReason, Event};
 use feedwire_igratech::codec::{ClientMessage, ServerMessage, Settings};
 use feedwire_igratech::server::{Hub, HubEvent};
@@ -21,7 +22,7 @@ pub fn event_line(ev: &Event) -> Line {
             .with("data", payload(raw.as_str()))
     };
     match ev {
-        Event::Connected(p) => l("connected").with("data", payload(p.raw().as_str())),
+        Event::Connected { status } => l("connected").with("data", payload(status.raw().as_str())),
         Event::Settings(p) => msg("settings", p.raw()),
         Event::Incident(p) => msg("incident", p.raw()),
         Event::Bet(p) => msg("bet", p.raw()),
@@ -37,8 +38,8 @@ pub fn event_line(ev: &Event) -> Line {
             .with("event", event.as_str())
             .with("data", payload(data.as_str()))
             .with("reason", reason.as_str()),
-        Event::Malformed { reason, .. } => l("error").with("reason", reason.as_str()),
-        Event::Disconnected(reason) => l("disconnected").with(
+        Event::Malformed { error, .. } => l("error").with("reason", error.as_str()),
+        Event::Disconnected { reason } => l("disconnected").with(
             "reason",
             match reason {
                 DisconnectReason::Closed(c) => Value::from(format!(
@@ -49,9 +50,10 @@ pub fn event_line(ev: &Event) -> Line {
                 other => Value::from(format!("{other:?}")),
             },
         ),
-        Event::Reconnecting { attempt, delay } => l("reconnecting")
-            .with("after_ms", delay.as_millis() as u64)
+        Event::Reconnecting { after, attempt } => l("reconnecting")
+            .with("after_ms", after.as_millis() as u64)
             .with("attempt", *attempt),
+        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         Event::Gap {
             from_unix_ms,
             to_unix_ms,
@@ -84,10 +86,11 @@ pub fn decode(text: &str, outbound: bool) -> Line {
             .with("event", raw.event.as_ref())
             .with("data", payload(raw.data.get()))
     };
+    let frame = Frame::from(text.to_owned());
     let typed = if outbound {
-        ClientMessage::decode(text).map(|m| matches!(m, ClientMessage::Other { .. }))
+        ClientMessage::decode(&frame).map(|m| matches!(m, ClientMessage::Other { .. }))
     } else {
-        ServerMessage::decode(text).map(|m| matches!(m, ServerMessage::Other { .. }))
+        ServerMessage::decode(&frame).map(|m| matches!(m, ServerMessage::Other { .. }))
     };
     match typed {
         Ok(false) => base("message"),
@@ -109,7 +112,9 @@ pub fn client(
     now: Instant,
     unix_ms: u64,
 ) -> Client {
-    let mut config = Config::default().with_url(url).with_unix_anchor(now, unix_ms);
+    let mut config = Config::default()
+        .with_url(url)
+        .with_unix_anchor(UnixAnchor::new(now, unix_ms));
     if let Some(t) = token {
         config = config.with_token(t);
     }
@@ -135,9 +140,9 @@ pub fn hub_line(ev: &HubEvent) -> Line {
         HubEvent::Unknown { conn, event, .. } => {
             l("unknown").with("conn", conn.0).with("event", event.as_str())
         }
-        HubEvent::Malformed { conn, reason, .. } => l("malformed")
-            .with("conn", conn.0)
-            .with("reason", reason.as_str()),
+        HubEvent::Malformed { conn, error, .. } => {
+            l("malformed").with("conn", conn.0).with("reason", error.as_str())
+        }
         HubEvent::Closed { conn, user } => l("closed").with("conn", conn.0).with("user", user.as_str()),
         other => l("other").with("debug", format!("{other:?}")),
     }
@@ -145,6 +150,7 @@ pub fn hub_line(ev: &HubEvent) -> Line {
 
 /// Publishes one JSON line read by `serve igratech`: `{"event":"bet","data":{..}}`, to every connection.
 pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
-    let msg = ServerMessage::decode(line).map_err(|e| format!("expected {{\"event\",\"data\"}}: {e}"))?;
+    let msg = ServerMessage::decode(&Frame::from(line.to_owned()))
+        .map_err(|e| format!("expected {{\"event\",\"data\"}}: {e}"))?;
     hub.publish(&msg).map_err(|e| e.to_string())
 }

@@ -556,7 +556,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 28080)));
             let hub = feedwire_actioncable::server::Hub::new(
                 feedwire_actioncable::server::HubConfig::default()
-                    .with_unix_anchor(Instant::now(), out::unix_ms()),
+                    .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;
             serve_loop(
@@ -574,7 +574,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(
                     out,
                     addr,
-                    feedwire_doshii::server::Hub::new(),
+                    feedwire_doshii::server::Hub::default(),
                     "ws://{addr}/app/socket?auth=..",
                 )
                 .await?,

@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_feedwire");
 
 fn testdata(proto: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(proto)
-        .join("frames")
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // a protocol's frames live in its crate (`crates/feedwire-<p>/testdata`), or still in `testdata/<p>`
+    let in_crate = root.join(format!("crates/feedwire-{proto}/testdata/frames"));
+    if in_crate.is_dir() {
+        in_crate
+    } else {
+        root.join("testdata").join(proto).join("frames")
+    }
 }
 
 #[test]

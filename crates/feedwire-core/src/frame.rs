@@ -55,6 +55,32 @@ impl Frame {
         Self::try_from(bytes)
     }
 
+    /// How many bytes of an undecodable frame a session's `Malformed` event keeps.
+    pub const MALFORMED_KEEP: usize = 256;
+
+    /// The frame cut to at most `max` bytes on a character boundary. Sessions keep
+    /// `truncated(Frame::MALFORMED_KEEP)` of a frame they could not decode, so that a flood of megabyte-sized
+    /// garbage never piles up in their events: a frame that is cut is copied (a few hundred bytes), so the
+    /// excerpt does not keep the large buffer alive; one that fits is shared.
+    ///
+    /// ```
+    /// use feedwire_core::Frame;
+    /// let f = Frame::from("héllo");
+    /// assert_eq!(f.truncated(2).as_str(), "h"); // 'é' is two bytes: cut before it
+    /// assert_eq!(f.truncated(100).as_str(), "héllo");
+    /// ```
+    pub fn truncated(&self, max: usize) -> Frame {
+        let text = self.as_str();
+        if text.len() <= max {
+            return self.clone();
+        }
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        Frame::from(text.get(..end).unwrap_or("").to_owned())
+    }
+
     /// The frame's text.
     #[inline]
     pub fn as_str(&self) -> &str {

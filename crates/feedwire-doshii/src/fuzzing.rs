@@ -1,5 +1,9 @@
 //! Fuzzing entry points (feature `fuzzing`): the cargo-fuzz targets in `fuzz/fuzz_targets/doshii_*.rs` and the
 //! chaos tests call these. Each panics when an invariant breaks; nothing else may panic.
+//!
+//! Unstable: this module exists for cargo-fuzz and the chaos tests only, is hidden from the docs, and is not
+//! covered by semver. The invariants of the session and the hub are read through their own
+//! `check_invariants` (fuzzing feature only).
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -8,47 +12,46 @@ use arbitrary::{Arbitrary, Unstructured};
 use feedwire_core::{
     BackoffConfig, Bytes, Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, RawJson,
 };
-use feedwire_core::{Session, Transmit};
+use feedwire_core::{Session, Transmit, UnixAnchor};
 
-use crate::client::{Client, Config, Event, UnixAnchor};
-use crate::codec::{self, EventKind, Message};
-use crate::server::{BACKLOG_WINDOW, DeviceFilter, Hub};
+use crate::client::{Client, Config, Event};
+use crate::codec::{self, ClientMessage, EventKind, ServerMessage};
+use crate::server::{BACKLOG_WINDOW, DeviceFilter, Hub, HubConfig};
 
-/// Decodes `data` as one frame; a frame that decodes must encode to a frame that decodes to the same message,
-/// and the payload accessors must not panic.
+/// Decodes `data` as one frame, in both directions; a frame that decodes must encode to a frame that decodes
+/// to the same message, the server decoder's fast paths must agree with its general path, and the payload
+/// accessors must not panic.
 pub fn decode(data: &[u8]) {
     let Ok(frame) = Frame::try_from(Bytes::copy_from_slice(data)) else {
         return;
     };
-    // the fast path for the exact wire shape agrees with the general decoder
-    if let Some(fast) = codec::decode_emit_fast(&frame, frame.as_str()) {
-        assert_eq!(
-            Ok(fast),
-            codec::decode_object(&frame, frame.as_str()),
-            "{frame:?}"
-        );
+    if let Err(e) = ServerMessage::check_fast_path(&frame) {
+        panic!("{e}");
     }
-    // the owned decoder (the client's) agrees with the borrowing one, and gives the frame back on error
-    let owned = codec::decode_owned(frame.clone(), usize::MAX);
-    match (&owned, codec::decode(&frame)) {
-        (Ok(a), Ok(b)) => assert_eq!(a, &b, "{frame:?}"),
-        (Err((a, back)), Err(b)) => assert!(a == &b && back == &frame, "{frame:?}"),
-        (a, b) => panic!("decode_owned {a:?} but decode {b:?} for {frame:?}"),
+    if let Ok(msg) = ServerMessage::decode(&frame) {
+        let again = msg.encode();
+        match ServerMessage::decode(&again) {
+            Ok(back) => assert_eq!(back, msg, "round trip of {frame:?} via {again:?}"),
+            Err(e) => panic!("re-encoded {again:?} (from {frame:?}) does not decode: {e}"),
+        }
+        if let ServerMessage::Event(e) = &msg {
+            let _ = e.data.common();
+            let _ = e.data.order();
+            let _ = e.data.transaction();
+            let _ = e.data.health_check_stamp();
+            let _ = (e.data.id(), e.data.uri(), e.data.pos_ref(), e.data.order_id());
+        }
     }
-    let Ok(msg) = owned else {
-        return;
-    };
-    let again = msg.to_frame();
-    match codec::decode(&again) {
-        Ok(back) => assert_eq!(back, msg, "round trip of {frame:?} via {again:?}"),
-        Err(e) => panic!("re-encoded {again:?} (from {frame:?}) does not decode: {e}"),
-    }
-    if let Message::Event(e) = &msg {
-        let _ = e.data.common();
-        let _ = e.data.order();
-        let _ = e.data.transaction();
-        let _ = e.data.health_check_stamp();
-        let _ = (e.data.id(), e.data.uri(), e.data.pos_ref(), e.data.order_id());
+    match (ClientMessage::decode(&frame), ServerMessage::decode(&frame)) {
+        (Ok(msg), Ok(_)) => {
+            let again = msg.encode();
+            match ClientMessage::decode(&again) {
+                Ok(back) => assert_eq!(back, msg, "round trip of {frame:?} via {again:?}"),
+                Err(e) => panic!("re-encoded {again:?} (from {frame:?}) does not decode: {e}"),
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("the two directions disagree on {frame:?}: {a:?} and {b:?}"),
     }
 }
 
@@ -108,6 +111,7 @@ impl Wire {
 
 #[derive(Debug, Arbitrary)]
 enum ClientOp {
+    Connect,
     Open,
     Close(Option<u16>),
     Frame(Wire),
@@ -129,7 +133,6 @@ struct Driver {
     expect_ping: bool,
     past_deadlines: u32,
     bounds: (Duration, Duration),
-    max_queued: usize,
     /// Events fed (each with a unique id), those fed to a live session, and those delivered.
     fed: std::collections::HashSet<String>,
     must: std::collections::HashSet<String>,
@@ -141,15 +144,9 @@ struct Driver {
 
 impl Driver {
     fn check_queues(&self) {
-        assert!(
-            self.client.queued_events() <= self.max_queued + 2, // the terminal pair is never dropped
-            "event queue unbounded"
-        );
-        assert!(
-            self.client.queued_transmits() <= self.max_queued + 3,
-            "transmit queue unbounded: {}",
-            self.client.queued_transmits()
-        );
+        if let Err(e) = self.client.check_invariants() {
+            panic!("{e}");
+        }
         if self.stopped {
             assert_eq!(
                 self.client.poll_timeout(),
@@ -172,14 +169,19 @@ impl Driver {
                 Transmit::Send(frame) => {
                     if self.expect_ping {
                         self.expect_ping = false;
-                        match codec::decode(&frame) {
-                            Ok(Message::Ping(h)) => assert!(h.stamp.millis().is_some()),
+                        match ClientMessage::decode(&frame) {
+                            Ok(ClientMessage::Ping(h)) => assert!(h.stamp.millis().is_some()),
                             other => panic!("first frame after connect is not a ping: {other:?}"),
                         }
                     }
                     assert!(
-                        codec::decode(&frame).is_ok(),
-                        "the session sent an undecodable frame {frame:?}"
+                        matches!(
+                            ClientMessage::decode(&frame),
+                            Ok(ClientMessage::Ping(_)
+                                | ClientMessage::Pong(_)
+                                | ClientMessage::PrimusPong(_))
+                        ),
+                        "the session sent {frame:?}"
                     );
                 }
                 Transmit::Close(_) => self.transport = 0,
@@ -187,7 +189,7 @@ impl Driver {
         }
         while let Some(ev) = self.client.poll_event() {
             match ev {
-                Event::Stopped => self.stopped = true,
+                Event::Stopped { .. } => self.stopped = true,
                 Event::Doshii(e) => {
                     if let Some(id) = e
                         .data
@@ -198,11 +200,11 @@ impl Driver {
                         assert!(self.delivered.insert(id.into_owned()), "event delivered twice");
                     }
                 }
-                Event::Reconnecting { delay, .. } => {
+                Event::Reconnecting { after, .. } => {
                     assert!(!self.stopped, "reconnect after a terminal stop");
                     assert!(
-                        delay >= self.bounds.0 && delay <= self.bounds.1,
-                        "backoff {delay:?} outside {:?}",
+                        after >= self.bounds.0 && after <= self.bounds.1,
+                        "backoff {after:?} outside {:?}",
                         self.bounds
                     );
                 }
@@ -231,9 +233,9 @@ impl Driver {
 }
 
 /// Drives a [`Client`] with an arbitrary sequence of opens, frames, closes, time steps and commands (time only
-/// moves forward), checking after each step: no dial after a terminal stop, `poll_timeout` not in the past
-/// twice in a row, bounded queues, backoff within its bounds, a ping first after every (re)connect, and sane
-/// catch-up windows.
+/// moves forward), checking after each step: no dial after a stop unless the application called `connect`,
+/// `poll_timeout` not in the past twice in a row, the session's invariants (bounded queues among them),
+/// backoff within its bounds, a ping first after every (re)connect, and sane catch-up windows.
 pub fn session(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let t0 = origin();
@@ -268,12 +270,16 @@ pub fn session(data: &[u8]) {
         expect_ping: false,
         past_deadlines: 0,
         bounds: backoff.bounds(),
-        max_queued,
         fed: Default::default(),
         forged: Default::default(),
         must: Default::default(),
         delivered: Default::default(),
     };
+    assert!(
+        d.client.is_stopped() && d.client.poll_transmit().is_none(),
+        "new never dials"
+    );
+    d.client.connect(d.now);
     d.drain();
     let mut seq = 0u64;
     let mut steps = 0;
@@ -287,6 +293,22 @@ pub fn session(data: &[u8]) {
             break;
         }
         match op {
+            ClientOp::Connect => {
+                // the events queued so far belong to before the call
+                d.drain();
+                let was_stopped = d.client.is_stopped();
+                let before = d.client.queue_stats();
+                d.client.connect(d.now);
+                if was_stopped {
+                    d.stopped = false;
+                } else {
+                    assert_eq!(
+                        d.client.queue_stats(),
+                        before,
+                        "connect is a no-op unless stopped"
+                    );
+                }
+            }
             ClientOp::Open => {
                 if d.transport == 1 {
                     d.transport = 2;
@@ -344,9 +366,21 @@ pub fn session(data: &[u8]) {
             }
             ClientOp::Disconnect => {
                 let was_stopped = d.client.is_stopped();
-                let r = d.client.disconnect();
-                assert_eq!(r.is_err(), was_stopped);
+                let before = d.client.queue_stats();
+                d.client.disconnect(d.now);
                 assert!(d.client.is_stopped());
+                if was_stopped {
+                    assert_eq!(
+                        d.client.queue_stats(),
+                        before,
+                        "disconnect when stopped is a no-op"
+                    );
+                } else {
+                    assert!(
+                        d.client.queue_stats().queued_events > before.queued_events,
+                        "disconnect reports Stopped"
+                    );
+                }
             }
             ClientOp::SetToken => {
                 let _ = d.client.set_token("new-token");
@@ -363,10 +397,10 @@ pub fn session(data: &[u8]) {
         .difference(&d.delivered)
         .filter(|id| !d.forged.contains(*id))
         .count();
+    let dropped = d.client.queue_stats().dropped_events;
     assert!(
-        missing as u64 <= d.client.dropped_events(),
-        "{missing} events neither delivered nor counted as dropped ({} dropped)",
-        d.client.dropped_events()
+        missing as u64 <= dropped,
+        "{missing} events neither delivered nor counted as dropped ({dropped} dropped)"
     );
 }
 
@@ -386,16 +420,19 @@ enum HubOp {
 }
 
 /// Drives the mock [`Hub`] with arbitrary opens, frames, closes, publishes, device registrations and time
-/// steps, checking that queues stay bounded, every frame it sends decodes, publishes reach no more
-/// connections than are open, and no backlog outlives the 10-minute window.
+/// steps, checking the hub's invariants (bounded queues, a consistent backlog index), that every frame it
+/// sends decodes, publishes reach no more connections than are open, and no backlog outlives the 10-minute
+/// window.
 pub fn hub(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let t0 = origin();
     let max_queued = 4 + usize::from(u.arbitrary::<u8>().unwrap_or(0) % 60);
-    let mut hub = Hub::new().with_limits(
-        Limits::default()
-            .with_max_queued(max_queued)
-            .with_max_frame_size(4096),
+    let mut hub = Hub::new(
+        HubConfig::default().with_limits(
+            Limits::default()
+                .with_max_queued(max_queued)
+                .with_max_frame_size(4096),
+        ),
     );
     let mut now = t0;
     let mut next = 1u64;
@@ -461,13 +498,17 @@ pub fn hub(data: &[u8]) {
                     RawJson::from_json_str(&format!("{{\"id\":\"{n}\",\"locationId\":\"l{}\"}}", loc % 3))
                         .expect("valid");
                 let name = NAMES[n as usize % NAMES.len()];
-                let sent = hub.publish_to_app(now, apps[app as usize % 2], name, &data);
-                assert!(sent <= open.len());
-                last_publish = Some(now);
+                // refused (nothing changed) while the driver has not drained the queue
+                if let Ok(sent) = hub.publish_to_app(now, apps[app as usize % 2], name, &data) {
+                    assert!(sent <= open.len());
+                    last_publish = Some(now);
+                }
             }
             HubOp::PublishPos(n) => {
                 let data = RawJson::from_json_str(&format!("{{\"id\":\"{n}\"}}")).expect("valid");
-                assert!(hub.publish_to_pos("tok", "order_created", &data) <= open.len());
+                if let Ok(sent) = hub.publish_to_pos("tok", "order_created", &data) {
+                    assert!(sent <= open.len());
+                }
             }
             HubOp::Register(dev, events, loc) => {
                 let mut f = DeviceFilter::default();
@@ -480,20 +521,21 @@ pub fn hub(data: &[u8]) {
                 hub.register_device(["d1", "d2"][dev as usize % 2], f);
             }
             HubOp::ServerClose(i) => {
-                if let Some(c) = pick(i, &open) {
+                if let Some(c) = pick(i, &open)
+                    && hub.server_close(now, c).is_ok()
+                {
                     open.retain(|x| *x != c);
-                    hub.server_close(now, c);
                     closing.insert(c);
                 }
             }
             HubOp::Ping(i) => {
                 if let Some(c) = pick(i, &open) {
-                    hub.ping(c, 5);
+                    let _ = hub.ping(c, 5);
                 }
             }
             HubOp::HealthCheck(i) => {
                 if let Some(c) = pick(i, &open) {
-                    hub.health_check(c, 5);
+                    let _ = hub.health_check(c, 5);
                 }
             }
             HubOp::Advance(s) => {
@@ -513,9 +555,10 @@ pub fn hub(data: &[u8]) {
                 while let Some((conn, t)) = hub.poll_transmit() {
                     assert!(conn.0 < next, "transmit to a connection never opened");
                     match t {
-                        HubTransmit::Send(f) => {
-                            assert!(codec::decode(&f).is_ok(), "hub sent an undecodable frame {f:?}")
-                        }
+                        HubTransmit::Send(f) => assert!(
+                            ServerMessage::decode(&f).is_ok(),
+                            "hub sent an undecodable frame {f:?}"
+                        ),
                         HubTransmit::Close(_) => {
                             closing.remove(&conn);
                         }
@@ -524,10 +567,13 @@ pub fn hub(data: &[u8]) {
                 while hub.poll_event().is_some() {}
             }
         }
+        if let Err(e) = hub.check_invariants() {
+            panic!("{e}");
+        }
+        let queued = hub.queue_stats().queued_transmits;
         assert!(
-            hub.queued_transmits() <= max_queued + open.len() + closing.len() + 8,
-            "hub transmit queue unbounded: {} queued, max_queued {max_queued}, {} open, {} closing",
-            hub.queued_transmits(),
+            queued <= 2 * max_queued + open.len() + 2 * closing.len(),
+            "hub transmit queue unbounded: {queued} queued, max_queued {max_queued}, {} open, {} closing",
             open.len(),
             closing.len()
         );

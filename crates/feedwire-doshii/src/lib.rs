@@ -9,12 +9,13 @@
 //!   `{"emit":[name,data]}` (what the server's primus-emit plugin sends and both official SDKs parse), with the
 //!   docs' `{"type"|"event":name,"data":..}` as a fallback. Payloads stay zero-copy slices of the frame, with
 //!   typed accessors ([`codec::EventData`]).
-//! - [`client`]: [`Client`], a [`feedwire_core::Session`]: dials the socket for its [`client::Role`], pings on
-//!   open and every 30 s, treats a missing pong as a dead connection, answers server pings and `health_check`s,
-//!   reconnects with backoff after every close except `"primus::server::close"`, and after a reconnect reports
-//!   the window of possibly missed events ([`client::CatchUp`], in epoch seconds, with the
-//!   `GET /partner/v3/orders` queries). Doshii replays up to 10 minutes of events on reconnect by itself; the
-//!   window is for anything older.
+//! - [`client`]: [`Client`], a [`feedwire_core::Session`] with the [`Lifecycle`] of every feedwire client
+//!   (`new` never dials; `connect`, `disconnect`, `is_open`, `is_stopped`): dials the socket for its
+//!   [`client::Role`], pings on open and every 30 s, treats a missing pong as a dead connection, answers server
+//!   pings and `health_check`s, reconnects with backoff after every close except `"primus::server::close"`,
+//!   and after a reconnect reports the window of possibly missed events ([`client::CatchUp`], in epoch
+//!   seconds, with the `GET /partner/v3/orders` queries). Doshii replays up to 10 minutes of events on
+//!   reconnect by itself; the window is for anything older.
 //! - [`server`]: [`Hub`], a mock Doshii for tests and demos: pongs, `emit` events, device filters, a
 //!   10-minute replay backlog per app, `"primus::server::close"`.
 //!
@@ -25,20 +26,24 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use feedwire_core::{Frame, Session, Transmit};
-//! use feedwire_doshii::client::{Client, Config, DisconnectReason, Event, UnixAnchor};
+//! use feedwire_core::{Frame, Session, Transmit, UnixAnchor};
+//! use feedwire_doshii::client::{DisconnectReason, StopReason};
+//! use feedwire_doshii::{Client, Config, Event};
 //!
 //! # #[allow(clippy::disallowed_methods)]
 //! let t0 = Instant::now(); // the driver's clock, read by the driver, never by the session
 //! let anchor = UnixAnchor::new(t0, 1_700_000_000_000); // Unix ms at t0
 //! let mut client = Client::new(Config::app("my-client-id", anchor).with_app_version("1.2.3"));
 //!
-//! // 1. It asks to connect; the URL carries base64(client id) as `auth`.
+//! // 1. `new` never dials; `connect` asks for the socket. The URL carries base64(client id) as `auth`.
+//! assert!(client.is_stopped());
+//! client.connect(t0);
 //! let Some(Transmit::Connect(req)) = client.poll_transmit() else { unreachable!() };
 //! assert_eq!(req.url, "wss://socket.sandbox.doshii.co/app/socket?auth=bXktY2xpZW50LWlk");
 //!
 //! // 2. The socket is open: the handshake ping goes out at once.
 //! client.handle_open(t0, None);
+//! assert!(client.is_open());
 //! assert_eq!(
 //!     client.poll_transmit(),
 //!     Some(Transmit::Send(Frame::from(r#"{"doshii":{"ping":1700000000000,"version":"1.2.3"}}"#)))
@@ -64,20 +69,30 @@
 //!
 //! // 5. The connection drops: back off, then dial again.
 //! client.handle_close(next, None);
-//! assert_eq!(client.poll_event(), Some(Event::Disconnected(DisconnectReason::Closed(None))));
-//! let Some(Event::Reconnecting { delay, .. }) = client.poll_event() else { unreachable!() };
-//! client.handle_timeout(next + delay);
+//! assert_eq!(client.poll_event(), Some(Event::Disconnected { reason: DisconnectReason::Closed(None) }));
+//! let Some(Event::Reconnecting { after, .. }) = client.poll_event() else { unreachable!() };
+//! client.handle_timeout(next + after);
 //! assert!(matches!(client.poll_transmit(), Some(Transmit::Connect(_))));
 //!
 //! // 6. Reconnected: the window to fetch with GET requests comes with the Connected event.
-//! let back = next + delay;
+//! let back = next + after;
 //! client.handle_open(back, None);
 //! let _ping = client.poll_transmit();
 //! assert_eq!(client.poll_event(), Some(Event::Connected { reconnect: true }));
 //! let Some(Event::CatchUp(window)) = client.poll_event() else { unreachable!() };
 //! assert_eq!(window.from, 1_700_000_000); // the last event seen, in epoch seconds
 //! assert!(window.orders_query.starts_with("/partner/v3/orders?from=1700000000&to="));
+//!
+//! // 7. Done: close and stop.
+//! client.disconnect(back);
+//! assert_eq!(client.poll_transmit(), Some(Transmit::Close(feedwire_core::Close::normal())));
+//! assert_eq!(client.poll_event(), Some(Event::Disconnected { reason: DisconnectReason::Requested }));
+//! assert_eq!(client.poll_event(), Some(Event::Stopped { reason: StopReason::Requested }));
+//! assert!(client.is_stopped());
 //! ```
+//!
+//! The session never reads a clock: every Unix time (the pings' stamps, the catch-up window) comes from the
+//! [`feedwire_core::UnixAnchor`] the [`Config`] requires and the `Instant`s the driver passes in.
 //!
 //! With the `testing` feature of `feedwire-core`, `feedwire_core::testing::Pair` wires a [`Client`] to the mock
 //! [`Hub`] in memory on a virtual clock; this crate's `tests/scenarios.rs` shows how.
@@ -86,7 +101,8 @@
 //!
 //! - `tracing`: `debug` events for connects (URL without its query), losses, backoff delays and stops; never
 //!   secrets.
-//! - `fuzzing`: the `fuzzing` module, whose entry points `fuzz/fuzz_targets/doshii_*.rs` and the chaos tests call.
+//! - `fuzzing`: the hidden `fuzzing` module, whose entry points `fuzz/fuzz_targets/doshii_*.rs` and the chaos
+//!   tests call (unstable, not covered by semver).
 //!
 //! # Secrets
 //!
@@ -98,8 +114,11 @@
 pub mod client;
 pub mod codec;
 #[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
 pub mod server;
 
-pub use client::{Client, Config};
-pub use server::Hub;
+pub use client::{Client, CommandError, Config, Event};
+pub use codec::{ClientMessage, DecodeError, ServerMessage};
+pub use feedwire_core::Lifecycle;
+pub use server::{Hub, HubConfig, HubError, HubEvent};

@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use feedwire_core::{Bytes, Frame, Session, Transmit};
-use feedwire_doshii::client::{Client, Config, Event, UnixAnchor};
-use feedwire_doshii::codec::{self, EventKind, Message};
+use feedwire_core::{Bytes, Frame, Session, Transmit, UnixAnchor};
+use feedwire_doshii::client::{Client, Config, Event};
+use feedwire_doshii::codec::{EventKind, ServerMessage};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -29,14 +29,15 @@ fn order_updated_allocations() {
     // codec decode
     let frame = shared_frame();
     let r = Region::new(GLOBAL);
-    let msg = codec::decode(&frame).unwrap();
+    let msg = ServerMessage::decode(&frame).unwrap();
     let decode_allocs = r.change().allocations;
-    assert!(matches!(&msg, Message::Event(e) if e.kind == EventKind::OrderUpdated));
+    assert!(matches!(&msg, ServerMessage::Event(e) if e.kind == EventKind::OrderUpdated));
     drop(msg);
 
     // the full client path
     let t0 = Instant::now();
     let mut client = Client::new(Config::app("client-id", UnixAnchor::new(t0, 1_700_000_000_000)));
+    client.connect(t0);
     while let Some(t) = client.poll_transmit() {
         assert!(matches!(t, Transmit::Connect(_)));
     }
@@ -66,7 +67,7 @@ fn order_updated_allocations() {
     // buffer to a shared one on the first slice).
     let owned = Frame::from(ORDER_UPDATED.to_owned());
     let r = Region::new(GLOBAL);
-    let msg = codec::decode(&owned).unwrap();
+    let msg = ServerMessage::decode(&owned).unwrap();
     let owned_allocs = r.change().allocations;
     drop(msg);
 

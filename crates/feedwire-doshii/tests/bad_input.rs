@@ -1,12 +1,13 @@
 //! Bad input of the kinds users hit (malformed JSON, wrong types, oversize frames, nesting beyond serde_json's
-//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Error` event carrying
-//! the frame, nothing is sent or closed, and the session goes on (a valid event is still delivered).
+//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Malformed` event
+//! carrying (the start of) the frame, nothing is sent or closed, and the session goes on (a valid event is
+//! still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
 use std::time::Instant;
 
-use feedwire_core::{Frame, Limits, Session, Transmit};
-use feedwire_doshii::client::{Client, Config, Event, UnixAnchor};
+use feedwire_core::{Frame, Limits, Session, Transmit, UnixAnchor};
+use feedwire_doshii::client::{Client, Config, Event};
 use feedwire_doshii::codec::DecodeError;
 
 const MAX: usize = 64 * 1024;
@@ -17,6 +18,7 @@ fn connected() -> (Client, Instant) {
         Config::app("client-id", UnixAnchor::new(now, 1_700_000_000_000))
             .with_limits(Limits::default().with_max_frame_size(MAX)),
     );
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
     while c.poll_transmit().is_some() {}
@@ -43,17 +45,26 @@ fn feed(bad: &str) -> Vec<Event> {
     events
 }
 
-/// `bad` gives exactly one `Error` carrying the frame; returns the error.
+/// `bad` gives exactly one `Malformed` carrying the frame (its first 256 bytes, cut at a character boundary,
+/// when it is longer); returns the error.
 fn rejected(bad: &str) -> DecodeError {
     let mut events = feed(bad);
     match events.pop() {
-        Some(Event::Error { error, frame }) if events.is_empty() => {
-            assert_eq!(frame.as_str(), bad, "the error carries the frame");
+        Some(Event::Malformed { error, frame }) if events.is_empty() => {
+            let mut kept = bad.len().min(256);
+            while !bad.is_char_boundary(kept) {
+                kept -= 1;
+            }
+            assert_eq!(
+                frame.as_str(),
+                &bad[..kept],
+                "the error carries the frame, cut to 256 bytes"
+            );
             assert!(!error.to_string().is_empty());
             error
         }
         other => panic!(
-            "{:?}: expected one Error, got {}",
+            "{:?}: expected one Malformed, got {}",
             short(bad),
             short(&format!("{other:?} {events:?}"))
         ),
@@ -170,7 +181,7 @@ fn deep_nesting_in_an_opaque_payload_is_delivered_raw() {
         [Event::Doshii(e)] => {
             assert_eq!(e.data.id().as_deref(), Some("d"));
         }
-        [Event::Error { error, .. }] => assert!(error.to_string().contains("recursion"), "{error}"),
+        [Event::Malformed { error, .. }] => assert!(error.to_string().contains("recursion"), "{error}"),
         other => panic!("{:.300}", format!("{other:?}")),
     }
 }

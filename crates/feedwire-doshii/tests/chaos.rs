@@ -5,7 +5,7 @@ use feedwire_doshii::fuzzing;
 use proptest::prelude::*;
 
 fn testdata() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/doshii/frames");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -60,14 +60,15 @@ proptest! {
 /// every event is delivered exactly once.
 #[test]
 fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
-    use feedwire_core::{Frame, Limits, Session};
-    use feedwire_doshii::client::{Client, Config, Event, UnixAnchor};
+    use feedwire_core::{Frame, Limits, Session, UnixAnchor};
+    use feedwire_doshii::client::{Client, Config, Event};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let t0 = std::time::Instant::now();
     let mut c = Client::new(
         Config::app("client-id", UnixAnchor::new(t0, 1_700_000_000_000))
             .with_limits(Limits::default().with_max_queued(16)),
     );
+    c.connect(t0);
     while c.poll_transmit().is_some() {}
     c.handle_open(t0, None);
     while c.poll_transmit().is_some() {}
@@ -88,23 +89,32 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     for n in 0..1000 {
         c.handle_frame(t0, event(n));
         c.handle_frame(t0, Frame::from(format!(r#"{{"doshii":{{"ping":{n}}}}}"#)));
-        assert!(c.queued_events() <= 16, "event queue {}", c.queued_events());
+        let stats = c.queue_stats();
+        assert!(stats.queued_events <= 16, "event queue {}", stats.queued_events);
+        // the pongs are the session's own frames: queued up to twice the bound, then dropped and counted
         assert!(
-            c.queued_transmits() <= 16,
+            stats.queued_transmits <= 2 * 16,
             "transmit queue {}",
-            c.queued_transmits()
+            stats.queued_transmits
         );
     }
-    let queued = c.queued_events() as u64;
+    let stats = c.queue_stats();
+    assert_eq!(stats.queued_transmits, 2 * 16, "the pongs filled twice the bound");
+    assert_eq!(
+        stats.dropped_transmits,
+        1000 - 2 * 16,
+        "and the rest were counted"
+    );
+    let queued = stats.queued_events as u64;
     let got = drain(&mut c);
     assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
     // one event per frame (the event, or the server ping): each queued or counted as dropped
     assert_eq!(
-        queued + c.dropped_events(),
+        queued + c.queue_stats().dropped_events,
         2000,
         "every event delivered or counted"
     );
-    let dropped = c.dropped_events();
+    let dropped = c.queue_stats().dropped_events;
     let mut all = Vec::new();
     for n in 1000..3000 {
         c.handle_frame(t0, event(n));
@@ -115,5 +125,5 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
         (1000..3000).collect::<Vec<u64>>(),
         "each event exactly once, in order"
     );
-    assert_eq!(c.dropped_events(), dropped);
+    assert_eq!(c.queue_stats().dropped_events, dropped);
 }

@@ -1,20 +1,20 @@
-//! Every frame in `testdata/doshii/frames` decodes to the snapshotted message, and re-encodes to an equal one.
+//! Every frame in `testdata/frames` decodes to the snapshotted message, and re-encodes to an equal one.
 
 use feedwire_core::Frame;
-use feedwire_doshii::codec::{self, Message};
+use feedwire_doshii::codec::{self, ServerMessage};
 
 #[test]
 fn testdata_frames() {
-    insta::glob!("../../../testdata/doshii/frames", "*.json", |path| {
+    insta::glob!("../testdata/frames", "*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let frame = Frame::from(text);
-        let decoded = codec::decode(&frame);
+        let decoded = ServerMessage::decode(&frame);
         if let Ok(msg) = &decoded {
-            assert_eq!(codec::decode(&msg.to_frame()).as_ref(), Ok(msg), "{path:?}");
+            assert_eq!(ServerMessage::decode(&msg.encode()).as_ref(), Ok(msg), "{path:?}");
         }
         // the decode, and for events the common fields read through the typed accessors
         let common = match &decoded {
-            Ok(Message::Event(e)) => Some(e.data.common().map_err(|e| e.to_string())),
+            Ok(ServerMessage::Event(e)) => Some(e.data.common().map_err(|e| e.to_string())),
             _ => None,
         };
         insta::assert_debug_snapshot!((&decoded, common));
@@ -23,29 +23,25 @@ fn testdata_frames() {
 
 #[test]
 fn sdk_mock_frames_are_events_in_the_emit_shape() {
-    insta::glob!(
-        "../../../testdata/doshii/frames",
-        "sdk_mock_emit_*.json",
-        |path| {
-            let frame = Frame::from(std::fs::read_to_string(path).unwrap());
-            let Ok(Message::Event(e)) = codec::decode(&frame) else {
-                panic!("{path:?}")
-            };
-            assert_eq!(e.shape, codec::EventShape::Emit);
-            assert_eq!(e.data.as_str(), "{}");
-            let name = path
-                .file_stem()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .trim_start_matches("sdk_mock_emit_");
-            assert_eq!(e.name(), name);
-            // every name but the SDK's typo is a known kind
-            assert_eq!(
-                matches!(e.kind, codec::EventKind::Other(_)),
-                name == "ckeckin_updated",
-                "{name}"
-            );
-        }
-    );
+    insta::glob!("../testdata/frames", "sdk_mock_emit_*.json", |path| {
+        let frame = Frame::from(std::fs::read_to_string(path).unwrap());
+        let Ok(ServerMessage::Event(e)) = ServerMessage::decode(&frame) else {
+            panic!("{path:?}")
+        };
+        assert_eq!(e.shape, codec::EventShape::Emit);
+        assert_eq!(e.data.as_str(), "{}");
+        let name = path
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_start_matches("sdk_mock_emit_");
+        assert_eq!(e.name(), name);
+        // every name but the SDK's typo is a known kind
+        assert_eq!(
+            matches!(e.kind, codec::EventKind::Other(_)),
+            name == "ckeckin_updated",
+            "{name}"
+        );
+    });
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use feedwire_core::{ConnId, Hub as _, HubTransmit, Limits, OpenRequest};
 use feedwire_doshii::fuzzing;
-use feedwire_doshii::server::Hub;
+use feedwire_doshii::server::{Hub, HubConfig};
 
 /// `doshii_hub`, minimized with `cargo fuzz tmin` (119 bytes): sixteen connections refused at open
 /// (`auth=%%%`) without the driver polling. Each refusal queues one close, which is never dropped (the
@@ -22,11 +22,11 @@ fn refused_connections_each_hold_one_close_in_the_queue() {
 
     // the property itself, directly: closes are kept, one per refused connection, and nothing else grows
     let now = Instant::now();
-    let mut hub = Hub::new().with_limits(Limits::default().with_max_queued(4));
+    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(4)));
     for c in 0..100 {
         hub.handle_open(now, ConnId(c), &OpenRequest::new("/app/socket?auth=%%%"));
     }
-    assert_eq!(hub.queued_transmits(), 100);
+    assert_eq!(hub.queue_stats().queued_transmits, 100);
     let mut closed = Vec::new();
     while let Some((conn, t)) = hub.poll_transmit() {
         assert!(matches!(t, HubTransmit::Close(_)), "{t:?}");

@@ -1,8 +1,9 @@
-//! proptest: every message type survives encode -> decode, and decoding arbitrary text never panics.
+//! proptest: every message type of both directions survives encode -> decode, and decoding arbitrary text
+//! never panics.
 
 use feedwire_core::{Frame, RawJson};
 use feedwire_doshii::codec::{
-    self, Event, EventKind, EventShape, Heartbeat, Message, PosStatus, Stamp, encode_ping, encode_pong,
+    ClientMessage, Event, EventKind, EventShape, Heartbeat, PosStatus, ServerMessage, Stamp,
 };
 use proptest::prelude::*;
 
@@ -48,8 +49,8 @@ fn stamp_text() -> impl Strategy<Value = String> {
     prop_oneof![any::<u64>().prop_map(|n| n.to_string()), ".{0,16}"]
 }
 
-fn message() -> impl Strategy<Value = Message> {
-    let heartbeat = (
+fn heartbeat() -> impl Strategy<Value = Heartbeat> {
+    (
         any::<u64>(),
         proptest::option::of("[ -~]{0,12}"),
         proptest::option::of((
@@ -69,7 +70,18 @@ fn message() -> impl Strategy<Value = Message> {
                 h = h.with_status(&s);
             }
             h
-        });
+        })
+}
+
+fn unknown() -> impl Strategy<Value = RawJson> {
+    json_value()
+        .prop_filter("not a known shape", |v| {
+            !(v.is_object() || v.as_str().is_some_and(|s| s.starts_with("primus::")))
+        })
+        .prop_map(|v| raw(&v))
+}
+
+fn message() -> impl Strategy<Value = ServerMessage> {
     let event = (
         kind(),
         json_value(),
@@ -90,17 +102,23 @@ fn message() -> impl Strategy<Value = Message> {
             e
         });
     prop_oneof![
-        heartbeat.clone().prop_map(Message::Ping),
-        heartbeat.prop_map(Message::Pong),
-        stamp_text().prop_map(|s| Message::PrimusPing(Stamp::new(s))),
-        stamp_text().prop_map(|s| Message::PrimusPong(Stamp::new(s))),
-        Just(Message::PrimusServerClose),
-        event.prop_map(Message::Event),
-        json_value()
-            .prop_filter("not a known shape", |v| {
-                !(v.is_object() || v.as_str().is_some_and(|s| s.starts_with("primus::")))
-            })
-            .prop_map(|v| Message::Unknown(raw(&v))),
+        heartbeat().prop_map(ServerMessage::Ping),
+        heartbeat().prop_map(ServerMessage::Pong),
+        stamp_text().prop_map(|s| ServerMessage::PrimusPing(Stamp::new(s))),
+        stamp_text().prop_map(|s| ServerMessage::PrimusPong(Stamp::new(s))),
+        Just(ServerMessage::PrimusServerClose),
+        event.prop_map(ServerMessage::Event),
+        unknown().prop_map(ServerMessage::Unknown),
+    ]
+}
+
+fn client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        heartbeat().prop_map(ClientMessage::Ping),
+        heartbeat().prop_map(ClientMessage::Pong),
+        stamp_text().prop_map(|s| ClientMessage::PrimusPing(Stamp::new(s))),
+        stamp_text().prop_map(|s| ClientMessage::PrimusPong(Stamp::new(s))),
+        unknown().prop_map(ClientMessage::Unknown),
     ]
 }
 
@@ -109,33 +127,43 @@ proptest! {
 
     #[test]
     fn every_message_round_trips(m in message()) {
-        let frame = m.to_frame();
-        let back = codec::decode(&frame);
+        let frame = m.encode();
+        let back = ServerMessage::decode(&frame);
+        prop_assert_eq!(back.as_ref(), Ok(&m), "frame {:?}", frame);
+    }
+
+    #[test]
+    fn every_client_message_round_trips(m in client_message()) {
+        let frame = m.encode();
+        let back = ClientMessage::decode(&frame);
         prop_assert_eq!(back.as_ref(), Ok(&m), "frame {:?}", frame);
     }
 
     #[test]
     fn pings_and_pongs_keep_their_stamp(ms in any::<u64>(), version in "[ -~]{0,10}") {
-        let Message::Ping(p) = codec::decode(&encode_ping(ms, Some(&version), None)).unwrap() else { panic!() };
+        let ping = ClientMessage::Ping(Heartbeat::new(ms).with_version(&version)).encode();
+        let ClientMessage::Ping(p) = ClientMessage::decode(&ping).unwrap() else { panic!() };
         prop_assert_eq!(p.stamp.millis(), Some(ms));
         let v = p.version();
         prop_assert_eq!(v.as_deref(), Some(version.as_str()));
-        let Message::Pong(q) = codec::decode(&encode_pong(&p.stamp, None)).unwrap() else { panic!() };
+        let pong = ClientMessage::Pong(Heartbeat::from_stamp(p.stamp.clone())).encode();
+        let ServerMessage::Pong(q) = ServerMessage::decode(&pong).unwrap() else { panic!() };
         prop_assert_eq!(q.stamp, p.stamp);
         prop_assert_eq!(q.version, None);
     }
 
     #[test]
     fn decoding_arbitrary_text_never_panics(s in ".{0,200}") {
-        let _ = codec::decode(&Frame::from(s));
+        let _ = ServerMessage::decode(&Frame::from(s.clone()));
+        let _ = ClientMessage::decode(&Frame::from(s));
     }
 
     #[test]
     fn decoding_json_like_text_never_panics(s in r#"[\[\]{}",:0-9a-z\\ ]{0,80}"#) {
         let text = format!("{{\"emit\":[{s}");
-        let _ = codec::decode(&Frame::from(text));
-        let _ = codec::decode(&Frame::from(format!("{{\"doshii\":{{{s}")));
-        if let Ok(Message::Event(e)) = codec::decode(&Frame::from(format!("{{\"type\":\"x\",\"data\":{s}}}"))) {
+        let _ = ServerMessage::decode(&Frame::from(text));
+        let _ = ServerMessage::decode(&Frame::from(format!("{{\"doshii\":{{{s}")));
+        if let Ok(ServerMessage::Event(e)) = ServerMessage::decode(&Frame::from(format!("{{\"type\":\"x\",\"data\":{s}}}"))) {
             let _ = (e.data.common(), e.data.order(), e.data.transaction(), e.data.health_check_stamp());
         }
     }

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use feedwire_core::testing::{Pair, Wire};
-use feedwire_core::{BackoffConfig, Close, CloseCode, ConnId, Frame, Limits, RawJson};
-use feedwire_doshii::client::{CatchUp, Client, Config, DisconnectReason, Event, UnixAnchor};
+use feedwire_core::{BackoffConfig, Close, CloseCode, ConnId, Frame, Limits, RawJson, UnixAnchor};
+use feedwire_doshii::client::{CatchUp, Client, Config, DisconnectReason, Event, StopReason};
 use feedwire_doshii::codec::{DecodeError, EventKind, PosStatus, Stamp};
-use feedwire_doshii::server::{DeviceFilter, Hub, HubEvent, Peer};
+use feedwire_doshii::server::{DeviceFilter, Hub, HubConfig, HubEvent, Peer};
 
 const T0_MS: u64 = 1_700_000_000_000;
 const CLIENT_ID: &str = "client-id"; // base64 "Y2xpZW50LWlk"
@@ -18,13 +18,20 @@ fn config(t0: Instant) -> Config {
         .with_backoff(BackoffConfig::default().with_jitter(0.0))
 }
 
+/// A client that was asked to connect at `t0` (`new` never dials).
+fn started(config: Config, t0: Instant) -> Client {
+    let mut client = Client::new(config);
+    client.connect(t0);
+    client
+}
+
 fn pair_with(config: Config, hub: Hub, t0: Instant) -> Pair<Client, Hub> {
-    Pair::new(Client::new(config), hub, t0)
+    Pair::new(started(config, t0), hub, t0)
 }
 
 fn pair() -> Pair<Client, Hub> {
     let t0 = Instant::now();
-    pair_with(config(t0), Hub::new(), t0)
+    pair_with(config(t0), Hub::default(), t0)
 }
 
 /// The wire record as text: "<ms> <what> <detail>".
@@ -69,7 +76,9 @@ fn data(json: &str) -> RawJson {
 }
 fn publish(p: &mut Pair<Client, Hub>, name: &str, json: &str) -> usize {
     let now = p.now();
-    p.hub_mut().publish_to_app(now, CLIENT_ID, name, &data(json))
+    p.hub_mut()
+        .publish_to_app(now, CLIENT_ID, name, &data(json))
+        .unwrap()
 }
 fn doshii_events(evs: &[Event]) -> Vec<(EventKind, String)> {
     evs.iter()
@@ -135,7 +144,7 @@ fn pings_on_open_then_every_30_seconds() {
 #[test]
 fn a_missing_pong_closes_and_reconnects_with_backoff() {
     let t0 = Instant::now();
-    let mut hub = Hub::new();
+    let mut hub = Hub::default();
     hub.set_answer_pings(false);
     let mut p = pair_with(config(t0), hub, t0);
     p.run_until_quiet();
@@ -154,9 +163,11 @@ fn a_missing_pong_closes_and_reconnects_with_backoff() {
         p.take_client_events(),
         vec![
             Event::Connected { reconnect: false },
-            Event::Disconnected(DisconnectReason::PongTimeout),
+            Event::Disconnected {
+                reason: DisconnectReason::PongTimeout
+            },
             Event::Reconnecting {
-                delay: Duration::from_secs(1),
+                after: Duration::from_secs(1),
                 attempt: 1
             },
         ]
@@ -213,9 +224,11 @@ fn catch_up_window_runs_from_the_last_event_to_the_reconnect_in_seconds() {
     assert_eq!(
         evs,
         vec![
-            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(None)
+            },
             Event::Reconnecting {
-                delay: Duration::from_secs(2),
+                after: Duration::from_secs(2),
                 attempt: 2
             },
             Event::Connected { reconnect: true },
@@ -259,7 +272,7 @@ fn the_hub_replays_only_the_last_10_minutes() {
             .with_jitter(0.0)
             .with_max(Duration::from_secs(60)),
     );
-    let mut p = pair_with(cfg, Hub::new(), t0);
+    let mut p = pair_with(cfg, Hub::default(), t0);
     p.run_until_quiet();
     p.refuse_connections(true);
     p.drop_connection(); // at 0 s; tries at 1, 3, 7, 15, 31, 63, 123, ..., 543, 603 s
@@ -296,7 +309,7 @@ fn primus_server_close_stops_without_reconnecting() {
     p.run_until_quiet();
     p.take_client_events();
     let now = p.now();
-    p.hub_mut().server_close(now, ConnId(1));
+    p.hub_mut().server_close(now, ConnId(1)).unwrap();
     p.run_until_quiet();
     assert_eq!(
         log(&p)[3..],
@@ -307,7 +320,14 @@ fn primus_server_close_stops_without_reconnecting() {
     );
     assert_eq!(
         p.take_client_events(),
-        vec![Event::Disconnected(DisconnectReason::ServerClose), Event::Stopped]
+        vec![
+            Event::Disconnected {
+                reason: DisconnectReason::ServerClose
+            },
+            Event::Stopped {
+                reason: StopReason::ServerClose
+            }
+        ]
     );
     assert!(p.client().is_stopped());
     assert_eq!(p.next_deadline(), None);
@@ -340,23 +360,33 @@ fn every_other_close_reconnects_with_growing_backoff() {
         .filter(|e| !matches!(e, Event::Pong { .. } | Event::CatchUp(_)))
         .collect();
     let reconnecting = |s, attempt| Event::Reconnecting {
-        delay: Duration::from_secs(s),
+        after: Duration::from_secs(s),
         attempt,
     };
     assert_eq!(
         evs,
         vec![
-            Event::Disconnected(DisconnectReason::Closed(Some(Close::new(1011, "boom")))),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(Close::new(1011, "boom")))
+            },
             reconnecting(1, 1),
-            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(None)
+            },
             reconnecting(2, 2),
-            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(None)
+            },
             reconnecting(4, 3),
             Event::Connected { reconnect: true },
-            Event::Disconnected(DisconnectReason::Closed(Some(Close::new(1001, "restart")))),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(Close::new(1001, "restart")))
+            },
             reconnecting(1, 1),
             Event::Connected { reconnect: true },
-            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(None)
+            },
             reconnecting(1, 1),
             Event::Connected { reconnect: true },
         ]
@@ -385,11 +415,13 @@ fn server_pings_and_health_checks_get_a_pong_with_the_same_stamp() {
                 .with_database("online")
                 .with_processor("offline"),
         ));
-    let mut p = pair_with(cfg, Hub::new(), t0);
+    let mut p = pair_with(cfg, Hub::default(), t0);
     p.run_until_quiet();
-    p.hub_mut().ping(ConnId(1), 123);
-    p.hub_mut().health_check(ConnId(1), 456);
-    p.hub_mut().send(ConnId(1), Frame::from(r#""primus::ping::789""#));
+    p.hub_mut().ping(ConnId(1), 123).unwrap();
+    p.hub_mut().health_check(ConnId(1), 456).unwrap();
+    p.hub_mut()
+        .send(ConnId(1), Frame::from(r#""primus::ping::789""#))
+        .unwrap();
     p.run_until_quiet();
     assert_eq!(
         log(&p),
@@ -442,7 +474,7 @@ fn server_pings_and_health_checks_get_a_pong_with_the_same_stamp() {
 #[test]
 fn device_registrations_filter_events() {
     let t0 = Instant::now();
-    let mut hub = Hub::new();
+    let mut hub = Hub::default();
     hub.register_device(
         "dev-1",
         DeviceFilter::default()
@@ -451,7 +483,7 @@ fn device_registrations_filter_events() {
     );
     let filtered = Config::app_v3(CLIENT_ID, Some("dev-1".into()), UnixAnchor::new(t0, T0_MS));
     let mut p = pair_with(filtered, hub, t0);
-    let all = p.add_client(Client::new(config(t0)));
+    let all = p.add_client(started(config(t0), t0));
     p.run_until_quiet();
     assert_eq!(
         log(&p)[0],
@@ -485,7 +517,7 @@ fn device_registrations_filter_events() {
         ),
     ];
     p.run_until_quiet();
-    assert_eq!(sent, [1, 1, 2, 0]);
+    assert_eq!(sent, [Ok(1), Ok(1), Ok(2), Ok(0)]);
     assert_eq!(
         doshii_events(&p.take_client_events()),
         vec![(
@@ -517,7 +549,7 @@ fn device_registrations_filter_events() {
 fn malformed_oversize_and_unknown_frames_are_reported_and_the_session_goes_on() {
     let t0 = Instant::now();
     let cfg = config(t0).with_limits(Limits::default().with_max_frame_size(64));
-    let mut p = pair_with(cfg, Hub::new(), t0);
+    let mut p = pair_with(cfg, Hub::default(), t0);
     p.run_until_quiet();
     p.take_client_events();
     p.inject_to_client(0, Frame::from(r#"{"emit":["order_updated",{"id":"#));
@@ -526,11 +558,11 @@ fn malformed_oversize_and_unknown_frames_are_reported_and_the_session_goes_on() 
     p.inject_to_client(0, Frame::from(r#"{"type":"order_created","data":{"id":"1"}}"#));
     let evs = p.take_client_events();
     assert!(
-        matches!(&evs[0], Event::Error { error: DecodeError::Json { .. }, frame } if frame.as_str().starts_with(r#"{"emit""#))
+        matches!(&evs[0], Event::Malformed { error: DecodeError::Json { .. }, frame } if frame.as_str().starts_with(r#"{"emit""#))
     );
     assert!(matches!(
         &evs[1],
-        Event::Error {
+        Event::Malformed {
             error: DecodeError::TooLarge { len: 65, max: 64 },
             ..
         }
@@ -550,14 +582,28 @@ fn disconnect_stops_for_good() {
     let mut p = pair();
     p.run_until_quiet();
     p.take_client_events();
-    p.client_mut().disconnect().unwrap();
+    let now = p.now();
+    p.client_mut().disconnect(now);
     p.run_until_quiet();
     assert_eq!(log(&p).last().unwrap(), "0 client-close 1000 (normal closure)");
     assert_eq!(
         p.take_client_events(),
-        vec![Event::Disconnected(DisconnectReason::Requested), Event::Stopped]
+        vec![
+            Event::Disconnected {
+                reason: DisconnectReason::Requested
+            },
+            Event::Stopped {
+                reason: StopReason::Requested
+            }
+        ]
     );
-    assert!(p.client_mut().disconnect().is_err());
+    assert!(p.client().is_stopped() && !p.client().is_open());
+    // a second disconnect is a no-op: nothing sent, nothing reported
+    let wire = p.wire().len();
+    p.client_mut().disconnect(now);
+    p.run_until_quiet();
+    assert_eq!(p.wire().len(), wire);
+    assert_eq!(p.take_client_events(), vec![]);
     assert_eq!(p.next_deadline(), None);
 }
 
@@ -566,7 +612,7 @@ fn vendor_token_refresh_is_used_on_the_next_connection() {
     let t0 = Instant::now();
     let cfg = Config::vendor("jwt-1", "acme", UnixAnchor::new(t0, T0_MS))
         .with_backoff(BackoffConfig::default().with_jitter(0.0));
-    let mut p = pair_with(cfg, Hub::new(), t0);
+    let mut p = pair_with(cfg, Hub::default(), t0);
     p.run_until_quiet();
     p.client_mut().set_token("jwt-2").unwrap();
     p.drop_connection();
@@ -582,7 +628,7 @@ fn vendor_token_refresh_is_used_on_the_next_connection() {
     assert_eq!(
         p.hub_mut()
             .publish_to_vendor("acme", "order_created", &data("{}")),
-        1
+        Ok(1)
     );
     p.run_until_quiet();
     assert_eq!(
@@ -595,7 +641,7 @@ fn vendor_token_refresh_is_used_on_the_next_connection() {
 fn the_hub_rejects_bad_sockets() {
     let t0 = Instant::now();
     let cfg = config(t0).with_client_id("");
-    let mut p = pair_with(cfg, Hub::new(), t0);
+    let mut p = pair_with(cfg, Hub::default(), t0);
     p.run_until_quiet();
     assert!(log(&p).contains(&"0 hub-close 1008: empty client id".to_string()));
     assert!(p.take_hub_events().contains(&HubEvent::Rejected {
@@ -608,7 +654,7 @@ fn the_hub_rejects_bad_sockets() {
 fn the_hub_reads_every_socket_path() {
     use feedwire_core::{Hub as _, HubTransmit, OpenRequest};
     let now = Instant::now();
-    let mut hub = Hub::new();
+    let mut hub = Hub::new(HubConfig::default());
     let cases = [
         (
             "/app/socket?auth=Y2xpZW50LWlk",

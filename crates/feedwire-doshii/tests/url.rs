@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use feedwire_core::{Session, Transmit};
-use feedwire_doshii::client::{Client, Config, Environment, Role, UnixAnchor};
+use feedwire_core::{Session, Transmit, UnixAnchor};
+use feedwire_doshii::client::{Client, Config, Environment, Role};
 
 fn anchor() -> UnixAnchor {
     UnixAnchor::new(Instant::now(), 1_700_000_000_000)
@@ -102,8 +102,10 @@ fn the_session_dials_the_config_url() {
     let c = Config::app(TRICKY, anchor()).with_environment(Environment::Live);
     let url = c.url();
     let mut client = Client::new(c);
+    assert_eq!(client.poll_transmit(), None, "new never dials");
+    client.connect(anchor().instant);
     let Some(Transmit::Connect(req)) = client.poll_transmit() else {
-        panic!("first transmit is a connect")
+        panic!("first transmit after connect is a connect")
     };
     assert_eq!(req.url, url);
     assert!(req.is_tls());
@@ -123,6 +125,7 @@ fn secrets_never_print() {
     ];
     for c in configs {
         let mut client = Client::new(c.clone());
+        client.connect(c.unix_anchor.instant);
         let Some(Transmit::Connect(req)) = client.poll_transmit() else {
             panic!()
         };

@@ -21,8 +21,6 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
-
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -60,7 +58,8 @@ pub enum EnvelopeError {
 /// A frame shape: how to find channel and payload in a frame, and how to write them.
 ///
 /// Implementations must not panic on any input and must borrow the payload from `text` (so the client hands
-/// it to the application without a copy).
+/// it to the application without a copy). A `join` writes string literals with
+/// [`feedwire_core::json::write_string`], the one string writer of every feedwire encoder.
 pub trait Envelope {
     /// Splits one frame's text into channel name and raw payload.
     fn split<'a>(&self, text: &'a str) -> Result<RawMessage<'a>, EnvelopeError>;
@@ -143,7 +142,7 @@ impl Envelope for NestEnvelope {
     fn join(&self, event: &str, data: &str, out: &mut String) {
         out.reserve(event.len() + data.len() + 20);
         out.push_str("{\"event\":");
-        write_json_string(event, out);
+        feedwire_core::json::write_string(out, event);
         out.push_str(",\"data\":");
         out.push_str(data);
         out.push('}');
@@ -176,30 +175,11 @@ fn split_canonical(text: &str) -> Option<RawMessage<'_>> {
     let data = rest.get(end..)?.strip_prefix(MID)?;
     let data = data.trim_end_matches([' ', '\t', '\n', '\r']).strip_suffix('}')?;
     // core's validator: serde_json's skip allocates a scratch buffer for nested payloads, this does not
-    let data = feedwire_core::validate_raw_value(data).ok()?;
+    let data = feedwire_core::json::validate_raw_value(data).ok()?;
     Some(RawMessage {
         event: Cow::Borrowed(event),
         data,
     })
-}
-
-/// Appends `s` as a JSON string literal (quotes and escapes) to `out`; for [`Envelope`] implementations.
-pub fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

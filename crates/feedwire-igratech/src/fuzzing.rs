@@ -1,33 +1,40 @@
-//! Fuzzing entry points (feature `fuzzing`, or `--cfg fuzzing` as cargo-fuzz sets it): the codec on arbitrary
-//! bytes, and the client and the hub under arbitrary sequences of frames, closes, timeouts and commands,
-//! with invariants checked after every step.
+//! Fuzzing entry points (feature `fuzzing`): the codec on arbitrary bytes, and the client and the hub under
+//! arbitrary sequences of frames, closes, timeouts and commands, with invariants checked after every step.
 //!
-//! The operations are read from the fuzzer's bytes by a small reader here rather than the `arbitrary` crate,
-//! so the module builds under `cargo fuzz` whether or not the fuzz crate enables the `fuzzing` feature.
+//! **Unstable**: this module exists for cargo-fuzz (`fuzz/`, which turns the feature on) and the chaos tests;
+//! it is not covered by semver and may change in any release.
 //!
-//! They panic when an invariant breaks (that is the point); the library itself never panics.
+//! The fuzzer's bytes are read with [`arbitrary::Unstructured`] into the operations below ([`SessionInput`],
+//! [`HubOp`]); tests can also build the operations directly ([`run_session`], [`run_hub`]).
+//!
+//! The entry points panic when an invariant breaks (that is the point); the library itself never panics.
 #![allow(clippy::missing_panics_doc)]
 
+use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use arbitrary::{Arbitrary, Unstructured};
 use feedwire_core::{
     BackoffConfig, Close, ConnId, Frame, Hub as _, HubTransmit, Limits, OpenRequest, Session, Transmit,
+    UnixAnchor,
 };
 
 use crate::client::{Client, Config, Event};
 use crate::codec::{
-    Balance, BetData, ClientMessage, Id, Logout, Pong, ServerMessage, Settings, StatsData, Status,
+    Balance, BetData, ClientMessage, Id, Logout, Ping, Pong, ServerMessage, Settings, StatsData, Status,
 };
 use crate::envelope::{Envelope, NestEnvelope};
 use crate::server::{Hub, HubConfig, HubEvent};
 
 const ANCHOR_MS: u64 = 1_700_000_000_000;
 const MAX_QUEUED: usize = 32;
+const MAX_STEPS: usize = 512;
 
 /// Decodes `data` every way the crate can and checks what comes out.
 pub fn decode(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    if let Ok(m) = NestEnvelope.split(&text) {
+    let frame = Frame::from(String::from_utf8_lossy(data).into_owned());
+    let text = frame.as_str();
+    if let Ok(m) = NestEnvelope.split(text) {
         let d = m.data.get();
         let inside = d.as_ptr() as usize >= text.as_ptr() as usize
             && d.as_ptr() as usize + d.len() <= text.as_ptr() as usize + text.len();
@@ -36,14 +43,14 @@ pub fn decode(data: &[u8]) {
             "the payload must be borrowed from the frame"
         );
     }
-    if let Ok(msg) = ServerMessage::decode(&text) {
-        let again = msg.encode().expect("a decoded message encodes");
+    if let Ok(msg) = ServerMessage::decode(&frame) {
+        let again = msg.encode();
         let back = ServerMessage::decode(&again).expect("an encoded message decodes");
         assert_eq!(back.event(), msg.event());
         assert_eq!(back.message_name(), msg.message_name());
     }
-    if let Ok(msg) = ClientMessage::decode(&text) {
-        let again = msg.encode().expect("a decoded message encodes");
+    if let Ok(msg) = ClientMessage::decode(&frame) {
+        let again = msg.encode();
         let back = ClientMessage::decode(&again).expect("an encoded message decodes");
         assert_eq!(back.event(), msg.event());
     }
@@ -51,15 +58,28 @@ pub fn decode(data: &[u8]) {
     let start = base_instant();
     let mut c =
         Client::new(Config::default().with_checked_payloads(data.first().is_some_and(|b| b & 1 == 1)));
-    let _ = c.poll_transmit();
+    c.connect(start);
+    assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
     c.handle_open(start, None);
     while c.poll_transmit().is_some() {}
-    c.handle_frame(start, Frame::from(text.clone().into_owned()));
+    c.handle_frame(start, frame.clone());
+    c.check_invariants().unwrap_or_else(|e| panic!("client: {e}"));
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(events.len() <= 1, "one frame, at most one event: {events:?}");
+    match &events[..] {
+        [] | [_] => {}
+        [
+            Event::LoggedOut(_),
+            Event::Disconnected { .. },
+            Event::Stopped { .. },
+        ] => {
+            assert!(c.is_logged_out())
+        }
+        other => panic!("one frame, at most one event (or a logout's three): {other:?}"),
+    }
     let mut hub = Hub::new(HubConfig::default());
     hub.handle_open(start, ConnId(1), &OpenRequest::new("/wspublic"));
-    hub.handle_frame(start, ConnId(1), Frame::from(text.into_owned()));
+    hub.handle_frame(start, ConnId(1), frame);
+    hub.check_invariants().unwrap_or_else(|e| panic!("hub: {e}"));
     while hub.poll_transmit().is_some() {}
     while hub.poll_event().is_some() {}
 }
@@ -72,98 +92,65 @@ fn base_instant() -> Instant {
     Instant::now()
 }
 
-/// Reads fuzzer bytes as operations; every read past the end is `None`, which ends the run.
-struct Input<'a>(&'a [u8]);
-
-impl Input<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-    fn bool(&mut self) -> Option<bool> {
-        Some(self.byte()? & 1 == 1)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_le_bytes([self.byte()?, self.byte().unwrap_or(0)]))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        let mut v = u64::from(self.byte()?);
-        for i in 1..8 {
-            v |= u64::from(self.byte().unwrap_or(0)) << (8 * i);
-        }
-        Some(v)
-    }
-    fn text(&mut self) -> Option<String> {
-        let n = usize::from(self.byte()? % 64).min(self.0.len());
-        let (t, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(String::from_utf8_lossy(t).into_owned())
-    }
-}
-
-#[derive(Debug)]
-enum ServerFrame {
+/// A frame the server sends in [`run_session`].
+#[derive(Debug, Clone, Arbitrary)]
+pub enum ServerFrame {
+    /// `connected`.
     Connected,
+    /// The pong of the client's last ping.
     PongForLastPing,
+    /// A pong of any value.
     Pong(u64),
+    /// `logout`.
     Logout,
+    /// A settings echo.
     Settings,
+    /// A bet, with a game id unique to the step.
     Bet(u8),
+    /// Stats.
     Stats,
+    /// A balance.
     Balance,
+    /// A channel the model does not know.
     Unknown,
+    /// Any text.
     Garbage(String),
 }
 
-impl ServerFrame {
-    fn read(u: &mut Input<'_>) -> Option<Self> {
-        Some(match u.byte()? % 10 {
-            0 => ServerFrame::Connected,
-            1 => ServerFrame::PongForLastPing,
-            2 => ServerFrame::Pong(u.u64()?),
-            3 => ServerFrame::Logout,
-            4 => ServerFrame::Settings,
-            5 => ServerFrame::Bet(u.byte()?),
-            6 => ServerFrame::Stats,
-            7 => ServerFrame::Balance,
-            8 => ServerFrame::Unknown,
-            _ => ServerFrame::Garbage(u.text()?),
-        })
-    }
-}
-
-#[derive(Debug)]
-enum ClientOp {
+/// One step of [`run_session`].
+#[derive(Debug, Clone, Arbitrary)]
+pub enum ClientOp {
     /// The driver completes a pending connect.
     Open,
-    /// The driver fails a pending connect or loses the open connection.
+    /// The driver fails a pending connect or loses the open connection (with this close code).
     Lost(Option<u16>),
+    /// A frame from the server.
     Frame(ServerFrame),
     /// Time moves forward by this many milliseconds (up to ~65 s), then `handle_timeout`.
     Advance(u16),
     /// Jump to the session's next deadline.
     ToDeadline,
+    /// The application changes its settings.
     SetSettings(u8),
+    /// The application disconnects.
     Disconnect,
+    /// The application connects.
     Connect,
+    /// The application polls its events.
     DrainEvents,
 }
 
-impl ClientOp {
-    fn read(u: &mut Input<'_>) -> Option<Self> {
-        Some(match u.byte()? % 10 {
-            0 | 1 => ClientOp::Open,
-            2 => ClientOp::Lost(if u.bool()? { Some(u.u16()?) } else { None }),
-            3 => ClientOp::Frame(ServerFrame::read(u)?),
-            4 => ClientOp::Advance(u.u16()?),
-            5 => ClientOp::ToDeadline,
-            6 => ClientOp::SetSettings(u.byte()?),
-            7 => ClientOp::Disconnect,
-            8 => ClientOp::Connect,
-            _ => ClientOp::DrainEvents,
-        })
-    }
+/// What [`run_session`] runs: the client's configuration, then the steps.
+#[derive(Debug, Clone)]
+pub struct SessionInput {
+    /// Start with settings.
+    pub initial_settings: bool,
+    /// The backoff jitter seed.
+    pub seed: u64,
+    /// Parse payloads on arrival.
+    pub checked_payloads: bool,
+    /// The steps (at most 512 are run).
+    pub ops: Vec<ClientOp>,
 }
 
 fn settings_with(n: u8) -> Settings {
@@ -217,45 +204,80 @@ fn server_frame(f: &ServerFrame, last_ping: Option<u64>, seq: i64) -> Frame {
         }
         ServerFrame::Garbage(s) => return Frame::from(s.clone()),
     };
-    Frame::from(msg.encode().unwrap_or_default())
+    msg.encode()
 }
 
-/// Drives a [`Client`] with arbitrary operations decoded from `data`, checking invariants after each step:
-/// no reconnect after a terminal condition, deadlines never in the past after `handle_timeout`, queues
-/// bounded, backoff delays within the configured bounds, settings re-sent first on every new connection,
-/// pings carrying the anchored Unix time, a logout is terminal, and every bet received is delivered at most once
-/// (and, when the session was open, delivered or counted as dropped).
+/// [`run_session`] on the operations `data` spells ([`session_input`]).
 pub fn session(data: &[u8]) {
-    let mut u = Input(data);
+    run_session(&session_input(data));
+}
+
+/// The configuration and the steps `data` spells: read with [`Unstructured`] until the bytes run out (at
+/// most 512 steps).
+pub fn session_input(data: &[u8]) -> SessionInput {
+    let mut u = Unstructured::new(data);
+    SessionInput {
+        initial_settings: u.arbitrary().unwrap_or(false),
+        seed: u.arbitrary().unwrap_or(0),
+        checked_payloads: u.arbitrary().unwrap_or(false),
+        ops: read_all(&mut u),
+    }
+}
+
+/// Operations read from `u` until its bytes run out (at most [`MAX_STEPS`]).
+fn read_all<'a, T: Arbitrary<'a>>(u: &mut Unstructured<'a>) -> Vec<T> {
+    let mut ops = Vec::new();
+    while !u.is_empty() && ops.len() < MAX_STEPS {
+        match u.arbitrary() {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    ops
+}
+
+/// Drives a [`Client`] through `input`, checking invariants after each step: the client's own
+/// ([`Client::check_invariants`]), no reconnect after a terminal condition, deadlines never in the past after
+/// `handle_timeout`, backoff delays within the configured bounds, settings re-sent first on every new
+/// connection, pings carrying the anchored Unix time, a logout is terminal, a `Disconnected` is always
+/// followed by `Reconnecting` or `Stopped`, and every bet received is delivered at most once (and, when the
+/// session was open, delivered or counted as dropped).
+pub fn run_session(input: &SessionInput) {
     let start = base_instant();
     let backoff = BackoffConfig::default().with_max(Duration::from_secs(30));
     let (lo, hi) = backoff.bounds();
-    let initial_settings = u.bool().unwrap_or(false);
     let mut config = Config::default()
-        .with_unix_anchor(start, ANCHOR_MS)
+        .with_unix_anchor(UnixAnchor::new(start, ANCHOR_MS))
         .with_backoff(backoff)
-        .with_seed(u.u64().unwrap_or(0))
+        .with_seed(input.seed)
         .with_limits(Limits::default().with_max_queued(MAX_QUEUED))
-        .with_checked_payloads(u.bool().unwrap_or(false));
-    if initial_settings {
+        .with_checked_payloads(input.checked_payloads);
+    if input.initial_settings {
         config = config.with_settings(settings_with(1));
     }
     let mut c = Client::new(config);
+    assert!(c.is_stopped(), "a new client is stopped until `connect`");
+    assert_eq!(c.poll_transmit(), None, "`new` never dials");
+    c.connect(start); // the driver starts the session
     let mut now = start;
     let mut pending_connect = false; // a Connect was asked for and not yet opened or failed
     let mut open = false; // the driver's view of the transport
     let mut terminal = false; // logged out or disconnected, and no `connect` since
     let mut just_opened = false;
     let mut last_ping = None;
-    // bets fed (each with a unique game id), those fed to an open session, and those delivered
+    let mut events = EventCheck {
+        lo,
+        hi,
+        after_disconnect: false,
+        fed: HashSet::new(),
+        forged: HashSet::new(),
+        delivered: HashSet::new(),
+    };
+    // bets fed (each with a unique game id) to an open session
     let mut seq = 0i64;
-    let mut fed = std::collections::HashSet::new();
-    let mut must = std::collections::HashSet::new();
-    let mut delivered = std::collections::HashSet::new();
-    let mut forged = std::collections::HashSet::new();
+    let mut must = HashSet::new();
 
-    for _ in 0..512 {
-        let Some(op) = ClientOp::read(&mut u) else { break };
+    for op in input.ops.iter().take(MAX_STEPS) {
         match op {
             ClientOp::Open => {
                 if pending_connect {
@@ -275,23 +297,25 @@ pub fn session(data: &[u8]) {
             ClientOp::Frame(f) => {
                 if open {
                     seq += 1;
-                    if let ServerFrame::Garbage(text) = &f {
+                    if let ServerFrame::Garbage(text) = f {
                         // any integer the garbage spells (as a number or a string) may pass for a bet id
-                        forged.extend(feedwire_core::testing::json_scalars(text).into_iter().filter_map(
-                            |v| match v {
-                                serde_json::Value::Number(n) => n.as_i64(),
-                                serde_json::Value::String(s) => s.parse().ok(),
-                                _ => None,
-                            },
-                        ));
+                        events.forged.extend(
+                            feedwire_core::testing::json_scalars(text)
+                                .into_iter()
+                                .filter_map(|v| match v {
+                                    serde_json::Value::Number(n) => n.as_i64(),
+                                    serde_json::Value::String(s) => s.parse().ok(),
+                                    _ => None,
+                                }),
+                        );
                     }
                     if let ServerFrame::Bet(n) = f {
-                        fed.insert(bet_id(seq, n));
+                        events.fed.insert(bet_id(seq, *n));
                         if c.is_open() {
-                            must.insert(bet_id(seq, n));
+                            must.insert(bet_id(seq, *n));
                         }
                     }
-                    c.handle_frame(now, server_frame(&f, last_ping, seq));
+                    c.handle_frame(now, server_frame(f, last_ping, seq));
                     if matches!(f, ServerFrame::Logout) {
                         assert!(c.is_logged_out(), "logout is terminal");
                         terminal = true;
@@ -299,7 +323,7 @@ pub fn session(data: &[u8]) {
                 }
             }
             ClientOp::Advance(ms) => {
-                now += Duration::from_millis(u64::from(ms));
+                now += Duration::from_millis(u64::from(*ms));
                 c.handle_timeout(now);
                 check_deadline(&c, now);
             }
@@ -311,10 +335,11 @@ pub fn session(data: &[u8]) {
                 }
             }
             ClientOp::SetSettings(n) => {
-                let _ = c.set_settings(settings_with(n));
+                let _ = c.set_settings(settings_with(*n));
             }
             ClientOp::Disconnect => {
                 c.disconnect(now);
+                assert!(c.is_stopped(), "stopped after disconnect");
                 terminal = true;
             }
             ClientOp::Connect => {
@@ -322,16 +347,17 @@ pub fn session(data: &[u8]) {
                     terminal = false;
                 }
                 c.connect(now);
+                assert!(!c.is_stopped(), "connect starts the session");
             }
             ClientOp::DrainEvents => {
                 while let Some(ev) = c.poll_event() {
-                    check_event(&ev, lo, hi);
-                    check_delivery(&ev, &fed, &forged, &mut delivered);
+                    events.check(&ev);
                 }
             }
         }
-        assert!(c.queued_events() <= MAX_QUEUED, "event queue bounded");
-        assert!(c.queued_transmits() <= MAX_QUEUED + 4, "transmit queue bounded");
+        c.check_invariants().unwrap_or_else(|e| panic!("client: {e}"));
+        let queued = c.queue_stats().queued_transmits;
+        assert!(queued <= MAX_QUEUED + 4, "transmit queue bounded: {queued}");
         // The driver drains transmits after every step.
         let mut first = true;
         while let Some(t) = c.poll_transmit() {
@@ -349,13 +375,9 @@ pub fn session(data: &[u8]) {
                         && let Some(s) = c.settings()
                     {
                         let want = ClientMessage::Settings(s.clone()).encode_with(c.envelope());
-                        assert_eq!(
-                            Some(f.as_str()),
-                            want.ok().as_deref(),
-                            "settings first on a new connection"
-                        );
+                        assert_eq!(f, want, "settings first on a new connection");
                     }
-                    if let Ok(ClientMessage::Ping(p)) = ClientMessage::decode(f.as_str()) {
+                    if let Ok(ClientMessage::Ping(p)) = ClientMessage::decode(&f) {
                         let elapsed = u64::try_from((now - start).as_millis()).unwrap_or(u64::MAX);
                         assert_eq!(p.ping, ANCHOR_MS + elapsed, "pings carry the anchored Unix time");
                         last_ping = Some(p.ping);
@@ -372,27 +394,19 @@ pub fn session(data: &[u8]) {
             assert!(!first, "settings are sent on every new connection");
         }
         just_opened = false;
-        if c.is_stopped() {
-            assert_eq!(
-                c.poll_timeout(),
-                None,
-                "nothing scheduled after a terminal condition"
-            );
-        }
     }
     while let Some(ev) = c.poll_event() {
-        check_event(&ev, lo, hi);
-        check_delivery(&ev, &fed, &forged, &mut delivered);
+        events.check(&ev);
     }
     // every bet received on an open connection was delivered once, or counted as dropped (queue full)
+    let dropped = c.queue_stats().dropped_events;
     let missing = must
-        .difference(&delivered)
-        .filter(|n| !forged.contains(*n))
+        .difference(&events.delivered)
+        .filter(|n| !events.forged.contains(*n))
         .count() as u64;
     assert!(
-        missing <= c.dropped_events(),
-        "{missing} bets neither delivered nor counted as dropped ({} dropped)",
-        c.dropped_events()
+        missing <= dropped,
+        "{missing} bets neither delivered nor counted as dropped ({dropped} dropped)"
     );
 }
 
@@ -401,20 +415,57 @@ fn bet_id(seq: i64, n: u8) -> i64 {
     seq * 256 + i64::from(n)
 }
 
-/// A delivered bet was received, and is delivered once (bets whose id a garbage frame spelled are skipped).
-fn check_delivery(
-    ev: &Event,
-    fed: &std::collections::HashSet<i64>,
-    forged: &std::collections::HashSet<i64>,
-    delivered: &mut std::collections::HashSet<i64>,
-) {
-    if let Event::Bet(p) = ev
-        && let Ok(bet) = p.parse()
-        && let Id::Int(n) = bet.game_id
-        && !forged.contains(&n)
-    {
-        assert!(fed.contains(&n), "bet {n} delivered but never received");
-        assert!(delivered.insert(n), "bet {n} delivered twice");
+/// Checks on the events an application polls, in order.
+struct EventCheck {
+    lo: Duration,
+    hi: Duration,
+    /// The previous event was `Disconnected`.
+    after_disconnect: bool,
+    /// Bets fed, bets whose id a garbage frame spelled, bets delivered.
+    fed: HashSet<i64>,
+    forged: HashSet<i64>,
+    delivered: HashSet<i64>,
+}
+
+impl EventCheck {
+    fn check(&mut self, ev: &Event) {
+        if self.after_disconnect {
+            assert!(
+                matches!(ev, Event::Reconnecting { .. } | Event::Stopped { .. }),
+                "`Disconnected` followed by {ev:?}"
+            );
+        }
+        self.after_disconnect = matches!(ev, Event::Disconnected { .. });
+        match ev {
+            Event::Reconnecting { after, attempt } => {
+                assert!(
+                    *after >= self.lo && *after < self.hi,
+                    "backoff {after:?} outside [{:?}, {:?})",
+                    self.lo,
+                    self.hi
+                );
+                assert!(*attempt >= 1);
+            }
+            Event::Gap {
+                from,
+                to,
+                from_unix_ms,
+                to_unix_ms,
+            } => {
+                assert!(from <= to && from_unix_ms <= to_unix_ms, "a gap goes forward");
+            }
+            // A delivered bet was received, and is delivered once (bets whose id garbage spelled are skipped).
+            Event::Bet(p) => {
+                if let Ok(bet) = p.parse()
+                    && let Id::Int(n) = bet.game_id
+                    && !self.forged.contains(&n)
+                {
+                    assert!(self.fed.contains(&n), "bet {n} delivered but never received");
+                    assert!(self.delivered.insert(n), "bet {n} delivered twice");
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -427,81 +478,82 @@ fn check_deadline<E: Envelope>(c: &Client<E>, now: Instant) {
     }
 }
 
-fn check_event(ev: &Event, lo: Duration, hi: Duration) {
-    match ev {
-        Event::Reconnecting { delay, attempt } => {
-            assert!(
-                *delay >= lo && *delay < hi,
-                "backoff {delay:?} outside [{lo:?}, {hi:?})"
-            );
-            assert!(*attempt >= 1);
-        }
-        Event::Gap {
-            from,
-            to,
-            from_unix_ms,
-            to_unix_ms,
-        } => {
-            assert!(from <= to && from_unix_ms <= to_unix_ms, "a gap goes forward");
-        }
-        _ => {}
-    }
-}
-
-#[derive(Debug)]
-enum HubOp {
-    Open { conn: u8, user: u8 },
-    Close { conn: u8 },
-    Ping { conn: u8, value: u64 },
-    Settings { conn: u8, games: u8 },
-    Garbage { conn: u8, text: String },
-    Publish { game: u8 },
+/// One step of [`run_hub`]. Connections are `conn % 8`, users `u{user % 4}`, games `game % 4`.
+#[derive(Debug, Clone, Arbitrary)]
+pub enum HubOp {
+    /// A connection opens with a user's token.
+    Open {
+        /// The connection.
+        conn: u8,
+        /// The user.
+        user: u8,
+    },
+    /// A connection closes.
+    Close {
+        /// The connection.
+        conn: u8,
+    },
+    /// A connection pings.
+    Ping {
+        /// The connection.
+        conn: u8,
+        /// The ping value.
+        value: u64,
+    },
+    /// A connection sends settings.
+    Settings {
+        /// The connection.
+        conn: u8,
+        /// How many games.
+        games: u8,
+    },
+    /// A connection sends any text.
+    Garbage {
+        /// The connection.
+        conn: u8,
+        /// The frame.
+        text: String,
+    },
+    /// The host publishes a bet.
+    Publish {
+        /// The game.
+        game: u8,
+    },
+    /// The host publishes a balance.
     PublishBalance,
-    SendToUser { user: u8 },
-    Logout { user: u8 },
+    /// The host sends a balance to a user.
+    SendToUser {
+        /// The user.
+        user: u8,
+    },
+    /// The host logs a user out.
+    Logout {
+        /// The user.
+        user: u8,
+    },
+    /// The host turns ping answers on or off.
     AnswerPings(bool),
 }
 
-impl HubOp {
-    fn read(u: &mut Input<'_>) -> Option<Self> {
-        Some(match u.byte()? % 10 {
-            0 => HubOp::Open {
-                conn: u.byte()?,
-                user: u.byte()?,
-            },
-            1 => HubOp::Close { conn: u.byte()? },
-            2 => HubOp::Ping {
-                conn: u.byte()?,
-                value: u.u64()?,
-            },
-            3 => HubOp::Settings {
-                conn: u.byte()?,
-                games: u.byte()?,
-            },
-            4 => HubOp::Garbage {
-                conn: u.byte()?,
-                text: u.text()?,
-            },
-            5 => HubOp::Publish { game: u.byte()? },
-            6 => HubOp::PublishBalance,
-            7 => HubOp::SendToUser { user: u.byte()? },
-            8 => HubOp::Logout { user: u.byte()? },
-            _ => HubOp::AnswerPings(u.bool()?),
-        })
-    }
+/// [`run_hub`] on the operations `data` spells ([`hub_ops`]).
+pub fn hub(data: &[u8]) {
+    run_hub(&hub_ops(data));
 }
 
-/// Drives the [`Hub`] with arbitrary connections, frames and commands, checking after each step: one
-/// connection per user, nothing queued for a closed connection, every ping answered with its value,
-/// queues bounded.
-pub fn hub(data: &[u8]) {
-    let mut u = Input(data);
+/// The steps `data` spells: read with [`Unstructured`] until the bytes run out (at most 512 steps).
+pub fn hub_ops(data: &[u8]) -> Vec<HubOp> {
+    read_all(&mut Unstructured::new(data))
+}
+
+/// Drives the [`Hub`] with arbitrary connections, frames and commands, checking after each step: the hub's
+/// own invariants ([`Hub::check_invariants`]), the hub only knows connections the driver has open, nothing
+/// queued for a closed connection, every ping answered with its value.
+pub fn run_hub(ops: &[HubOp]) {
     let now = base_instant();
     let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(MAX_QUEUED)));
-    let mut open: std::collections::BTreeSet<u64> = Default::default();
+    let mut open: BTreeSet<u64> = BTreeSet::new();
     let mut answering = true;
-    for _ in 0..512 {
-        let Some(op) = HubOp::read(&mut u) else { break };
+    for op in ops.iter().take(MAX_STEPS) {
         let mut expect_pong = None;
         match op {
             HubOp::Open { conn, user } => {
@@ -519,23 +571,21 @@ pub fn hub(data: &[u8]) {
             }
             HubOp::Ping { conn, value } => {
                 let conn = u64::from(conn % 8);
-                let f = ClientMessage::Ping(crate::codec::Ping {
-                    ping: value,
+                let f = ClientMessage::Ping(Ping {
+                    ping: *value,
                     extra: Default::default(),
                 });
-                hub.handle_frame(now, ConnId(conn), Frame::from(f.encode().unwrap_or_default()));
+                hub.handle_frame(now, ConnId(conn), f.encode());
                 if open.contains(&conn) && hub.user_of(ConnId(conn)).is_some() && answering {
-                    expect_pong = Some((ConnId(conn), value));
+                    expect_pong = Some((ConnId(conn), *value));
                 }
             }
             HubOp::Settings { conn, games } => {
-                let f = ClientMessage::Settings(settings_with(games))
-                    .encode()
-                    .unwrap_or_default();
-                hub.handle_frame(now, ConnId(u64::from(conn % 8)), Frame::from(f));
+                let f = ClientMessage::Settings(settings_with(*games)).encode();
+                hub.handle_frame(now, ConnId(u64::from(conn % 8)), f);
             }
             HubOp::Garbage { conn, text } => {
-                hub.handle_frame(now, ConnId(u64::from(conn % 8)), Frame::from(text))
+                hub.handle_frame(now, ConnId(u64::from(conn % 8)), Frame::from(text.clone()))
             }
             HubOp::Publish { game } => {
                 let msg = ServerMessage::Bet(BetData {
@@ -563,29 +613,17 @@ pub fn hub(data: &[u8]) {
                 let _ = hub.send_to_user(&format!("u{}", user % 4), &msg);
             }
             HubOp::Logout { user } => {
-                hub.logout_user(&format!("u{}", user % 4), "fuzz");
+                let _ = hub.logout_user(&format!("u{}", user % 4), "fuzz");
             }
             HubOp::AnswerPings(yes) => {
-                answering = yes;
-                hub.set_answer_pings(yes);
+                answering = *yes;
+                hub.set_answer_pings(*yes);
             }
         }
-        // one connection per user, and the maps agree
-        for user in 0..4 {
-            let name = format!("u{user}");
-            if let Some(conn) = hub.connection_of(&name) {
-                assert_eq!(hub.user_of(conn), Some(name.as_str()));
-            }
-        }
-        let users: Vec<&str> = hub.connections().filter_map(|c| hub.user_of(c)).collect();
-        let mut dedup = users.clone();
-        dedup.sort_unstable();
-        dedup.dedup();
-        assert_eq!(users.len(), dedup.len(), "one connection per user");
+        hub.check_invariants().unwrap_or_else(|e| panic!("hub: {e}"));
         for c in hub.connections() {
             assert!(open.contains(&c.0), "the hub only knows open connections");
         }
-        assert!(hub.queued_events() <= MAX_QUEUED);
         let mut pong_seen = false;
         while let Some((conn, t)) = hub.poll_transmit() {
             assert!(
@@ -599,7 +637,7 @@ pub fn hub(data: &[u8]) {
                 HubTransmit::Send(f) => {
                     if let Some((pc, v)) = expect_pong
                         && pc == conn
-                        && let Ok(ServerMessage::Pong(p)) = ServerMessage::decode(f.as_str())
+                        && let Ok(ServerMessage::Pong(p)) = ServerMessage::decode(&f)
                     {
                         assert_eq!(p.pong, v, "pongs echo the ping");
                         pong_seen = true;

@@ -12,11 +12,12 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
-const BET: &str = include_str!("../../../testdata/igratech/frames/bet.json");
+const BET: &str = include_str!("../testdata/frames/bet.json");
 
 fn connected_client(checked: bool) -> Client {
     let now = Instant::now();
     let mut c = Client::new(Config::default().with_checked_payloads(checked));
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
     while c.poll_transmit().is_some() {}
@@ -65,7 +66,7 @@ fn allocation_budgets() {
     drop(m);
 
     let r = Region::new(GLOBAL);
-    let typed = ServerMessage::decode(frame.as_str()).unwrap();
+    let typed = ServerMessage::decode(&frame).unwrap();
     let decode = r.change().allocations;
     drop(typed);
 

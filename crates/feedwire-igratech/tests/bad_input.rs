@@ -1,6 +1,6 @@
 //! Bad input of the kinds users hit (malformed JSON, wrong types, oversize frames, nesting beyond serde_json's
 //! recursion limit, huge numbers, invalid escapes, empty frames): a broken envelope gives one `Malformed` event
-//! carrying the frame; a payload of the wrong shape is delivered raw (parsed on demand, where the application's
+//! carrying the frame (its first 256 bytes); a payload of the wrong shape is delivered raw (parsed on demand, where the application's
 //! parse gives the error) or, with `checked_payloads`, gives one `Mismatch`. Nothing is sent or closed, and
 //! the session goes on (a valid bet is still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
@@ -19,6 +19,7 @@ fn connected(checked: bool) -> (Client, Instant) {
             .with_checked_payloads(checked)
             .with_limits(Limits::default().with_max_frame_size(MAX)),
     );
+    c.connect(now);
     while c.poll_transmit().is_some() {}
     c.handle_open(now, None);
     while c.poll_transmit().is_some() {}
@@ -53,13 +54,19 @@ fn feed(bad: &str, checked: bool) -> Vec<Event> {
     events
 }
 
-/// `bad` gives exactly one `Malformed` carrying the frame, checked or not; returns the reason.
+/// `bad` gives exactly one `Malformed` carrying the frame (cut to its first 256 bytes), checked or not;
+/// returns the reason.
 fn malformed(bad: &str) -> String {
     let mut reason = String::new();
     for checked in [false, true] {
         match &feed(bad, checked)[..] {
-            [Event::Malformed { reason: r, raw }] => {
-                assert_eq!(raw.as_str(), bad, "the error carries the frame");
+            [Event::Malformed { error: r, frame }] => {
+                let kept = &bad[..bad.len().min(256)];
+                assert_eq!(
+                    frame.as_str(),
+                    kept,
+                    "the error carries the frame (its first 256 bytes)"
+                );
                 assert!(!r.is_empty());
                 reason = r.clone();
             }

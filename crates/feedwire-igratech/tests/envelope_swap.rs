@@ -6,10 +6,11 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use feedwire_core::UnixAnchor;
 use feedwire_core::testing::Pair;
 use feedwire_igratech::client::{Client, Config, Event};
 use feedwire_igratech::codec::*;
-use feedwire_igratech::envelope::{Envelope, EnvelopeError, NestEnvelope, RawMessage, write_json_string};
+use feedwire_igratech::envelope::{Envelope, EnvelopeError, NestEnvelope, RawMessage};
 use feedwire_igratech::server::{Hub, HubConfig};
 use serde_json::value::RawValue;
 
@@ -25,7 +26,7 @@ impl Envelope for ArrayEnvelope {
 
     fn join(&self, event: &str, data: &str, out: &mut String) {
         out.push('[');
-        write_json_string(event, out);
+        feedwire_core::json::write_string(out, event);
         out.push(',');
         out.push_str(data);
         out.push(']');
@@ -55,12 +56,10 @@ fn run<E: Envelope + Copy>(envelope: E) -> (Vec<String>, Vec<String>, Vec<Event>
     let config = Config::default()
         .with_token("alice")
         .with_settings(settings())
-        .with_unix_anchor(start, 1_000);
-    let mut p = Pair::new(
-        Client::with_envelope(config, envelope),
-        Hub::with_envelope(HubConfig::default(), envelope),
-        start,
-    );
+        .with_unix_anchor(UnixAnchor::new(start, 1_000));
+    let mut client = Client::with_envelope(config, envelope);
+    client.connect(start);
+    let mut p = Pair::new(client, Hub::with_envelope(HubConfig::default(), envelope), start);
     p.run_until_quiet();
     p.hub_mut().publish(&stats()).unwrap();
     p.advance(Duration::from_secs(25));
@@ -71,15 +70,18 @@ fn run<E: Envelope + Copy>(envelope: E) -> (Vec<String>, Vec<String>, Vec<Event>
 
 #[test]
 fn the_codec_speaks_the_new_shape() {
-    let text = stats().encode_with(&ArrayEnvelope).unwrap();
-    assert_eq!(text, r#"["stats",{"gameId":1,"stats":{"corners":4.0}}]"#);
+    let frame = stats().encode_with(&ArrayEnvelope);
     assert_eq!(
-        ServerMessage::decode_with(&ArrayEnvelope, &text).unwrap(),
+        frame.as_str(),
+        r#"["stats",{"gameId":1,"stats":{"corners":4.0}}]"#
+    );
+    assert_eq!(
+        ServerMessage::decode_with(&frame, &ArrayEnvelope).unwrap(),
         stats()
     );
     // and the default shape is not accepted by it, nor the other way round
-    assert!(ServerMessage::decode_with(&ArrayEnvelope, &stats().encode().unwrap()).is_err());
-    assert!(ServerMessage::decode(&text).is_err());
+    assert!(ServerMessage::decode_with(&stats().encode(), &ArrayEnvelope).is_err());
+    assert!(ServerMessage::decode(&frame).is_err());
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use feedwire_core::testing::{Pair, Wire};
-use feedwire_core::{BackoffConfig, Close, CloseCode, ConnId, Frame, Limits, Session, Transmit};
-use feedwire_igratech::client::{Client, Config, DEFAULT_URL, DisconnectReason, Event};
+use feedwire_core::{BackoffConfig, Close, CloseCode, ConnId, Frame, Limits, Session, Transmit, UnixAnchor};
+use feedwire_igratech::client::{Client, Config, DEFAULT_URL, DisconnectReason, Event, StopReason};
 use feedwire_igratech::codec::*;
 use feedwire_igratech::server::{Hub, HubEvent};
 
@@ -25,13 +25,20 @@ fn config(start: Instant, user: &str) -> Config {
     Config::default()
         .with_token(user)
         .with_settings(settings())
-        .with_unix_anchor(start, T0_MS)
+        .with_unix_anchor(UnixAnchor::new(start, T0_MS))
         .with_backoff(BackoffConfig::default().with_jitter(0.0))
+}
+
+/// A client that has been asked to connect (`new` never dials), as a driver hands it over.
+fn started(config: Config, now: Instant) -> Client {
+    let mut c = Client::new(config);
+    c.connect(now);
+    c
 }
 
 fn pair() -> Pair<Client, Hub> {
     let start = Instant::now();
-    Pair::new(Client::new(config(start, "alice")), Hub::default(), start)
+    Pair::new(started(config(start, "alice"), start), Hub::default(), start)
 }
 
 fn bet(game: i64) -> ServerMessage {
@@ -110,7 +117,7 @@ fn handshake_connected_and_settings() {
     );
     let evs = p.take_client_events();
     assert_eq!(evs.len(), 2, "{evs:?}");
-    let Event::Connected(status) = &evs[0] else {
+    let Event::Connected { status } = &evs[0] else {
         panic!("{evs:?}")
     };
     assert_eq!(status.parse().unwrap().user_id, Some(Id::from("alice")));
@@ -207,10 +214,12 @@ fn missing_pong_is_a_dead_connection_then_reconnect_resends_settings_and_reports
     assert_eq!(
         p.take_client_events(),
         vec![
-            Event::Disconnected(DisconnectReason::PongTimeout),
+            Event::Disconnected {
+                reason: DisconnectReason::PongTimeout
+            },
             Event::Reconnecting {
+                after: Duration::from_secs(1),
                 attempt: 1,
-                delay: Duration::from_secs(1)
             },
         ]
     );
@@ -245,7 +254,7 @@ fn missing_pong_is_a_dead_connection_then_reconnect_resends_settings_and_reports
         }
     );
     assert!(
-        matches!(evs[1], Event::Connected(_)) && matches!(evs[2], Event::Settings(_)),
+        matches!(evs[1], Event::Connected { .. }) && matches!(evs[2], Event::Settings(_)),
         "{evs:?}"
     );
     // the ping schedule restarts with the connection
@@ -268,14 +277,18 @@ fn backoff_grows_while_refused_and_resets_after_connected() {
     let delays: Vec<_> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::Reconnecting { attempt, delay } => Some((*attempt, delay.as_secs())),
+            Event::Reconnecting { attempt, after } => Some((*attempt, after.as_secs())),
             _ => None,
         })
         .collect();
     assert_eq!(delays, vec![(1, 1), (2, 2), (3, 4), (4, 8)]);
     assert_eq!(
         evs.iter()
-            .filter(|e| **e == Event::Disconnected(DisconnectReason::Closed(None)))
+            .filter(|e| {
+                **e == Event::Disconnected {
+                    reason: DisconnectReason::Closed(None),
+                }
+            })
             .count(),
         4
     );
@@ -292,10 +305,12 @@ fn backoff_grows_while_refused_and_resets_after_connected() {
     assert_eq!(
         p.take_client_events(),
         vec![
-            Event::Disconnected(DisconnectReason::Closed(None)),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(None)
+            },
             Event::Reconnecting {
+                after: Duration::from_secs(1),
                 attempt: 1,
-                delay: Duration::from_secs(1)
             }
         ]
     );
@@ -310,10 +325,12 @@ fn server_close_reconnects() {
     assert_eq!(
         p.take_client_events(),
         vec![
-            Event::Disconnected(DisconnectReason::Closed(Some(Close::new(1012, "restart")))),
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(Close::new(1012, "restart")))
+            },
             Event::Reconnecting {
+                after: Duration::from_secs(1),
                 attempt: 1,
-                delay: Duration::from_secs(1)
             },
         ]
     );
@@ -327,17 +344,29 @@ fn logout_is_terminal() {
     let mut p = pair();
     p.run_until_quiet();
     p.take_client_events();
-    assert!(p.hub_mut().logout_user("alice", "admin"));
+    assert!(p.hub_mut().logout_user("alice", "admin").unwrap());
     p.run_until_quiet();
     assert_eq!(
         p.frames_to_client().last(),
         Some(&r#"{"event":"logout","data":{"reason":"admin"}}"#)
     );
     let evs = p.take_client_events();
-    assert_eq!(evs.len(), 1, "{evs:?}");
+    // the message, then the lifecycle: the connection ended, the session stopped
+    assert_eq!(evs.len(), 3, "{evs:?}");
     let Event::LoggedOut(why) = &evs[0] else {
         panic!("{evs:?}")
     };
+    assert_eq!(
+        evs[1..],
+        [
+            Event::Disconnected {
+                reason: DisconnectReason::LoggedOut
+            },
+            Event::Stopped {
+                reason: StopReason::LoggedOut
+            }
+        ]
+    );
     assert_eq!(why.parse().unwrap().reason.as_deref(), Some("admin"));
     assert!(p.client().is_logged_out() && p.client().is_stopped());
     assert!(matches!(p.wire().last(), Some(Wire::HubClosed { close, .. }) if close.code == CloseCode(4001)));
@@ -353,12 +382,24 @@ fn a_second_login_logs_the_first_out() {
     let mut p = pair();
     p.run_until_quiet();
     let start = p.now();
-    let second = p.add_client(Client::new(config(start, "alice")));
-    let bob = p.add_client(Client::new(config(start, "bob")));
+    let second = p.add_client(started(config(start, "alice"), start));
+    let bob = p.add_client(started(config(start, "bob"), start));
     p.run_until_quiet();
     // the first client was logged out by the second login and stays out
     let first = p.take_client_events();
-    assert!(matches!(first.last(), Some(Event::LoggedOut(_))), "{first:?}");
+    assert!(
+        matches!(
+            &first[first.len() - 3..],
+            [
+                Event::LoggedOut(_),
+                Event::Disconnected { .. },
+                Event::Stopped {
+                    reason: StopReason::LoggedOut
+                }
+            ]
+        ),
+        "{first:?}"
+    );
     assert!(p.client().is_logged_out());
     assert_eq!(p.connection_of(0), None);
     assert_eq!(p.connection_of(second), Some(ConnId(2)));
@@ -375,7 +416,7 @@ fn a_second_login_logs_the_first_out() {
     );
     let second_events = p.take_events_of(second);
     assert!(
-        matches!(second_events[0], Event::Connected(_)),
+        matches!(second_events[0], Event::Connected { .. }),
         "{second_events:?}"
     );
     assert!(!second_events.iter().any(|e| matches!(e, Event::LoggedOut(_))));
@@ -404,8 +445,8 @@ fn publish_goes_to_subscribed_games_once_encoded() {
         game_ids: Some(vec![Id::Int(2)]),
         ..settings()
     });
-    let bob = p.add_client(Client::new(other));
-    let carol = p.add_client(Client::new(Config::default().with_token("carol"))); // no settings: not subscribed
+    let bob = p.add_client(started(other, start));
+    let carol = p.add_client(started(Config::default().with_token("carol"), start)); // no settings: not subscribed
     p.run_until_quiet();
     p.take_client_events();
     p.take_events_of(bob);
@@ -430,10 +471,10 @@ fn publish_goes_to_subscribed_games_once_encoded() {
     assert_eq!(
         got,
         vec![
-            (0, bet(1).encode().unwrap()),
-            (bob, bet(2).encode().unwrap()),
-            (0, balance.encode().unwrap()),
-            (bob, balance.encode().unwrap()),
+            (0, bet(1).encode().as_str().to_owned()),
+            (bob, bet(2).encode().as_str().to_owned()),
+            (0, balance.encode().as_str().to_owned()),
+            (bob, balance.encode().as_str().to_owned()),
         ]
     );
     let ptrs: Vec<*const u8> = p
@@ -474,7 +515,7 @@ fn publish_goes_to_subscribed_games_once_encoded() {
 fn malformed_unknown_and_oversize_frames_do_not_stop_the_session() {
     let start = Instant::now();
     let cfg = config(start, "alice").with_limits(Limits::default().with_max_frame_size(200));
-    let mut p = Pair::new(Client::new(cfg), Hub::default(), start);
+    let mut p = Pair::new(started(cfg, start), Hub::default(), start);
     p.run_until_quiet();
     p.take_client_events();
     p.inject_to_client(0, Frame::from("not json"));
@@ -487,13 +528,13 @@ fn malformed_unknown_and_oversize_frames_do_not_stop_the_session() {
     let evs = p.take_client_events();
     assert_eq!(evs.len(), 3, "{evs:?}");
     assert!(
-        matches!(&evs[0], Event::Malformed { reason, raw } if reason.starts_with("malformed envelope") && raw.as_str() == "not json")
+        matches!(&evs[0], Event::Malformed { error, frame } if error.starts_with("malformed envelope") && frame.as_str() == "not json")
     );
     assert!(
         matches!(&evs[1], Event::Unknown { event, data } if event == "jackpot" && data.as_str() == "[1,2]")
     );
     assert!(
-        matches!(&evs[2], Event::Malformed { reason, raw } if reason.contains("exceeds") && raw.as_str() == big)
+        matches!(&evs[2], Event::Malformed { error, frame } if error.contains("exceeds") && frame.as_str() == &big[..256])
     );
     // still alive: pings go on and data flows
     p.hub_mut().publish(&bet(1)).unwrap();
@@ -510,7 +551,7 @@ fn malformed_unknown_and_oversize_frames_do_not_stop_the_session() {
         matches!(&hub_events[n - 3], HubEvent::Malformed { .. }),
         "{hub_events:?}"
     );
-    assert!(matches!(&hub_events[n - 2], HubEvent::Malformed { reason, .. } if reason.contains("ping-pong")));
+    assert!(matches!(&hub_events[n - 2], HubEvent::Malformed { error, .. } if error.contains("ping-pong")));
     assert!(matches!(&hub_events[n - 1], HubEvent::Unknown { event, .. } if event == "subscribe-odds"));
 }
 
@@ -524,7 +565,7 @@ fn settings_change_is_sent_now_and_after_reconnects() {
     };
     p.client_mut().set_settings(new.clone()).unwrap();
     p.run_until_quiet();
-    let frame = ClientMessage::Settings(new.clone()).encode().unwrap();
+    let frame = ClientMessage::Settings(new.clone()).encode();
     assert_eq!(p.frames_to_hub().last(), Some(&frame.as_str()));
     assert_eq!(p.hub().settings_of(ConnId(1)), Some(&new));
     p.drop_connection();
@@ -537,6 +578,7 @@ fn settings_change_is_sent_now_and_after_reconnects() {
 fn disconnect_stops_and_connect_restarts() {
     let mut p = pair();
     p.run_until_quiet();
+    p.take_client_events();
     let now = p.now();
     p.client_mut().disconnect(now);
     p.run_until_quiet();
@@ -544,6 +586,17 @@ fn disconnect_stops_and_connect_restarts() {
         matches!(p.wire().last(), Some(Wire::ClientClosed { close, .. }) if close.code == CloseCode::NORMAL)
     );
     assert!(p.client().is_stopped());
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Disconnected {
+                reason: DisconnectReason::Requested
+            },
+            Event::Stopped {
+                reason: StopReason::Requested
+            }
+        ]
+    );
     assert_eq!(p.next_deadline(), None);
     p.advance(Duration::from_secs(100));
     assert_eq!(connects(&p).len(), 1);
@@ -562,6 +615,8 @@ fn disconnect_stops_and_connect_restarts() {
 fn without_an_anchor_unix_time_counts_from_the_first_instant() {
     let start = Instant::now();
     let mut c = Client::new(Config::default());
+    assert_eq!(c.poll_transmit(), None, "`new` never dials");
+    c.connect(start);
     assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
     c.handle_open(start, None);
     c.handle_timeout(start + Duration::from_secs(25));
@@ -571,17 +626,100 @@ fn without_an_anchor_unix_time_counts_from_the_first_instant() {
     assert_eq!(f.as_str(), ping(25_000));
 }
 
-/// Found by the chaos test: a disconnect before the first dial withdraws the dial instead of closing a
-/// connection that never existed.
+/// Found by the chaos test: a disconnect before the driver took the dial withdraws the dial instead of
+/// closing a connection that never existed. Before the first `connect` there is nothing to stop.
 #[test]
 fn disconnect_before_the_first_dial_withdraws_it() {
     let start = Instant::now();
     let mut c = Client::new(Config::default());
+    assert!(c.is_stopped() && !c.is_open(), "stopped until the first connect");
     c.disconnect(start);
     assert_eq!(c.poll_transmit(), None);
+    assert_eq!(c.poll_event(), None, "already stopped: nothing to report");
+    c.connect(start);
+    assert!(!c.is_stopped());
+    c.disconnect(start); // the dial is still queued: withdrawn
+    assert_eq!(c.poll_transmit(), None);
     assert!(c.is_stopped());
+    let stopped = Event::Stopped {
+        reason: StopReason::Requested,
+    };
+    assert_eq!(c.poll_event(), Some(stopped.clone()), "no connection ended");
+    assert_eq!(c.poll_event(), None);
     c.connect(start);
     assert!(matches!(c.poll_transmit(), Some(Transmit::Connect(_))));
+    c.connect(start); // already connecting: a no-op
+    assert_eq!(c.poll_transmit(), None);
     c.disconnect(start); // in flight now: closed
     assert_eq!(c.poll_transmit(), Some(Transmit::Close(Close::normal())));
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::Disconnected {
+                reason: DisconnectReason::Requested
+            },
+            stopped
+        ]
+    );
+}
+
+/// Commands follow core's outbox policy: refused with `QueueFull` while the driver has not drained, with
+/// nothing changed; the hub's fan-out is one command, all its frames queued at once.
+#[test]
+fn commands_are_refused_not_lost_when_the_driver_does_not_drain() {
+    use feedwire_core::{Hub as _, HubTransmit, OpenRequest, QueueFull};
+    use feedwire_igratech::CommandError;
+    use feedwire_igratech::server::{HubConfig, HubError};
+
+    let start = Instant::now();
+    let mut c = Client::new(Config::default().with_limits(Limits::default().with_max_queued(2)));
+    c.connect(start);
+    while c.poll_transmit().is_some() {}
+    c.handle_open(start, None);
+    c.set_settings(settings()).unwrap();
+    c.set_settings(settings()).unwrap();
+    let other = Settings {
+        lang: Some("de".into()),
+        ..settings()
+    };
+    assert_eq!(
+        c.set_settings(other.clone()),
+        Err(CommandError::QueueFull(QueueFull { queued: 2 }))
+    );
+    assert_eq!(c.settings(), Some(&settings()), "nothing changed");
+    assert_eq!(c.queue_stats().queued_transmits, 2);
+    while c.poll_transmit().is_some() {}
+    c.set_settings(other.clone()).unwrap();
+    assert_eq!(c.settings(), Some(&other));
+
+    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(2)));
+    for n in 1..=3 {
+        hub.handle_open(
+            start,
+            ConnId(n),
+            &OpenRequest::new(format!("/wspublic?token=u{n}")),
+        );
+        hub.handle_frame(start, ConnId(n), ClientMessage::Settings(settings()).encode());
+    }
+    // the hub's own answers (3 `connected`, 3 settings echoes) have twice the commands' room: past it
+    // (a driver that does not drain at all) they are dropped and counted
+    let stats = hub.queue_stats();
+    assert_eq!((stats.queued_transmits, stats.dropped_transmits), (4, 2));
+    let full = QueueFull { queued: 4 };
+    assert_eq!(hub.publish(&bet(1)), Err(HubError::QueueFull(full)));
+    assert_eq!(hub.logout_user("u1", "x"), Err(HubError::QueueFull(full)));
+    assert_eq!(hub.connection_of("u1"), Some(ConnId(1)), "nothing changed");
+    while hub.poll_transmit().is_some() {}
+    assert_eq!(
+        hub.publish(&bet(1)),
+        Ok(3),
+        "one command, every subscriber's frame"
+    );
+    let sent: Vec<_> = std::iter::from_fn(|| hub.poll_transmit()).collect();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent.iter()
+            .all(|(_, t)| matches!(t, HubTransmit::Send(f) if *f == bet(1).encode()))
+    );
 }

@@ -26,6 +26,7 @@ struct Decoded {
 fn client_events(text: &str, checked: bool) -> Vec<Event> {
     let now = Instant::now();
     let mut c = Client::new(Config::default().with_checked_payloads(checked));
+    c.connect(now);
     let _ = c.poll_transmit();
     c.handle_open(now, None);
     while c.poll_transmit().is_some() {}
@@ -35,18 +36,22 @@ fn client_events(text: &str, checked: bool) -> Vec<Event> {
 
 #[test]
 fn decode_every_frame() {
-    insta::glob!("../../../testdata/igratech/frames", "*.json", |path| {
+    insta::glob!("../testdata/frames", "*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy();
         let decoded = if name.starts_with("to_server_") {
             Decoded {
-                codec: Codec::ToServer(ClientMessage::decode(&text).map_err(|e| e.to_string())),
+                codec: Codec::ToServer(
+                    ClientMessage::decode(&Frame::from(text.clone())).map_err(|e| e.to_string()),
+                ),
                 client_events: Vec::new(),
                 checked_client_events: Vec::new(),
             }
         } else {
             Decoded {
-                codec: Codec::ToClient(ServerMessage::decode(&text).map_err(|e| e.to_string())),
+                codec: Codec::ToClient(
+                    ServerMessage::decode(&Frame::from(text.clone())).map_err(|e| e.to_string()),
+                ),
                 client_events: client_events(&text, false),
                 checked_client_events: client_events(&text, true),
             }

@@ -156,47 +156,105 @@ impl ClientConfig {
     }
 }
 
-/// Settings of the server loop.
+/// Settings of the server loop ([`Server`](crate::Server), feature `tokio`).
+///
+/// # Flow control
+///
+/// A server must not let one client's slowness cost the others, nor buffer without bound. Its policy:
+///
+/// - Each connection's outgoing queue is unbounded in frames and counted in bytes (a frame's payload plus its
+///   WebSocket header). A global count sums the queued bytes of every connection: a frame broadcast to N
+///   connections counts N times (it is N writes pending), although its buffer is shared.
+/// - A connection whose queued bytes exceed [`conn_budget`](Self::conn_budget) (default 1 MiB) is *behind*:
+///   the server stops reading its socket, so its own requests cannot add replies, until it has drained below
+///   the budget. It is never closed for being behind; a client that subscribes to 50,000 channels in one go
+///   gets all 50,000 replies as fast as it reads them.
+/// - A connection that has frames queued and made no write progress (not one byte accepted by its socket) for
+///   [`stall_timeout`](Self::stall_timeout) (default 30 s) has *stopped reading*: it is closed with 1008
+///   "slow reader: no progress for 30 s" and the hub gets `handle_close(now, conn, None)`. This is the only
+///   close for slowness.
+/// - While the global count exceeds [`global_budget`](Self::global_budget) (default 64 MiB), the server stops
+///   reading every WebSocket connection's socket, and plain HTTP requests that may publish (any method but
+///   GET, HEAD and OPTIONS) wait for the backlog to fall below the budget, for at most
+///   [`publish_wait`](Self::publish_wait) (default 10 s); then they are answered 429 with `Retry-After: 1`
+///   without calling the HTTP handler. A host that publishes from a task of its own awaits
+///   [`ServerHandle::ready_to_publish`](crate::ServerHandle::ready_to_publish) before each publish.
+///
+/// Memory is therefore bounded by the global budget (plus one burst: a publish admitted just under the budget
+/// is queued whole), and a client that stops reading holds its share for at most the stall timeout. The
+/// counters of [`ServerStats`](crate::ServerStats) show the policy at work (read pauses, publish waits, 429s,
+/// slow-reader closes, queued bytes).
 ///
 /// ```
+/// use std::time::Duration;
 /// use feedwire_tungstenite::ServerConfig;
-/// let c = ServerConfig::default().with_queue_capacity(64);
-/// assert_eq!(c.queue_capacity, 64);
+/// let c = ServerConfig::default().with_conn_budget(256 << 10).with_stall_timeout(Duration::from_secs(10));
+/// assert_eq!(c.conn_budget, 256 << 10);
+/// assert_eq!(c.global_budget, 64 << 20);
+/// assert_eq!(c.backlog, 1024);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Frames waiting to be written to one connection (default 1,024). A connection whose queue is full when
-    /// the hub sends it another frame is a slow reader: it is closed with 1008 (policy violation) and the hub
-    /// gets `handle_close(now, conn, None)`. Memory per connection is therefore bounded by this many frames
-    /// (frames broadcast to many connections share one buffer) plus tungstenite's write buffer.
-    pub queue_capacity: usize,
-    /// How long the opening handshake may take (default 10 s). With an HTTP handler, the same bound covers
-    /// reading the request head and, for a plain HTTP request, its body and the response: a slow client is
-    /// dropped (answered 408 when its head was incomplete) when it runs out.
+    /// Queued outgoing bytes above which a connection is behind and is not read (default 1 MiB); see
+    /// [flow control](Self#flow-control).
+    pub conn_budget: usize,
+    /// Queued outgoing bytes of all connections together above which no WebSocket connection is read and
+    /// HTTP requests that may publish wait (default 64 MiB); see [flow control](Self#flow-control).
+    pub global_budget: usize,
+    /// How long a connection with frames queued may go without write progress before it is closed with 1008
+    /// (default 30 s).
+    pub stall_timeout: Duration,
+    /// How long an HTTP request that may publish waits for the global backlog to fall below
+    /// [`global_budget`](Self::global_budget) before it is answered 429 (default 10 s).
+    pub publish_wait: Duration,
+    /// How long the opening handshake may take (default 10 s): the TLS handshake, the request head (hyper's
+    /// header read timeout: a head that does not arrive in time ends the connection, without an answer; the
+    /// same bound ends an idle keep-alive connection), and for a plain HTTP request its body (answered 408
+    /// when it does not arrive in time).
     pub handshake_timeout: Duration,
-    /// How long a closing connection may take to finish the close handshake (default 2 s).
+    /// How long a closing connection may take to finish the close handshake (default 2 s); also how long an
+    /// HTTP request in progress may take to finish when the server stops.
     pub close_timeout: Duration,
     /// What to do with binary frames (default: close with 1003).
     pub binary: BinaryPolicy,
     /// Disable Nagle's algorithm on accepted sockets (default true).
     pub nodelay: bool,
-    /// The tungstenite settings; see [`default_websocket_config`].
+    /// The tungstenite settings; see [`default_websocket_config`]. Its `max_message_size` and
+    /// `max_frame_size` bound incoming messages: a larger one is answered with a 1009 close.
     pub websocket: WebSocketConfig,
-    /// With an HTTP handler ([`Server::new_with_http`](crate::Server::new_with_http)): the largest request
-    /// head (request line and headers) read before deciding between WebSocket and plain HTTP (default 16 KiB).
-    /// A plain HTTP request whose head is larger is answered 431 and closed.
+    /// The largest request head (request line and headers) read (default 16 KiB); a larger one is answered
+    /// 431 and the connection closed.
     pub max_http_head: usize,
-    /// With an HTTP handler: the largest `Content-Length` body accepted (default 1 MiB); a larger one is
-    /// answered 413 without being read. Requests without `Content-Length` have no body; chunked bodies are
-    /// answered 411.
+    /// The largest plain HTTP request body read for the HTTP handler (default 1 MiB), `Content-Length` or
+    /// chunked; a larger one is answered 413.
     pub max_http_body: usize,
+    /// The listen backlog of the sockets [`Server::bind`](crate::Server::bind) and
+    /// [`ServerBuilder::bind`](crate::ServerBuilder::bind) create (default 1,024; the kernel may cap it, for
+    /// example at `net.core.somaxconn` on Linux).
+    pub backlog: u32,
+    /// Whether the server answers `GET /health` (200 "ok" while the process serves), `GET /ready` (200 while
+    /// accepting, 503 once a shutdown started) and, with feature `metrics` and a registry
+    /// ([`with_metrics`](Self::with_metrics)), `GET /metrics` itself, before the HTTP handler sees them
+    /// (default true; HEAD works too).
+    pub builtin_routes: bool,
+    /// The rustls server configuration (feature `rustls`): when set, the listener speaks https and wss only.
+    /// Leave its ALPN protocols empty or set them to `http/1.1`: the server speaks HTTP/1.1.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The registry `GET /metrics` serves (feature `metrics`); the server registers its own figures into it
+    /// when it starts (see [`with_metrics`](Self::with_metrics)).
+    #[cfg(feature = "metrics")]
+    pub metrics: Option<std::sync::Arc<std::sync::Mutex<prometheus_client::registry::Registry>>>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            queue_capacity: 1024,
+            conn_budget: 1 << 20,
+            global_budget: 64 << 20,
+            stall_timeout: Duration::from_secs(30),
+            publish_wait: Duration::from_secs(10),
             max_http_head: 16 * 1024,
             max_http_body: 1 << 20,
             handshake_timeout: Duration::from_secs(10),
@@ -204,14 +262,35 @@ impl Default for ServerConfig {
             binary: BinaryPolicy::Close,
             nodelay: true,
             websocket: default_websocket_config(),
+            backlog: 1024,
+            builtin_routes: true,
+            #[cfg(feature = "rustls")]
+            tls: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 }
 
 impl ServerConfig {
-    /// Sets [`queue_capacity`](Self::queue_capacity) (at least 1).
-    pub fn with_queue_capacity(mut self, n: usize) -> Self {
-        self.queue_capacity = n.max(1);
+    /// Sets [`conn_budget`](Self::conn_budget) (at least 1 byte).
+    pub fn with_conn_budget(mut self, bytes: usize) -> Self {
+        self.conn_budget = bytes.max(1);
+        self
+    }
+    /// Sets [`global_budget`](Self::global_budget) (at least 1 byte).
+    pub fn with_global_budget(mut self, bytes: usize) -> Self {
+        self.global_budget = bytes.max(1);
+        self
+    }
+    /// Sets [`stall_timeout`](Self::stall_timeout).
+    pub fn with_stall_timeout(mut self, d: Duration) -> Self {
+        self.stall_timeout = d;
+        self
+    }
+    /// Sets [`publish_wait`](Self::publish_wait).
+    pub fn with_publish_wait(mut self, d: Duration) -> Self {
+        self.publish_wait = d;
         self
     }
     /// Sets [`max_http_head`](Self::max_http_head) (at least 256 bytes).
@@ -247,6 +326,61 @@ impl ServerConfig {
     /// Sets [`websocket`](Self::websocket).
     pub fn with_websocket(mut self, c: WebSocketConfig) -> Self {
         self.websocket = c;
+        self
+    }
+    /// Sets [`backlog`](Self::backlog) (at least 1).
+    pub fn with_backlog(mut self, n: u32) -> Self {
+        self.backlog = n.max(1);
+        self
+    }
+    /// Sets [`builtin_routes`](Self::builtin_routes).
+    pub fn with_builtin_routes(mut self, on: bool) -> Self {
+        self.builtin_routes = on;
+        self
+    }
+    /// Makes the listener speak https and wss only, with this rustls configuration ([`tls`](Self::tls)):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use feedwire_tungstenite::ServerConfig;
+    /// use feedwire_tungstenite::rustls;
+    ///
+    /// # fn demo(cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// #         key: rustls::pki_types::PrivateKeyDer<'static>) -> Result<(), rustls::Error> {
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let tls = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(cert_chain, key)?;
+    /// let config = ServerConfig::default().with_tls(Arc::new(tls));
+    /// # drop(config);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn with_tls(mut self, tls: std::sync::Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+    /// Serves `registry` on `GET /metrics` (feature `metrics`) and registers the server's own figures into it
+    /// (as `feedwire_server_*`, read at each scrape) when the server starts. Keep a clone to register the
+    /// host's metrics (a hub's, for example) into the same registry, before or after.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use feedwire_tungstenite::ServerConfig;
+    /// use feedwire_tungstenite::prometheus_client::registry::Registry;
+    ///
+    /// let registry = Arc::new(Mutex::new(Registry::default()));
+    /// let config = ServerConfig::default().with_metrics(registry.clone());
+    /// # drop(config);
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(
+        mut self,
+        registry: std::sync::Arc<std::sync::Mutex<prometheus_client::registry::Registry>>,
+    ) -> Self {
+        self.metrics = Some(registry);
         self
     }
 }

@@ -10,16 +10,28 @@
 //!   timers; it runs under any executor (smol, async-std, `futures::executor`).
 //! - `BlockingConnection` (feature `blocking`): the same loop over plain tungstenite for programs without an
 //!   async runtime; socket read timeouts follow the session's deadlines.
-//! - [`Server`] (feature `tokio`): accepts WebSocket connections on a `TcpListener` and runs them through one
-//!   hub; a [`ServerHandle`] calls hub methods (publish, broadcast, ...) from other tasks. Optionally plain
+//! - [`Server`] (feature `tokio`): serves hyper's HTTP/1.1 on a `TcpListener` and runs WebSocket upgrades
+//!   through one hub; a [`ServerHandle`] calls hub methods (publish, broadcast, ...) from other tasks. Plain
 //!   HTTP requests on the same port go to a handler of the host's that runs with the hub locked
 //!   ([`Server::new_with_http`], [`HttpRequest`] -> [`HttpResponse`]): the place for a hub's REST API, such
 //!   as `feedwire_pusher::server::Hub::handle_rest` (the Pusher HTTP API the official server SDKs trigger
-//!   through). The route is protocol-agnostic: the server only peeks at the request head to tell an upgrade
-//!   from a plain request, and bounds the head, the body and the time it takes.
+//!   through). `GET /health`, `GET /ready` and (feature `metrics`) `GET /metrics` are built in. The route is
+//!   protocol-agnostic. [`ServerBuilder`] combines the options; a
+//!   [`detached`](ServerBuilder::detached) server listens nowhere and serves what a hyper or axum
+//!   application of the host's routes to [`ServerHandle::serve_http`] (see `examples/mount_in_hyper.rs`).
+//! - Flow control instead of disconnection (see [`ServerConfig`]): outgoing queues are counted in bytes, a
+//!   connection that is behind is not read until it drains, everything is paused over a global budget (HTTP
+//!   requests that may publish wait, then get 429), and only a client that stopped reading is closed, after
+//!   [`ServerConfig::stall_timeout`]. Hosts await [`ServerHandle::ready_to_publish`] before publishing from
+//!   their own tasks. [`ServerHandle::stats`] (and with feature `metrics` a `prometheus-client` registry)
+//!   shows it at work.
+//! - Graceful shutdown ([`Server::shutdown_gracefully`]): `/ready` answers 503, the hub says goodbye
+//!   ([`Hub::handle_shutdown`](feedwire_core::Hub::handle_shutdown)), connections get a deadline to close,
+//!   what is left is closed with 1001.
 //! - TLS (`wss://`) through rustls with the webpki root certificates (feature `rustls`, default; `ring`
 //!   provider), or with a rustls configuration of your own ([`ClientConfig::with_tls`]: a private CA, pinned
-//!   certificates, client certificates). Plain `ws://` needs no TLS feature.
+//!   certificates, client certificates). Plain `ws://` needs no TLS feature. A server speaks https and wss
+//!   only with `ServerConfig::with_tls`.
 //! - Feature `tracing`: debug-level records of why a dial or connection failed (also kept in
 //!   [`ClientDriver::last_error`] as a [`TransportError`]). Nothing is printed without it.
 //!
@@ -118,12 +130,22 @@ pub use hook::{Apply, Hook, Job, Jobs, Tap};
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingConnection;
 #[cfg(feature = "tokio")]
-pub use server::{HttpRequest, HttpResponse, Server, ServerHandle};
+pub use server::{HttpRequest, HttpResponse, ResponseBody, Server, ServerBuilder, ServerHandle, ServerStats};
 #[cfg(feature = "smol")]
 pub use smol_rt::{Smol, SmolConnection, SmolSleep};
 #[cfg(feature = "tokio")]
 pub use tokio_rt::{Connection, Tokio};
 
+/// http-body-util, re-exported for [`ResponseBody`] (`Full<Bytes>`).
+#[cfg(feature = "tokio")]
+pub use http_body_util;
+/// hyper, re-exported for the types of [`ServerHandle::serve_http`] (`hyper::Request`, `hyper::Response`,
+/// `hyper::body::Body`) when mounting a hub in an application of your own.
+#[cfg(feature = "tokio")]
+pub use hyper;
+/// prometheus-client, re-exported for [`ServerConfig::with_metrics`] and [`ServerHandle::register_metrics`].
+#[cfg(feature = "metrics")]
+pub use prometheus_client;
 /// The rustls this crate's `wss://` uses, for building a [`ClientConfig::with_tls`] configuration.
 #[cfg(feature = "rustls")]
 pub use rustls;

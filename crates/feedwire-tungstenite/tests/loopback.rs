@@ -555,12 +555,12 @@ async fn a_client_reset_is_a_close_without_frame_for_the_hub() {
 }
 
 #[tokio::test]
-async fn a_small_queue_config_still_serves() {
+async fn a_tiny_byte_budget_still_serves() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::new(
         listener,
         TopicHub::default(),
-        ServerConfig::default().with_queue_capacity(4),
+        ServerConfig::default().with_conn_budget(4).with_global_budget(4),
     )
     .unwrap();
     let mut conn = Connection::new(TopicClient::new(&url(&server), "news"));

@@ -110,15 +110,17 @@ async fn actioncable_client_and_hub() {
     let now = Instant::now();
     let server = Server::bind(
         "127.0.0.1:0",
-        Hub::new(HubConfig::default().with_unix_anchor(now, unix_ms())),
+        Hub::new(HubConfig::default().with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms()))),
     )
     .await
     .unwrap();
     let chat = Identifier::channel_only("ChatChannel");
     let mut client = Client::new(
-        Config::new(format!("ws://{}/cable", server.local_addr())).with_unix_anchor(now, unix_ms()),
+        Config::new(format!("ws://{}/cable", server.local_addr()))
+            .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms())),
     );
-    client.subscribe(now, chat.clone());
+    client.subscribe(now, chat.clone()).unwrap();
+    client.connect(now); // `new` does not dial
     let mut c = Connection::new(client);
     // the host confirms subscriptions and streams them from "chat"
     async fn step(c: &mut Connection<Client>, server: &Server<Hub>) -> Event {
@@ -169,17 +171,21 @@ async fn actioncable_client_and_hub() {
 
 #[tokio::test]
 async fn doshii_client_and_hub() {
-    use feedwire_doshii::client::{Client, Config, Environment, Event, UnixAnchor};
+    use feedwire_core::UnixAnchor;
+    use feedwire_doshii::client::{Client, Config, Environment, Event};
     use feedwire_doshii::server::Hub;
-    let server = Server::bind("127.0.0.1:0", Hub::new()).await.unwrap();
-    let config = Config::app("partner", UnixAnchor::new(Instant::now(), unix_ms()))
+    let server = Server::bind("127.0.0.1:0", Hub::default()).await.unwrap();
+    let now = Instant::now();
+    let config = Config::app("partner", UnixAnchor::new(now, unix_ms()))
         .with_environment(Environment::Host(format!("ws://{}", server.local_addr())));
-    let mut c = Connection::new(Client::new(config));
+    let mut client = Client::new(config);
+    client.connect(now);
+    let mut c = Connection::new(client);
     while !matches!(next(&mut c).await, Event::Pong { .. }) {}
     let order = RawJson::from_json_str(r#"{"id":"1","status":"pending"}"#).unwrap();
     assert_eq!(
         server.call(|hub| hub.publish_to_app(Instant::now(), "partner", "order_created", &order)),
-        1
+        Ok(1)
     );
     while !matches!(next(&mut c).await, Event::Doshii(_)) {}
     // the server drops the app; an order changes meanwhile; it is replayed after the reconnect
@@ -190,7 +196,9 @@ async fn doshii_client_and_hub() {
         }
     });
     let updated = RawJson::from_json_str(r#"{"id":"1","status":"accepted"}"#).unwrap();
-    server.call(|hub| hub.publish_to_app(Instant::now(), "partner", "order_updated", &updated));
+    server
+        .call(|hub| hub.publish_to_app(Instant::now(), "partner", "order_updated", &updated))
+        .unwrap();
     let (mut catch_up, mut replayed) = (false, false);
     while !(catch_up && replayed) {
         match next(&mut c).await {
@@ -224,14 +232,15 @@ async fn igratech_client_and_hub_across_a_server_restart() {
         .with_url(format!("ws://{addr}/wspublic"))
         .with_token("u1")
         .with_settings(settings)
-        .with_unix_anchor(now, unix_ms());
+        .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms()));
     let mut client = Client::new(config);
     client.connect(now);
     let mut c = Connection::new(client);
     while !matches!(next(&mut c).await, Event::Settings(_)) {}
-    let bet =
-        ServerMessage::decode(r#"{"event":"bet","data":{"gameId":7,"bets":[{"betId":"b1","odds":1.5}]}}"#)
-            .unwrap();
+    let bet = ServerMessage::decode(&feedwire_core::Frame::from(
+        r#"{"event":"bet","data":{"gameId":7,"bets":[{"betId":"b1","odds":1.5}]}}"#,
+    ))
+    .unwrap();
     assert_eq!(server.call(|hub| hub.publish(&bet)).unwrap(), 1);
     while !matches!(next(&mut c).await, Event::Bet(_)) {}
     // restart: the same hub on the same port

@@ -1,6 +1,8 @@
-//! A client that stops reading must not make the server's memory grow without bound: its bounded outgoing
-//! queue overflows, the server closes it with 1008 and the hub gets `handle_close(None)`, while a client that
-//! reads keeps receiving. Its own test binary, so the resident-memory reading is not disturbed by other tests.
+//! A client that stops reading entirely is closed with 1008 once it has made no write progress for the stall
+//! timeout (set short here), the hub gets `handle_close(None)`, and a client that reads keeps receiving
+//! everything; meanwhile the server's memory stays bounded by its global byte budget, since the publisher
+//! awaits `ready_to_publish` as hosts should. Its own test binary, so the resident-memory reading is not
+//! disturbed by other tests.
 
 #![allow(clippy::print_stderr)] // prints the measured growth for the report
 
@@ -13,7 +15,7 @@ use feedwire_core::{ConnId, Frame};
 use feedwire_tungstenite::tungstenite::Message;
 use feedwire_tungstenite::{Connection, Server, ServerConfig};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::timeout;
 
 fn vm_rss_kib() -> u64 {
@@ -26,18 +28,22 @@ fn vm_rss_kib() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_reader_is_dropped_and_memory_stays_bounded() {
+async fn a_reader_that_stops_is_closed_after_the_stall_timeout_and_memory_stays_bounded() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = Server::new(
-        listener,
-        TopicHub::default(),
-        ServerConfig::default().with_queue_capacity(16),
-    )
-    .unwrap();
+    let config = ServerConfig::default()
+        .with_stall_timeout(Duration::from_millis(1000))
+        .with_global_budget(8 << 20)
+        .with_close_timeout(Duration::from_secs(10));
+    let server = Server::new(listener, TopicHub::default(), config).unwrap();
     let addr = server.local_addr();
+    let handle = server.handle();
 
-    // the slow reader: handshakes, subscribes, then never reads again
-    let (mut slow, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/slow"))
+    // the reader that stops: a small receive buffer, handshakes, subscribes, then never reads again (until
+    // the end of the test, to see its close)
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let (mut slow, _) = tokio_tungstenite::client_async(format!("ws://{addr}/slow"), tcp)
         .await
         .unwrap();
     assert_eq!(slow.next().await.unwrap().unwrap(), Message::text("welcome"));
@@ -54,14 +60,13 @@ async fn a_slow_reader_is_dropped_and_memory_stays_bounded() {
         Some(Ev::Open(Some("topic-v1".into())))
     );
     assert_eq!(fast.next_event().await, Some(Ev::Subscribed("news".into())));
-    let (count_tx, mut count_rx) = tokio::sync::watch::channel(0usize);
     let fast_task = tokio::spawn(async move {
         let mut got = 0usize;
         while let Some(ev) = fast.next_event().await {
             match ev {
                 Ev::Message(m) => {
+                    assert!(m == "last" || m.starts_with(&format!("{got:08}")), "out of order");
                     got += 1;
-                    count_tx.send_replace(got);
                     if m == "last" {
                         break;
                     }
@@ -76,43 +81,58 @@ async fn a_slow_reader_is_dropped_and_memory_stays_bounded() {
     // 2,000 distinct 64 KiB frames: 125 MiB if anything buffered them all
     let mut peak = before;
     for i in 0..2000u32 {
+        timeout(Duration::from_secs(30), handle.ready_to_publish())
+            .await
+            .expect("the backlog never fell");
         let mut text = format!("{i:08}");
         text.push_str(&"x".repeat(64 * 1024 - 8));
-        server.call(|hub| hub.publish_frame("news", Frame::from(text)));
-        if i % 8 == 7 {
-            // pace the publisher on the fast reader (at most 8 of its 16 queue slots in use), so only the
-            // reader that stopped reading overflows, however loaded the machine is
-            let sent = i as usize + 1;
-            timeout(Duration::from_secs(20), count_rx.wait_for(|got| *got >= sent))
-                .await
-                .expect("the fast reader stalled")
-                .expect("the fast reader ended");
+        handle.call(|hub| hub.publish_frame("news", Frame::from(text)));
+        if i % 16 == 15 {
             peak = peak.max(vm_rss_kib());
         }
     }
-    server.call(|hub| hub.publish("news", "last"));
-    let got = timeout(Duration::from_secs(30), fast_task)
+    handle.call(|hub| hub.publish("news", "last"));
+    let got = timeout(Duration::from_secs(60), fast_task)
         .await
         .unwrap()
         .unwrap();
     peak = peak.max(vm_rss_kib());
     let grown_mib = peak.saturating_sub(before) / 1024;
 
-    assert_eq!(server.handle().slow_reader_drops(), 1);
+    let stats = handle.stats();
+    assert_eq!(stats.slow_reader_closes, 1, "{stats:?}");
     let mut closes = Vec::new();
     while let Ok(Some(ev)) = timeout(Duration::from_millis(200), server.next_event()).await {
         if let HubEv::Close(c, code) = ev {
             closes.push((c, code));
         }
     }
-    // the slow reader, reported as a close without frame; then the fast one, dropped when its task ended
+    // the reader that stopped, reported as a close without frame; then the fast one, dropped when its task
+    // ended
     assert_eq!(closes, vec![(ConnId(1), None), (ConnId(2), None)]);
     assert_eq!(got, 2001, "the fast reader got every frame");
+
+    // the stopped reader reads again: what its socket held, then the 1008 close (the server was still trying
+    // to write it, within its close timeout)
+    let close = timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = slow.next().await {
+            if let Message::Close(frame) = m {
+                return frame;
+            }
+        }
+        None
+    })
+    .await
+    .expect("the stopped reader's socket was not closed");
+    drop(slow); // the server no longer waits for our half of the close handshake
+    let close = close.expect("a close frame, not a reset");
+    assert_eq!(u16::from(close.code), 1008);
+    assert_eq!(close.reason.as_str(), "slow reader: no progress for 1 s");
+
     eprintln!("resident memory grew by {grown_mib} MiB (peak) while publishing 125 MiB");
     assert!(
         grown_mib < 48,
         "resident memory grew by {grown_mib} MiB while publishing 125 MiB"
     );
     server.shutdown().await;
-    drop(slow);
 }

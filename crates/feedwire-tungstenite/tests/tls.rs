@@ -1,7 +1,8 @@
 //! `wss://` against a real TLS server on 127.0.0.1 (tokio-rustls in front of a tokio-tungstenite echo of the
 //! topic protocol), with the test CA of `testdata/tls` (see its make.sh): every client driver completes the
 //! handshake when told to trust that CA (`ClientConfig::with_tls`), and with the default webpki roots the
-//! certificate is refused and the session sees a failed dial, not a panic.
+//! certificate is refused and the session sees a failed dial, not a panic. And our own server with
+//! `ServerConfig::with_tls` and the test CA's certificate: wss and https on one port, plain ws refused.
 #![cfg(feature = "rustls")]
 
 mod common;
@@ -174,4 +175,89 @@ async fn blocking_and_smol_drivers_over_wss_with_a_private_ca() {
 /// Runs a future to completion on this thread (async-io drives the smol driver's I/O and timers itself).
 fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
     async_io::block_on(f)
+}
+
+/// Our own server with `ServerConfig::with_tls`: the topic hub of `common` on https/wss only.
+async fn our_tls_server() -> feedwire_tungstenite::Server<common::TopicHub> {
+    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = feedwire_tungstenite::ServerConfig::default().with_tls(Arc::new(tls));
+    feedwire_tungstenite::Server::builder(common::TopicHub::default())
+        .config(config)
+        .http(|hub, req| {
+            feedwire_tungstenite::HttpResponse::json(
+                200,
+                format!(
+                    r#"{{"path":"{}","subscribers":{}}}"#,
+                    req.path,
+                    hub.subscribers("news").len()
+                ),
+            )
+        })
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn our_server_speaks_wss_and_https_with_a_certificate_of_the_test_ca() {
+    let server = our_tls_server().await;
+    let addr = server.local_addr();
+
+    // wss: a client that trusts the test CA subscribes and receives a publish
+    let url = format!("wss://127.0.0.1:{}/topics", addr.port());
+    let mut conn = Connection::with_config(TopicClient::new(&url, "news"), trusting_test_ca());
+    let ev = timeout(WAIT, conn.next_event()).await.unwrap().unwrap();
+    assert_eq!(ev, Ev::Open(Some("topic-v1".into())));
+    let ev = timeout(WAIT, conn.next_event()).await.unwrap().unwrap();
+    assert_eq!(ev, Ev::Subscribed("news".into()));
+    assert_eq!(server.call(|hub| hub.publish("news", "over our TLS")), 1);
+    let ev = timeout(WAIT, conn.next_event()).await.unwrap().unwrap();
+    assert_eq!(ev, Ev::Message("over our TLS".into()));
+
+    // https: the HTTP handler and the built-in routes, on one keep-alive TLS connection
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let mut c = common::http::HttpClient::new(tls);
+    let a = timeout(WAIT, c.request("GET", "/apps/1/channels", &[], b""))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a.status, a.text().as_str()),
+        (200, r#"{"path":"/apps/1/channels","subscribers":1}"#)
+    );
+    let a = timeout(WAIT, c.request("GET", "/health", &[], b""))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.status, 200);
+
+    // plain ws:// to the TLS port fails the dial into a close; the server goes on
+    let plain = format!("ws://127.0.0.1:{}/topics", addr.port());
+    let mut refused = Connection::new(TopicClient::new(&plain, "news").once());
+    let mut got = Vec::new();
+    while let Ok(Some(ev)) = timeout(WAIT, refused.next_event()).await {
+        got.push(ev);
+    }
+    assert!(!got.iter().any(|e| matches!(e, Ev::Open(_))), "{got:?}");
+    drop(conn);
+    server.shutdown().await;
 }

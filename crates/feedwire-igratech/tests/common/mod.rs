@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use feedwire_core::RawJson;
+use feedwire_core::{Frame, RawJson};
 use feedwire_igratech::codec::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 pub fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/igratech")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
 /// The AsyncAPI document as JSON.
@@ -103,14 +103,14 @@ impl Schemas {
 
     /// Validates a server -> client frame against the message its channel names.
     pub fn check_server_frame(&self, frame: &str) -> Result<(), String> {
-        let msg = ServerMessage::decode(frame).map_err(|e| e.to_string())?;
+        let msg = ServerMessage::decode(&Frame::from(frame.to_owned())).map_err(|e| e.to_string())?;
         let name = msg.message_name().ok_or("unknown channel")?;
         self.check(name, frame)
     }
 
     /// Validates a client -> server frame against the message its channel names.
     pub fn check_client_frame(&self, frame: &str) -> Result<(), String> {
-        let msg = ClientMessage::decode(frame).map_err(|e| e.to_string())?;
+        let msg = ClientMessage::decode(&Frame::from(frame.to_owned())).map_err(|e| e.to_string())?;
         let name = msg.message_name().ok_or("unknown channel")?;
         self.check(name, frame)
     }

@@ -3,6 +3,8 @@
 //! that publishes, kicks and sends on its own deadlines).
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
