@@ -27,7 +27,7 @@ fn reference(c: &mut Criterion, name: &str, json: &str) {
 }
 
 fn bench(c: &mut Criterion) {
-    use feedwire_pusher::codec::{ClientMessage, encode_channel_event};
+    use feedwire_pusher::codec::{ClientMessage, ServerMessage};
     let sub = ClientMessage::subscribe(
         "private-orders",
         "app-key:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4",
@@ -40,12 +40,12 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     group(c, "pusher_channel_event", || {
-        encode_channel_event("listed", "inventory_changes", &data).len()
+        ServerMessage::encode_channel_event("listed", "inventory_changes", &data).len()
     });
     reference(
         c,
         "pusher_channel_event",
-        encode_channel_event("listed", "inventory_changes", &data).as_str(),
+        ServerMessage::encode_channel_event("listed", "inventory_changes", &data).as_str(),
     );
 
     let room = feedwire_benches::actioncable::room();

@@ -16,7 +16,7 @@ use std::time::Instant;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use feedwire_core::{Frame, Session};
 
-use feedwire_pusher::codec;
+use feedwire_pusher::codec::ServerMessage;
 
 use feedwire_benches::pusher::{ESTABLISHED, LISTED};
 
@@ -27,7 +27,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(LISTED.len() as u64));
     serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
-        b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
+        b.iter(|| ServerMessage::decode(black_box(&frame)).unwrap())
     });
     let mut client = feedwire_benches::pusher::connected_client();
     let now = Instant::now();
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(ESTABLISHED.len() as u64));
     serde_baselines(&mut g, frame.as_str());
     g.bench_function("codec_decode", |b| {
-        b.iter(|| codec::decode_server(black_box(&frame)).unwrap())
+        b.iter(|| ServerMessage::decode(black_box(&frame)).unwrap())
     });
     g.bench_function("client_handshake", |b| {
         b.iter_batched(

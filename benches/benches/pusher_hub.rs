@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use feedwire_core::{ConnId, Frame, Hub as _, OpenRequest, RawJson};
-use feedwire_pusher::codec::encode_channel_event;
+use feedwire_pusher::codec::ServerMessage;
 use feedwire_pusher::server::{Hub, HubConfig};
 
 fn fan_out(c: &mut Criterion) {
@@ -26,13 +26,15 @@ fn fan_out(c: &mut Criterion) {
         r#""{\"asset_id\":\"29418923512\",\"app_id\":730,\"name\":\"AK-47 | Redline (Field-Tested)\",\"price\":12.5,\"suggested_price\":13.1}""#,
     )
     .unwrap();
-    let frame_len = encode_channel_event("listed", "inventory_changes", &data).len() as u64;
+    let frame_len = ServerMessage::encode_channel_event("listed", "inventory_changes", &data).len() as u64;
 
     let mut g = c.benchmark_group("pusher_hub_fan_out");
     g.throughput(Throughput::Elements(10_000));
     g.bench_function("publish_and_drain_10000", |b| {
         b.iter(|| {
-            let n = hub.publish(&["inventory_changes"], "listed", &data, None);
+            let n = hub
+                .publish(&["inventory_changes"], "listed", &data, None)
+                .unwrap();
             let mut bytes = 0;
             while let Some((_, t)) = hub.poll_transmit() {
                 if let feedwire_core::HubTransmit::Send(f) = t {
@@ -46,7 +48,7 @@ fn fan_out(c: &mut Criterion) {
     let mut g = c.benchmark_group("pusher_hub_encode");
     g.throughput(Throughput::Bytes(frame_len));
     g.bench_function("encode_one_frame", |b| {
-        b.iter(|| encode_channel_event("listed", "inventory_changes", &data))
+        b.iter(|| ServerMessage::encode_channel_event("listed", "inventory_changes", &data))
     });
     g.finish();
 }

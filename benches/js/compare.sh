@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-pusher_frame=testdata/pusher/frames/server_bitskins_listed.json
+pusher_frame=crates/feedwire-pusher/testdata/frames/server_bitskins_listed.json
 cable_frame=crates/feedwire-actioncable/testdata/frames/server_message_escaped_identifier_320b.json
 cargo bench -q -p feedwire-benches --bench pusher --bench actioncable -- \
   --warm-up-time 1 --measurement-time "${MEASURE:-3}" 'channel_event_417B|data_frame_320B' >/dev/null

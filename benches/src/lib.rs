@@ -19,11 +19,13 @@ pub mod pusher {
     use feedwire_pusher::client::{Client, Config};
 
     /// The 417-byte BitSkins `listed` channel event.
-    pub const LISTED: &str = include_str!("../../testdata/pusher/frames/server_bitskins_listed.json");
+    pub const LISTED: &str =
+        include_str!("../../crates/feedwire-pusher/testdata/frames/server_bitskins_listed.json");
 
     /// The hosted service's `pusher:connection_established`.
-    pub const ESTABLISHED: &str =
-        include_str!("../../testdata/pusher/frames/server_connection_established_hosted.json");
+    pub const ESTABLISHED: &str = include_str!(
+        "../../crates/feedwire-pusher/testdata/frames/server_connection_established_hosted.json"
+    );
 
     /// A client for the BitSkins configuration, `inventory_changes` wanted, its connection open and waiting
     /// for `pusher:connection_established`.

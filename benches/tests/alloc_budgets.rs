@@ -95,11 +95,13 @@ fn allocation_budgets() {
         (
             "pusher channel event (hub)",
             per_call(1_000, || {
-                drop(black_box(feedwire_pusher::codec::encode_channel_event(
-                    "listed",
-                    "inventory_changes",
-                    &data,
-                )))
+                drop(black_box(
+                    feedwire_pusher::codec::ServerMessage::encode_channel_event(
+                        "listed",
+                        "inventory_changes",
+                        &data,
+                    ),
+                ))
             }),
         ),
         (
@@ -140,7 +142,8 @@ fn allocation_budgets() {
         while hub.poll_transmit().is_some() {}
         while hub.poll_event().is_some() {}
         per_call(10, || {
-            hub.publish(&["inventory_changes"], "listed", &data, None);
+            hub.publish(&["inventory_changes"], "listed", &data, None)
+                .unwrap();
             while let Some(t) = hub.poll_transmit() {
                 black_box(t);
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use feedwire_core::{Close, RawJson, Secret};
-use feedwire_pusher::client::{Client as PusherClient, Event as PusherEvent};
+use feedwire_pusher::client::{Client as PusherClient, DisconnectReason, Event as PusherEvent};
 use feedwire_pusher::server::{Hub as PusherHub, HubConfig as PusherHubConfig};
 use feedwire_tungstenite::{Connection, Server};
 
@@ -226,10 +226,14 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     ];
     for (event, data) in events {
         let data = RawJson::from_value(data).map_err(|e| e.to_string())?; // string-encoded, as the server SDKs send it
-        server.call(|hub| hub.publish(&["inventory_changes"], event, &data, None));
+        server
+            .call(|hub| hub.publish(&["inventory_changes"], event, &data, None))
+            .map_err(|e| e.to_string())?;
     }
     let order = RawJson::from_value(r#"{"order":"42","status":"paid"}"#).map_err(|e| e.to_string())?;
-    server.call(|hub| hub.publish(&["private-bitskins-orders"], "order_update", &order, None));
+    server
+        .call(|hub| hub.publish(&["private-bitskins-orders"], "order_update", &order, None))
+        .map_err(|e| e.to_string())?;
     let mut got = 0;
     while got < events.len() + 1 {
         if let PusherEvent::Message {
@@ -289,7 +293,9 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     let mut resubscribed = 0;
     while resubscribed < chans.len() {
         match pusher_next(&mut alice, step, "alice").await? {
-            PusherEvent::Closed { close, action } => n.say(format!(
+            PusherEvent::Disconnected {
+                reason: DisconnectReason::Closed { close, action },
+            } => n.say(format!(
                 "closed ({}), next: {action:?}",
                 close
                     .map(|c| c.to_string())
@@ -312,7 +318,9 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     // 5. the feed goes on
     let data = RawJson::from_value(r#"{"asset_id":"29418923513","name":"AWP | Asiimov","price":88.0}"#)
         .map_err(|e| e.to_string())?;
-    server.call(|hub| hub.publish(&["inventory_changes"], "listed", &data, None));
+    server
+        .call(|hub| hub.publish(&["inventory_changes"], "listed", &data, None))
+        .map_err(|e| e.to_string())?;
     loop {
         if let PusherEvent::Message { event, .. } = pusher_next(&mut alice, step, "alice").await? {
             tally.events += 1;

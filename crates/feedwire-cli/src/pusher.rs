@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use feedwire_core::{Frame, RawJson, Secret, StringOrJson};
 use feedwire_pusher::auth;
-use feedwire_pusher::client::{ChannelAuth, Client, CloseAction, Config, ConnectionState, Event};
+use feedwire_pusher::client::{ChannelAuth, Client, Config, DisconnectReason, Event, StopReason};
 use feedwire_pusher::codec::{self, ClientMessage, ServerMessage};
 use serde_json::Value;
 
@@ -21,9 +21,6 @@ fn data_value(d: &Option<StringOrJson>) -> Value {
 pub fn event_line(ev: &Event) -> Line {
     let l = |kind: &str| Line::new(NAME, kind);
     match ev {
-        Event::StateChanged { previous, current } => {
-            l("state").with("from", state_name(*previous)).with("to", state_name(*current))
-        }
         Event::Connected { socket_id, activity_timeout } => l("connected")
             .with("socket_id", socket_id.to_string())
             .with("activity_timeout_s", activity_timeout.as_secs()),
@@ -70,13 +67,18 @@ pub fn event_line(ev: &Event) -> Line {
             .opt("code", *code)
             .with("message", message.to_string())
             .opt("channel", channel.as_ref().map(|c| c.to_string())),
-        Event::Unknown { raw } => l("unknown").with("raw", raw.as_str()),
-        Event::ProtocolError { error, raw } => l("error").with("reason", error.to_string()).with("raw", raw.as_str()),
-        Event::Closed { close, action } => l("closed")
+        Event::Unknown { frame } => l("unknown").with("raw", frame.as_str()),
+        Event::Malformed { error, frame } => l("error").with("reason", error.to_string()).with("raw", frame.as_str()),
+        Event::Disconnected { reason: DisconnectReason::Closed { close, action } } => l("closed")
             .opt("code", close.as_ref().map(|c| c.code.0))
             .opt("reason", close.as_ref().map(|c| c.reason.to_string()))
             .with("action", format!("{action:?}").to_lowercase()),
-        Event::TimedOut { kind } => l("timed_out").with("deadline", format!("{kind:?}").to_lowercase()),
+        Event::Disconnected { reason: DisconnectReason::TimedOut { kind } } => {
+            l("timed_out").with("deadline", format!("{kind:?}").to_lowercase())
+        }
+        Event::Disconnected { reason } => l("disconnected").with("reason", format!("{reason:?}").to_lowercase()),
+        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
+        Event::Unavailable => l("unavailable"),
         Event::Reconnecting { after, attempt } => {
             l("reconnecting").with("after_ms", after.as_millis() as u64).with("attempt", *attempt)
         }
@@ -84,20 +86,14 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
-fn state_name(s: ConnectionState) -> String {
-    format!("{s:?}").to_lowercase()
-}
-
 /// Whether an event means the session stopped for good (the CLI then exits non-zero).
 pub fn terminal_error(ev: &Event) -> Option<String> {
     match ev {
-        Event::Closed {
-            close,
-            action: CloseAction::Stop,
-        } => Some(match close {
-            Some(c) => format!("the server closed the connection with {c} and asked not to reconnect"),
-            None => "the server asked not to reconnect".into(),
-        }),
+        Event::Stopped {
+            reason: StopReason::Closed { close },
+        } => Some(format!(
+            "the server closed the connection with {close} and asked not to reconnect"
+        )),
         _ => None,
     }
 }
@@ -107,7 +103,7 @@ pub fn decode(text: &str, outbound: bool) -> Line {
     let frame = Frame::from(text.to_owned());
     let l = |kind: &str| Line::new(NAME, kind);
     if outbound {
-        return match codec::decode_client(&frame) {
+        return match ClientMessage::decode(&frame) {
             Err(e) => l("error").with("error", e.to_string()),
             Ok(m) => match m {
                 ClientMessage::Subscribe {
@@ -139,7 +135,7 @@ pub fn decode(text: &str, outbound: bool) -> Line {
             },
         };
     }
-    match codec::decode_server(&frame) {
+    match ServerMessage::decode(&frame) {
         Err(e) => l("error").with("error", e.to_string()),
         Ok(m) => match m {
             ServerMessage::ConnectionEstablished(c) => l("connection_established")
@@ -280,7 +276,8 @@ pub fn publish_line(hub: &mut feedwire_pusher::server::Hub, line: &str) -> Resul
     codec::validate_event_name(&i.event).map_err(|e| e.to_string())?;
     let data = RawJson::from_json_str(i.data.get()).map_err(|e| e.to_string())?;
     let names: Vec<&str> = channels.iter().map(String::as_str).collect();
-    Ok(hub.publish(&names, &i.event, &data, i.socket_id.as_deref()))
+    hub.publish(&names, &i.event, &data, i.socket_id.as_deref())
+        .map_err(|e| e.to_string())
 }
 
 /// A session configured from the command line.

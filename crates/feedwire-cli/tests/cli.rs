@@ -324,7 +324,7 @@ fn https_auth_endpoint() -> String {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use std::io::Read;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/tls");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls");
     let cert = CertificateDer::from_pem_file(dir.join("server.pem")).unwrap();
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
@@ -421,7 +421,7 @@ fn listen_private(port: u16, auth: &str, ca_file: Option<&str>) -> KillOnDrop {
 fn listen_pusher_authorizes_through_an_https_endpoint_with_a_private_ca() {
     let mut server = ServePusher::start();
     let auth = https_auth_endpoint();
-    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/tls/ca.pem");
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls/ca.pem");
     let mut listener = listen_private(server.port, &auth, Some(ca.to_str().unwrap()));
     let mut lines = BufReader::new(listener.0.stdout.take().unwrap()).lines();
     loop {

@@ -197,7 +197,7 @@ async fn presence_two_clients_see_each_other_join_and_leave() {
     })
     .await;
     assert_eq!(joined, "bob");
-    b.session_mut().disconnect();
+    b.session_mut().disconnect(Instant::now());
     // drive b so its close goes out
     let _ = tokio::time::timeout(Duration::from_millis(500), b.next_event()).await;
     drop(b);

@@ -75,7 +75,7 @@ fn main() {
     );
     drain(&mut client, "subscription_succeeded");
 
-    let listed = include_str!("../../../testdata/pusher/frames/server_bitskins_listed.json");
+    let listed = include_str!("../testdata/frames/server_bitskins_listed.json");
     client.handle_frame(t0 + Duration::from_secs(1), Frame::from(listed));
     for ev in drain(&mut client, "a listed event (417 bytes)") {
         if let Event::Message {
@@ -114,6 +114,6 @@ fn main() {
     client.handle_close(t2 + Duration::from_secs(60), Some(Close::new(4200, "restarting")));
     drain(&mut client, "closed with 4200");
 
-    client.disconnect();
+    client.disconnect(t2 + Duration::from_secs(61));
     drain(&mut client, "disconnect");
 }

@@ -1,4 +1,4 @@
-//! Encrypted channels (`private-encrypted-*`): NaCl secretbox (XSalsa20-Poly1305) payloads.
+//! Encrypted channels (`private-encrypted-*`, feature `encrypted`): NaCl secretbox (XSalsa20-Poly1305) payloads.
 //!
 //! The auth response carries `shared_secret` (base64 of 32 bytes). Event data is a string holding
 //! `{"nonce":b64(24 bytes),"ciphertext":b64}`; the plaintext is the JSON of the original data.
@@ -96,9 +96,7 @@ pub fn encrypt(key: &SharedSecret, nonce: &[u8; 24], plaintext: &[u8]) -> String
         STANDARD.encode(nonce),
         STANDARD.encode(ct)
     );
-    let mut out = String::new();
-    crate::codec::push_str(&mut out, &inner);
-    out
+    feedwire_core::json::to_string_literal(&inner)
 }
 
 #[cfg(test)]

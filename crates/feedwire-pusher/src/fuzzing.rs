@@ -1,36 +1,39 @@
-//! Fuzzing entry points (feature `fuzzing`, or `--cfg fuzzing` as cargo-fuzz sets): [`decode`] and [`session`]
-//! drive the codec and the client with arbitrary input and assert invariants after every step. They panic on a
-//! broken invariant, which is what a fuzzer wants; the library itself never panics.
-//!
-//! The input is read with a tiny byte cursor (no `arbitrary` dependency, so the module also builds under plain
-//! `cargo fuzz`, whose workspace does not enable this crate's features).
+//! Fuzzing entry points (feature `fuzzing`): **unstable**, for cargo-fuzz (`fuzz/`, which turns the feature on)
+//! and the chaos tests, not covered by semver. [`decode`], [`session`] and [`hub`] drive the codec, the client
+//! and the hub with arbitrary input (read with [`arbitrary::Unstructured`], one byte per choice) and check
+//! invariants after every step, the sessions' own included (`check_invariants`). They panic on a broken
+//! invariant, which is what a fuzzer wants; the library itself never panics.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
+use arbitrary::Unstructured;
 use feedwire_core::{Close, Frame, Session, Transmit};
 
-use crate::client::{ChannelAuth, Client, Config, ConnectionState, Event, UserAuth};
-use crate::codec::{self, ClientMessage, ServerMessage};
+use crate::client::{ChannelAuth, Client, Config, Event, UserAuth};
+use crate::codec::{ClientMessage, ServerMessage};
 
-struct Cursor<'a>(&'a [u8]);
+/// The next byte (0 once the input is used up).
+fn byte(u: &mut Unstructured<'_>) -> u8 {
+    u.arbitrary().unwrap_or(0)
+}
 
-impl Cursor<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(*b)
+/// Two bytes, big-endian; `None` (the close has no code) when fewer are left.
+fn u16(u: &mut Unstructured<'_>) -> Option<u16> {
+    if u.is_empty() {
+        return None;
     }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from(self.byte()?) << 8 | u16::from(self.byte()?))
+    let hi = byte(u);
+    if u.is_empty() {
+        return None;
     }
-    fn text(&mut self) -> String {
-        let n = self.byte().unwrap_or(0) as usize;
-        let n = n.min(self.0.len());
-        let (t, rest) = self.0.split_at(n);
-        self.0 = rest;
-        String::from_utf8_lossy(t).into_owned()
-    }
+    Some(u16::from(hi) << 8 | u16::from(byte(u)))
+}
+
+/// Up to `n` bytes (fewer when the input ends), as text.
+fn take_text(u: &mut Unstructured<'_>, n: usize) -> String {
+    let t = u.bytes(n.min(u.len())).unwrap_or_default();
+    String::from_utf8_lossy(t).into_owned()
 }
 
 /// Decodes `data` as a server and as a client frame; whatever decodes must re-encode to a frame that decodes
@@ -40,13 +43,13 @@ pub fn decode(data: &[u8]) {
         return;
     };
     let frame = Frame::from(text.to_owned());
-    if let Ok(m) = codec::decode_server(&frame) {
-        let again = codec::decode_server(&m.encode());
+    if let Ok(m) = ServerMessage::decode(&frame) {
+        let again = ServerMessage::decode(&m.encode());
         assert!(again.is_ok(), "re-encoded {m:?} does not decode: {again:?}");
     }
-    if let Ok(m) = codec::decode_client(&frame) {
+    if let Ok(m) = ClientMessage::decode(&frame) {
         let enc = m.encode();
-        let again = codec::decode_client(&enc);
+        let again = ClientMessage::decode(&enc);
         assert!(again.is_ok(), "re-encoded {m:?} does not decode: {again:?}");
     }
 }
@@ -69,15 +72,15 @@ struct Fed {
     channel: &'static str,
 }
 
-fn server_frame(c: &mut Cursor<'_>, seq: u64) -> Fed {
-    let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
-    let kind = c.byte().unwrap_or(0) % 16;
+fn server_frame(u: &mut Unstructured<'_>, seq: u64) -> Fed {
+    let ch = CHANNELS[usize::from(byte(u)) % CHANNELS.len()];
+    let kind = byte(u) % 16;
     let text = match kind {
         0 => r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#.to_owned(),
         1 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":"{{}}"}}"#),
         2 => format!(r#"{{"event":"pusher_internal:subscription_succeeded","channel":"{ch}","data":{{"presence":{{"ids":["1",2],"hash":{{"1":{{}},"2":null}},"count":2}}}}}}"#),
-        3 => format!(r#"{{"event":"pusher_internal:member_added","channel":"{ch}","data":{{"user_id":{},"user_info":{{}}}}}}"#, c.byte().unwrap_or(0) % 4),
-        4 => format!(r#"{{"event":"pusher_internal:member_removed","channel":"{ch}","data":"{{\"user_id\":\"{}\"}}"}}"#, c.byte().unwrap_or(0) % 4),
+        3 => format!(r#"{{"event":"pusher_internal:member_added","channel":"{ch}","data":{{"user_id":{},"user_info":{{}}}}}}"#, byte(u) % 4),
+        4 => format!(r#"{{"event":"pusher_internal:member_removed","channel":"{ch}","data":"{{\"user_id\":\"{}\"}}"}}"#, byte(u) % 4),
         5 => r#"{"event":"pusher:error","data":{"code":null,"message":"Invalid signature"}}"#.to_owned(),
         6 => r#"{"event":"pusher:ping","data":{}}"#.to_owned(),
         7 => format!(r#"{{"event":"listed-{seq}","channel":"{ch}","data":"{{\"id\":1}}"}}"#),
@@ -85,7 +88,7 @@ fn server_frame(c: &mut Cursor<'_>, seq: u64) -> Fed {
             r#"{{"event":"secret","channel":"{ch}","data":{}}}"#,
             crate::encrypted::encrypt(
                 &crate::encrypted::SharedSecret::from_base64(SECRET_B64).unwrap(),
-                &[c.byte().unwrap_or(0); 24],
+                &[byte(u); 24],
                 b"{\"x\":1}"
             )
         ),
@@ -94,7 +97,10 @@ fn server_frame(c: &mut Cursor<'_>, seq: u64) -> Fed {
         11 => format!(r#"{{"event":"pusher:cache_miss","channel":"{ch}"}}"#),
         12 => r#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"online","user_ids":["1"]}]}}"#.to_owned(),
         13 => format!(r#"{{"event":"client-x","channel":"{ch}","data":{{}},"user_id":5}}"#),
-        _ => c.text(),
+        _ => {
+            let n = usize::from(byte(u));
+            take_text(u, n)
+        }
     };
     Fed {
         frame: Frame::from(text),
@@ -109,7 +115,7 @@ fn server_frame(c: &mut Cursor<'_>, seq: u64) -> Fed {
 /// authorized) after each `connected`, never two subscribes in flight for one channel, a 4001-4099/4300+ close
 /// is terminal, and every channel event fed is delivered at most once (exactly once when connected).
 pub fn session(data: &[u8]) {
-    let mut c = Cursor(data);
+    let mut u = Unstructured::new(data);
     #[allow(clippy::disallowed_methods)] // the virtual clock's origin; nothing reads the clock afterwards
     let mut now = Instant::now();
     let limits = feedwire_core::Limits::default()
@@ -117,9 +123,9 @@ pub fn session(data: &[u8]) {
         .with_max_frame_size(4096);
     let config = Config::new("key")
         .with_host("127.0.0.1")
-        .with_tls(c.byte().unwrap_or(0) % 2 == 0)
+        .with_tls(byte(&mut u).is_multiple_of(2))
         .with_limits(limits)
-        .with_seed(u64::from(c.byte().unwrap_or(0)));
+        .with_seed(u64::from(byte(&mut u)));
     let (_, max_delay) = config.backoff.bounds();
     let mut client = Client::new(config);
     client.connect(now);
@@ -136,15 +142,13 @@ pub fn session(data: &[u8]) {
     // once when the client was connected
     let mut seq = 0u64;
     let mut delivered: std::collections::BTreeSet<String> = Default::default();
-    while let Some(op) = c.byte() {
+    while !u.is_empty() {
+        let op = byte(&mut u);
         steps += 1;
         if steps > 2000 {
             break;
         }
-        let terminal_before = matches!(
-            client.state(),
-            ConnectionState::Failed | ConnectionState::Disconnected
-        );
+        let terminal_before = client.is_stopped();
         let mut commanded_connect = false;
         let mut timed_out = false;
         let mut expect_event: Option<(String, bool)> = None;
@@ -156,22 +160,21 @@ pub fn session(data: &[u8]) {
             0..=2 => {
                 if !open_pending {
                     seq += 1;
-                    let fed = server_frame(&mut c, seq);
+                    let fed = server_frame(&mut u, seq);
                     if matches!(fed.kind, 1 | 2 | 9) {
                         in_flight.remove(fed.channel);
                     }
                     raw_text = fed.kind >= 14;
                     // what the fuzzer's own text answers, the bookkeeping answers too (see below for the
                     // channel-less error)
-                    let raw_answer = match raw_text.then(|| codec::decode_server(&fed.frame)) {
+                    let raw_answer = match raw_text.then(|| ServerMessage::decode(&fed.frame)) {
                         Some(Ok(ServerMessage::SubscriptionSucceeded { channel, .. })) => Some(Some(channel)),
                         Some(Ok(ServerMessage::SubscriptionError(e))) => Some(e.channel),
                         Some(Ok(ServerMessage::Error(_))) => Some(None),
                         _ => None,
                     };
                     if fed.kind == 7 {
-                        let must = client.state() == ConnectionState::Connected
-                            && fed.channel != "private-encrypted-e";
+                        let must = client.is_open() && fed.channel != "private-encrypted-e";
                         expect_event = Some((format!("listed-{seq}"), must));
                     }
                     client.handle_frame(now, fed.frame);
@@ -186,7 +189,7 @@ pub fn session(data: &[u8]) {
                 }
             }
             3 => {
-                let code = c.u16();
+                let code = u16(&mut u);
                 client.handle_close(now, code.map(|k| Close::new(k, "x")));
                 open_pending = false;
                 in_flight.clear();
@@ -194,7 +197,7 @@ pub fn session(data: &[u8]) {
                 transport_open = false;
             }
             4 => {
-                now += Duration::from_millis(u64::from(c.u16().unwrap_or(0)) * 10);
+                now += Duration::from_millis(u64::from(u16(&mut u).unwrap_or(0)) * 10);
                 client.handle_timeout(now);
                 timed_out = true;
             }
@@ -206,11 +209,11 @@ pub fn session(data: &[u8]) {
                 timed_out = true;
             }
             6 => {
-                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let ch = CHANNELS[usize::from(byte(&mut u)) % CHANNELS.len()];
                 let _ = client.subscribe(ch);
             }
             7 => {
-                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let ch = CHANNELS[usize::from(byte(&mut u)) % CHANNELS.len()];
                 let _ = client.unsubscribe(ch);
             }
             8 => {
@@ -227,7 +230,7 @@ pub fn session(data: &[u8]) {
                 }
             }
             10 => {
-                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let ch = CHANNELS[usize::from(byte(&mut u)) % CHANNELS.len()];
                 let _ = client.trigger(now, ch, "client-x", "{}");
             }
             11 => {
@@ -238,8 +241,8 @@ pub fn session(data: &[u8]) {
                 }
             }
             12 => {
-                if c.byte().unwrap_or(0) % 2 == 0 {
-                    client.disconnect();
+                if byte(&mut u).is_multiple_of(2) {
+                    client.disconnect(now);
                 } else {
                     client.connect(now);
                     commanded_connect = true;
@@ -251,8 +254,12 @@ pub fn session(data: &[u8]) {
             }
         }
         // drain
-        assert!(client.queued_transmits() <= 64 + 4, "transmit queue unbounded");
-        assert!(client.queued_events() <= 64, "event queue unbounded");
+        let stats = client.queue_stats();
+        assert!(stats.queued_transmits <= 64 + 4, "transmit queue unbounded");
+        assert!(stats.queued_events <= 64, "event queue unbounded");
+        if let Err(e) = client.check_invariants() {
+            panic!("client invariant broken: {e}");
+        }
         let mut subscribes = Vec::new();
         while let Some(t) = client.poll_transmit() {
             match t {
@@ -267,7 +274,7 @@ pub fn session(data: &[u8]) {
                     open_pending = true;
                 }
                 Transmit::Send(f) => {
-                    match codec::decode_client(&f) {
+                    match ClientMessage::decode(&f) {
                         Ok(ClientMessage::Subscribe { channel, .. }) => {
                             assert!(
                                 in_flight.insert(channel.to_string()),
@@ -281,7 +288,7 @@ pub fn session(data: &[u8]) {
                         _ => {}
                     }
                     assert!(
-                        codec::decode_client(&f).is_ok(),
+                        ClientMessage::decode(&f).is_ok(),
                         "sent an undecodable frame {f:?}"
                     );
                 }
@@ -294,12 +301,8 @@ pub fn session(data: &[u8]) {
         }
         if terminal_close {
             assert!(
-                matches!(
-                    client.state(),
-                    ConnectionState::Failed | ConnectionState::Disconnected
-                ),
-                "a 4001-4099/4300+ close is terminal, yet the state is {:?}",
-                client.state()
+                client.is_stopped(),
+                "a 4001-4099/4300+ close is terminal, yet the session is not stopped"
             );
         }
         let mut connected = false;
@@ -337,8 +340,6 @@ pub fn session(data: &[u8]) {
             assert!(t > now, "deadline {t:?} still due after handle_timeout({now:?})");
         }
     }
-    // the messages the session sent all round-trip
-    let _ = ServerMessage::Pong { data: None }.encode();
 }
 
 /// Drives the server hub with arbitrary connections, frames (well-formed and not), closes, publishes and time,
@@ -349,13 +350,13 @@ pub fn hub(data: &[u8]) -> HubRun {
     use crate::server::{Hub, HubConfig};
     use feedwire_core::{ConnId, Hub as _, HubTransmit, OpenRequest, RawJson};
 
-    let mut c = Cursor(data);
+    let mut u = Unstructured::new(data);
     #[allow(clippy::disallowed_methods)] // the virtual clock's origin; nothing reads the clock afterwards
     let start = Instant::now();
     let mut now = start;
     let mut hub = Hub::new(
         HubConfig::default()
-            .with_client_events(c.byte().unwrap_or(0) % 2 == 0)
+            .with_client_events(byte(&mut u).is_multiple_of(2))
             .with_subscription_count(true),
     );
     let secret = feedwire_core::Secret::new("app-secret".to_owned());
@@ -371,14 +372,17 @@ pub fn hub(data: &[u8]) -> HubRun {
     ];
     let mut run = HubRun::default();
     for _ in 0..256 {
-        let Some(op) = c.byte() else { break };
+        if u.is_empty() {
+            break;
+        }
+        let op = byte(&mut u);
         run.steps += 1;
-        let conn = ConnId(u64::from(c.byte().unwrap_or(0) % 4));
+        let conn = ConnId(u64::from(byte(&mut u) % 4));
         match op % 8 {
             0 | 7 => {
                 if !open.contains(&conn) {
                     // mostly valid paths, so that deep states are reached
-                    let i = c.byte().unwrap_or(0) as usize;
+                    let i = usize::from(byte(&mut u));
                     let path = if i.is_multiple_of(4) {
                         paths[(i / 4) % paths.len()]
                     } else {
@@ -389,9 +393,9 @@ pub fn hub(data: &[u8]) -> HubRun {
                 }
             }
             1..=3 => {
-                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
+                let ch = CHANNELS[usize::from(byte(&mut u)) % CHANNELS.len()];
                 let sid = hub.socket_id(conn).unwrap_or("1.1").to_owned();
-                let text = match c.byte().unwrap_or(0) % 10 {
+                let text = match byte(&mut u) % 10 {
                     0 => format!(r#"{{"event":"pusher:subscribe","data":{{"auth":"","channel":"{ch}"}}}}"#),
                     1 => {
                         let a = crate::auth::sign_private("app-key", &secret, &sid, ch);
@@ -401,7 +405,7 @@ pub fn hub(data: &[u8]) -> HubRun {
                         )
                     }
                     2 => {
-                        let cd = format!(r#"{{"user_id":{}}}"#, c.byte().unwrap_or(0) % 3);
+                        let cd = format!(r#"{{"user_id":{}}}"#, byte(&mut u) % 3);
                         let a = crate::auth::sign_presence("app-key", &secret, &sid, ch, &cd);
                         serde_json::json!({"event":"pusher:subscribe","data":{"auth":a.expose(),"channel":ch,"channel_data":cd}}).to_string()
                     }
@@ -416,24 +420,21 @@ pub fn hub(data: &[u8]) -> HubRun {
                     }
                     _ => {
                         // short garbage, so one frame does not eat the whole program
-                        let n = (c.byte().unwrap_or(0) % 48) as usize;
-                        let n = n.min(c.0.len());
-                        let (t, rest) = c.0.split_at(n);
-                        c.0 = rest;
-                        String::from_utf8_lossy(t).into_owned()
+                        let n = usize::from(byte(&mut u) % 48);
+                        take_text(&mut u, n)
                     }
                 };
                 hub.handle_frame(now, conn, Frame::from(text));
             }
             4 => {
-                let close = (c.byte().unwrap_or(0) % 2 == 0).then(Close::normal);
+                let close = (byte(&mut u).is_multiple_of(2)).then(Close::normal);
                 hub.handle_close(now, conn, close);
                 open.remove(&conn);
             }
-            5 => now += Duration::from_millis(u64::from(c.u16().unwrap_or(0)) * 10),
+            5 => now += Duration::from_millis(u64::from(u16(&mut u).unwrap_or(0)) * 10),
             6 => {
-                let ch = CHANNELS[c.byte().unwrap_or(0) as usize % CHANNELS.len()];
-                hub.publish(&[ch], "e", &RawJson::from_json_str(r#""{}""#).unwrap(), None);
+                let ch = CHANNELS[usize::from(byte(&mut u)) % CHANNELS.len()];
+                let _ = hub.publish(&[ch], "e", &RawJson::from_json_str(r#""{}""#).unwrap(), None);
             }
             _ => unreachable!(),
         }
@@ -453,7 +454,9 @@ pub fn hub(data: &[u8]) -> HubRun {
             }
         }
         while hub.poll_event().is_some() {}
-        hub.check_invariants();
+        if let Err(e) = hub.check_invariants() {
+            panic!("hub invariant broken: {e}");
+        }
         run.max_connections = run.max_connections.max(hub.connection_count());
         let subs: usize = CHANNELS.iter().map(|ch| hub.subscriber_count(ch)).sum();
         run.max_subscriptions = run.max_subscriptions.max(subs);

@@ -119,6 +119,10 @@ pub enum RestError {
     /// The body or the event data is larger than allowed (413).
     #[error("payload too large: {0}")]
     TooLarge(String),
+    /// The server cannot take the call now (503): a hub whose outgoing queue is full refuses triggers until
+    /// its driver has sent what waits.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl RestError {
@@ -130,6 +134,7 @@ impl RestError {
             RestError::Unauthorized(_) => 401,
             RestError::BadRequest(_) => 400,
             RestError::TooLarge(_) => 413,
+            RestError::Unavailable(_) => 503,
         }
     }
 
@@ -232,8 +237,9 @@ fn json_object(fields: &[(&str, &serde_json::Value)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        // Writing to a String cannot fail; serde_json cannot fail on a Value with string keys.
-        let _ = write!(out, "{}:{}", serde_json::Value::from(*k), v);
+        feedwire_core::json::write_string(&mut out, k);
+        // Writing to a String cannot fail.
+        let _ = write!(out, ":{v}");
     }
     out.push('}');
     out
@@ -506,7 +512,7 @@ enum Route {
 }
 
 fn decode_segment(s: &str) -> Result<String, RestError> {
-    let decoded: String = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+    let decoded: String = form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
@@ -518,7 +524,7 @@ fn decode_segment(s: &str) -> Result<String, RestError> {
 /// ambiguous).
 fn parse_query(query: &str) -> Result<Vec<(String, String)>, RestError> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         let k = k.to_ascii_lowercase();
         if out.iter().any(|(seen, _)| *seen == k) {
             return Err(RestError::BadRequest(format!("query parameter {k} given twice")));

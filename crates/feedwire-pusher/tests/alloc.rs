@@ -7,14 +7,18 @@ use std::time::Instant;
 
 use feedwire_core::{Frame, Session};
 use feedwire_pusher::client::{Client, Config, Event};
-use feedwire_pusher::codec::{self, ServerMessage};
+use feedwire_pusher::codec::ServerMessage;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 fn listed_frame() -> Frame {
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_bitskins_listed.json"
+    ))
+    .unwrap();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
     // A Vec-backed `Bytes` allocates its shared header the first time it is cloned or sliced; frames coming
@@ -37,7 +41,7 @@ fn codec_decode_of_a_channel_event_allocates_nothing() {
     let region = Region::new(GLOBAL);
     let mut n = 0;
     for _ in 0..100 {
-        let msg = codec::decode_server(&frame).unwrap();
+        let msg = ServerMessage::decode(&frame).unwrap();
         if let ServerMessage::Event(e) = &msg {
             n += e.data.as_ref().map_or(0, |d| d.raw().as_str().len());
         }
@@ -100,11 +104,15 @@ fn client_path_allocates_nothing_when_warm() {
 fn a_fresh_unshared_frame_costs_one_allocation() {
     // `Frame::from(String)` keeps the Vec as is; the first zero-copy slice promotes it to a shared buffer,
     // which allocates the reference-count header once per frame. Everything else stays allocation-free.
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_bitskins_listed.json"
+    ))
+    .unwrap();
     let frames: Vec<Frame> = (0..100).map(|_| Frame::from(text.clone())).collect();
     let region = Region::new(GLOBAL);
     for f in &frames {
-        drop(codec::decode_server(f).unwrap());
+        drop(ServerMessage::decode(f).unwrap());
     }
     let change = region.change();
     eprintln!(

@@ -1,12 +1,13 @@
 //! Bad input of the kinds users hit (malformed JSON, wrong types, oversize frames, nesting beyond serde_json's
-//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `ProtocolError` event
-//! carrying the frame, nothing is sent or closed, and the session goes on (a valid event is still delivered).
+//! recursion limit, huge numbers, invalid escapes, empty frames): each gives one clear `Malformed` event
+//! carrying the frame (its first 256 bytes), nothing is sent or closed, and the session goes on (a valid event is still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
 use std::time::Instant;
 
 use feedwire_core::{Frame, Limits, Session, Transmit};
-use feedwire_pusher::client::{Client, Config, ConnectionState, Event, ProtocolError};
+use feedwire_pusher::DecodeError;
+use feedwire_pusher::client::{Client, Config, Event};
 
 const MAX: usize = 64 * 1024;
 
@@ -33,7 +34,7 @@ fn connected() -> (Client, Instant) {
     );
     while c.poll_transmit().is_some() {}
     while c.poll_event().is_some() {}
-    assert_eq!(c.state(), ConnectionState::Connected);
+    assert!(c.is_open());
     (c, now)
 }
 
@@ -44,7 +45,7 @@ fn feed(bad: &str) -> Vec<Event> {
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert_eq!(c.state(), ConnectionState::Connected, "still connected");
+    assert!(c.is_open(), "still connected");
     c.handle_frame(
         now,
         Frame::from(r#"{"event":"after","channel":"c","data":"{\"ok\":true}"}"#),
@@ -57,18 +58,27 @@ fn feed(bad: &str) -> Vec<Event> {
     events
 }
 
-/// `bad` gives exactly one `ProtocolError` carrying the frame; returns the error's text.
+/// The first 256 bytes of `s` (fewer, to end on a character boundary): what `Malformed` keeps of a frame.
+fn first_256(s: &str) -> &str {
+    let end = (0..=s.len().min(256))
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap();
+    &s[..end]
+}
+
+/// `bad` gives exactly one `Malformed` carrying the frame; returns the error's text.
 fn rejected(bad: &str) -> String {
     let events = feed(bad);
     match &events[..] {
-        [Event::ProtocolError { error, raw }] => {
-            assert_eq!(raw.as_str(), bad, "the error carries the frame");
+        [Event::Malformed { error, frame }] => {
+            assert_eq!(frame.as_str(), first_256(bad), "the error carries the frame");
             let text = error.to_string();
             assert!(!text.is_empty());
             text
         }
         other => panic!(
-            "{bad:.80?}: expected one ProtocolError, got {:.300}",
+            "{bad:.80?}: expected one Malformed, got {:.300}",
             format!("{other:?}")
         ),
     }
@@ -111,7 +121,7 @@ fn oversize_frames() {
     );
     let events = feed(&text);
     assert!(
-        matches!(&events[..], [Event::ProtocolError { error: ProtocolError::TooLarge { len, max: MAX }, .. }] if *len == text.len()),
+        matches!(&events[..], [Event::Malformed { error: DecodeError::TooLarge { len, max: MAX }, frame }] if *len == text.len() && frame.as_str() == first_256(&text)),
         "{:?}",
         events.first().map(std::mem::discriminant)
     );
@@ -119,8 +129,8 @@ fn oversize_frames() {
     let events = feed(&"[".repeat(MAX + 1));
     assert!(matches!(
         &events[..],
-        [Event::ProtocolError {
-            error: ProtocolError::TooLarge { .. },
+        [Event::Malformed {
+            error: DecodeError::TooLarge { .. },
             ..
         }]
     ));
@@ -152,7 +162,7 @@ fn nesting_beyond_the_recursion_limit() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::ProtocolError { .. } | Event::SubscriptionFailed { .. })),
+            .any(|e| matches!(e, Event::Malformed { .. } | Event::SubscriptionFailed { .. })),
         "{:.300}",
         format!("{events:?}")
     );

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use feedwire_core::testing::{Pair, Wire};
 use feedwire_core::{Close, ConnId, RawJson, Secret};
 use feedwire_pusher::auth;
-use feedwire_pusher::client::{ChannelAuth, Client, CloseAction, Config, ConnectionState, Event, UserAuth};
+use feedwire_pusher::client::{
+    ChannelAuth, Client, CloseAction, Config, DisconnectReason, Event, StopReason, UserAuth,
+};
 use feedwire_pusher::server::{Hub, HubConfig, HubEvent};
 
 fn secret() -> Secret<String> {
@@ -94,7 +96,7 @@ fn handshake_subscribe_every_kind_and_receive() {
         HubConfig::default(),
     );
     settle(&mut p, 1);
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     let evs = p.take_client_events();
     let mut subs = subscribed(&evs);
     subs.sort();
@@ -114,7 +116,7 @@ fn handshake_subscribe_every_kind_and_receive() {
     assert_eq!(
         p.hub_mut()
             .publish(&["inventory_changes", "private-orders"], "listed", &data, None),
-        2
+        Ok(2)
     );
     p.run_until_quiet();
     let msgs: Vec<(String, String)> = p
@@ -172,7 +174,8 @@ fn presence_two_clients_join_and_leave() {
         .collect();
     // client 0 joined first and heard client 1 join (client 1 got the list in subscription_succeeded)
     assert_eq!(added, vec!["user-1".to_string()]);
-    p.client_at(second).disconnect();
+    let now = p.now();
+    p.client_at(second).disconnect(now);
     p.run_until_quiet();
     let removed: Vec<String> = p
         .take_client_events()
@@ -211,9 +214,11 @@ fn forced_drop_4200_reconnects_now_with_fresh_signatures() {
     assert!(
         evs.iter().any(|e| matches!(
             e,
-            Event::Closed {
-                action: CloseAction::Immediate,
-                ..
+            Event::Disconnected {
+                reason: DisconnectReason::Closed {
+                    action: CloseAction::Immediate,
+                    ..
+                }
             }
         )),
         "{evs:?}"
@@ -255,12 +260,14 @@ fn forced_drop_4200_reconnects_now_with_fresh_signatures() {
         p.wire()[1]
     );
     // published after the reconnect: delivered
-    p.hub_mut().publish(
-        &["inventory_changes"],
-        "listed",
-        &RawJson::from_json_str(r#""x""#).unwrap(),
-        None,
-    );
+    p.hub_mut()
+        .publish(
+            &["inventory_changes"],
+            "listed",
+            &RawJson::from_json_str(r#""x""#).unwrap(),
+            None,
+        )
+        .unwrap();
     p.run_until_quiet();
     assert!(
         p.take_client_events()
@@ -318,11 +325,17 @@ fn wrong_key_4001_stops_for_good() {
     let evs = p.take_client_events();
     assert!(
         evs.iter().any(
-            |e| matches!(e, Event::Closed { close: Some(c), action: CloseAction::Stop } if c.code.0 == 4001)
+            |e| matches!(e, Event::Disconnected { reason: DisconnectReason::Closed { close: Some(c), action: CloseAction::Stop } } if c.code.0 == 4001)
         ),
         "{evs:?}"
     );
-    assert_eq!(p.client().state(), ConnectionState::Failed);
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, Event::Stopped { reason: StopReason::Closed { close } } if close.code.0 == 4001)
+        ),
+        "{evs:?}"
+    );
+    assert!(p.client().is_stopped());
     p.advance(Duration::from_secs(3600));
     let dials = p
         .wire()
@@ -381,12 +394,14 @@ fn cache_channel_miss_then_replay_after_reconnect() {
             .iter()
             .any(|e| matches!(e, Event::CacheMiss { .. }))
     );
-    p.hub_mut().publish(
-        &["cache-prices"],
-        "price_changed",
-        &RawJson::from_json_str(r#""{\"p\":3}""#).unwrap(),
-        None,
-    );
+    p.hub_mut()
+        .publish(
+            &["cache-prices"],
+            "price_changed",
+            &RawJson::from_json_str(r#""{\"p\":3}""#).unwrap(),
+            None,
+        )
+        .unwrap();
     p.run_until_quiet();
     p.take_client_events();
     p.hub_mut().disconnect(ConnId(1), Close::new(4200, "restart"));
@@ -457,7 +472,7 @@ fn signin_then_server_to_user_events() {
     assert_eq!(
         p.hub_mut()
             .send_to_user("42", "note", &RawJson::from_json_str(r#""hello""#).unwrap()),
-        1
+        Ok(1)
     );
     p.run_until_quiet();
     let evs = p.take_client_events();

@@ -2,7 +2,7 @@
 //! trips of every message in both directions, and arbitrary text never panicking.
 
 use feedwire_core::{Frame, RawJson, Secret, StringOrJson};
-use feedwire_pusher::ByteString;
+use feedwire_pusher::codec::ByteString;
 use feedwire_pusher::codec::{
     self, ChannelEvent, ClientMessage, ConnectionEstablished, DecodeError, ErrorMessage, NameError,
     ServerMessage, SubscriptionErrorMessage, SubscriptionErrorShape, WatchlistEvent,
@@ -11,12 +11,12 @@ use proptest::prelude::*;
 
 #[test]
 fn testdata_frames_snapshot() {
-    insta::glob!("../../../testdata/pusher/frames", "*.json", |path| {
+    insta::glob!("../testdata/frames", "*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let frame = Frame::from(text.trim_end().to_owned());
         let name = path.file_name().unwrap().to_str().unwrap();
         if name.starts_with("client_") {
-            let decoded = codec::decode_client(&frame);
+            let decoded = ClientMessage::decode(&frame);
             let m = decoded.as_ref().expect("client frames decode");
             // re-encoding a pusher-js frame gives the same bytes (key order included), except the raw
             // soketi-raw.js form without `auth`, which pusher-js would write with "auth":"".
@@ -29,7 +29,7 @@ fn testdata_frames_snapshot() {
             }
             insta::assert_debug_snapshot!(decoded);
         } else {
-            let decoded = codec::decode_server(&frame);
+            let decoded = ServerMessage::decode(&frame);
             assert_eq!(
                 name.starts_with("invalid_"),
                 decoded.is_err(),
@@ -37,7 +37,7 @@ fn testdata_frames_snapshot() {
             );
             if let Ok(m) = &decoded {
                 // what we decode re-encodes to a frame that decodes again
-                assert!(codec::decode_server(&m.encode()).is_ok(), "{name}");
+                assert!(ServerMessage::decode(&m.encode()).is_ok(), "{name}");
             }
             insta::assert_debug_snapshot!(decoded);
         }
@@ -46,10 +46,14 @@ fn testdata_frames_snapshot() {
 
 #[test]
 fn bitskins_listed_is_417_bytes_and_zero_copy() {
-    let text = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_bitskins_listed.json"
+    ))
+    .unwrap();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
-    let ServerMessage::Event(e) = codec::decode_server(&frame).unwrap() else {
+    let ServerMessage::Event(e) = ServerMessage::decode(&frame).unwrap() else {
         panic!("not a channel event")
     };
     assert_eq!(e.event, "listed");
@@ -125,7 +129,7 @@ fn server_encoding_is_hosted_form() {
         r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"123.456\",\"activity_timeout\":120}"}"#
     );
     let data = RawJson::from_json_str(r#""{\"id\":1}""#).unwrap();
-    let f = codec::encode_channel_event("listed", "inventory_changes", &data);
+    let f = ServerMessage::encode_channel_event("listed", "inventory_changes", &data);
     assert_eq!(
         f.as_str(),
         r#"{"event":"listed","channel":"inventory_changes","data":"{\"id\":1}"}"#
@@ -137,7 +141,7 @@ fn server_encoding_is_hosted_form() {
 fn connection(socket: &str, t: u64) -> ConnectionEstablished {
     let f = Frame::from(
         ServerMessage::ConnectionEstablished(
-            match codec::decode_server(&Frame::from(format!(
+            match ServerMessage::decode(&Frame::from(format!(
                 r#"{{"event":"pusher:connection_established","data":{{"socket_id":"{socket}","activity_timeout":{t}}}}}"#
             )))
             .unwrap()
@@ -150,7 +154,7 @@ fn connection(socket: &str, t: u64) -> ConnectionEstablished {
         .as_str()
         .to_owned(),
     );
-    match codec::decode_server(&f).unwrap() {
+    match ServerMessage::decode(&f).unwrap() {
         ServerMessage::ConnectionEstablished(c) => c,
         _ => unreachable!(),
     }
@@ -200,10 +204,10 @@ fn names_are_validated_with_clear_errors() {
 
 #[test]
 fn decode_errors_say_why() {
-    let e = codec::decode_server(&Frame::from(r#"{"data":1}"#)).unwrap_err();
+    let e = ServerMessage::decode(&Frame::from(r#"{"data":1}"#)).unwrap_err();
     assert!(matches!(e, DecodeError::Envelope { .. }));
     assert!(e.to_string().contains("missing field `event`"), "{e}");
-    let e = codec::decode_server(&Frame::from(
+    let e = ServerMessage::decode(&Frame::from(
         r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\"}"}"#,
     ))
     .unwrap_err();
@@ -287,7 +291,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         .prop_map(|v| ServerMessage::WatchlistEvents(
             v.into_iter()
                 .map(|(n, ids)| {
-                    let mut e = match codec::decode_server(&Frame::from(
+                    let mut e = match ServerMessage::decode(&Frame::from(
                         r#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"x"}]}}"#,
                     ))
                     .unwrap()
@@ -324,7 +328,7 @@ fn channel_event(e: String, c: Option<String>, d: Option<RawJson>, u: Option<&st
         frame.push_str(&format!(",\"user_id\":\"{u}\""));
     }
     frame.push('}');
-    match codec::decode_server(&Frame::from(frame)).unwrap() {
+    match ServerMessage::decode(&Frame::from(frame)).unwrap() {
         ServerMessage::Event(ev) => ev,
         other => panic!("{other:?}"),
     }
@@ -365,7 +369,7 @@ proptest! {
     #[test]
     fn server_messages_round_trip(m in server_message()) {
         let f = m.encode();
-        let back = codec::decode_server(&f).unwrap();
+        let back = ServerMessage::decode(&f).unwrap();
         prop_assert_eq!(back, m);
     }
 
@@ -377,12 +381,12 @@ proptest! {
             serde_json::to_string(&msg).unwrap(),
             ch.as_ref().map_or(String::new(), |c| format!(r#","channel":"{c}""#)),
         );
-        let ServerMessage::Error(e) = codec::decode_server(&Frame::from(frame)).unwrap() else { panic!() };
+        let ServerMessage::Error(e) = ServerMessage::decode(&Frame::from(frame)).unwrap() else { panic!() };
         let ErrorMessage { code: c2, message, channel, .. } = e.clone();
         prop_assert_eq!(c2, code);
         prop_assert_eq!(&*message, msg.as_str());
         prop_assert_eq!(channel.as_deref(), ch.as_deref());
-        let again = codec::decode_server(&ServerMessage::Error(e.clone()).encode()).unwrap();
+        let again = ServerMessage::decode(&ServerMessage::Error(e.clone()).encode()).unwrap();
         prop_assert_eq!(again, ServerMessage::Error(e));
     }
 
@@ -398,36 +402,60 @@ proptest! {
             ch.as_ref().map_or(String::new(), |c| format!(r#","channel":"{c}""#)),
             serde_json::Value::Object(data),
         );
-        let ServerMessage::SubscriptionError(e) = codec::decode_server(&Frame::from(frame)).unwrap() else { panic!() };
+        let ServerMessage::SubscriptionError(e) = ServerMessage::decode(&Frame::from(frame)).unwrap() else { panic!() };
         let SubscriptionErrorMessage { shape, channel, kind: k2, error, status: s2, .. } = e.clone();
         prop_assert_eq!(shape, if internal { SubscriptionErrorShape::InternalEvent } else { SubscriptionErrorShape::PusherEvent });
         prop_assert_eq!(channel.as_deref(), ch.as_deref());
         prop_assert_eq!(k2.as_deref(), kind.as_deref());
         prop_assert_eq!(error.as_deref(), err.as_deref());
         prop_assert_eq!(s2, status);
-        let again = codec::decode_server(&ServerMessage::SubscriptionError(e.clone()).encode()).unwrap();
+        let again = ServerMessage::decode(&ServerMessage::SubscriptionError(e.clone()).encode()).unwrap();
         prop_assert_eq!(again, ServerMessage::SubscriptionError(e));
     }
 
     #[test]
     fn client_messages_round_trip(m in client_message()) {
         let f = m.encode();
-        let back = codec::decode_client(&f).unwrap();
+        let back = ClientMessage::decode(&f).unwrap();
         prop_assert_eq!(back, m);
     }
 
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         let f = Frame::from(s.clone());
-        let _ = codec::decode_server(&f);
-        let _ = codec::decode_client(&f);
+        let _ = ServerMessage::decode(&f);
+        let _ = ClientMessage::decode(&f);
         let _ = codec::Envelope::parse(&s);
     }
 
     #[test]
     fn json_like_text_never_panics(s in r#"\{"event":"(pusher:[a-z_]{0,20}|pusher_internal:[a-z_]{0,20}|[a-z-]{0,5})"(,"(channel|data|user_id)":("[^"]{0,10}"|\{[^}]{0,20}\}|null|[0-9]{1,3}|"\{\\"[a-z_]{1,12}\\":[0-9"a-z\\]{0,10}\}")){0,3}\}"#) {
         let f = Frame::from(s);
-        let _ = codec::decode_server(&f);
-        let _ = codec::decode_client(&f);
+        let _ = ServerMessage::decode(&f);
+        let _ = ClientMessage::decode(&f);
     }
+}
+
+#[test]
+fn the_client_paths_take_from_frame_agrees_with_decode_on_every_testdata_frame() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
+    let mut taken = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let frame = Frame::from(text.trim_end().to_owned());
+        let decoded = ServerMessage::decode(&frame);
+        match ChannelEvent::take_from_frame(frame.clone()) {
+            Ok(e) => {
+                taken += 1;
+                assert_eq!(decoded, Ok(ServerMessage::Event(e)), "{frame}");
+            }
+            Err(back) => {
+                assert_eq!(back.as_str(), frame.as_str());
+                let fast_shape = matches!(&decoded, Ok(ServerMessage::Event(e))
+                    if e.data.is_some() && !codec::events::is_protocol_event(&e.event));
+                assert!(!fast_shape, "a channel event with data was not taken: {frame}");
+            }
+        }
+    }
+    assert!(taken >= 10, "{taken}");
 }

@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use feedwire_core::{Frame, Session, Transmit};
 use feedwire_pusher::client::{Client, Config};
-use feedwire_pusher::codec::{self, ClientMessage};
+use feedwire_pusher::codec::ClientMessage;
 
 fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
     while let Some(t) = c.poll_transmit() {
         if let Transmit::Send(f) = t
-            && let Ok(ClientMessage::Subscribe { channel, .. }) = codec::decode_client(&f)
+            && let Ok(ClientMessage::Subscribe { channel, .. }) = ClientMessage::decode(&f)
         {
             out.push(channel.to_string());
         }

@@ -32,11 +32,15 @@ fn hub_with(subscribers: u64) -> Hub {
 fn publish_allocations(subscribers: u64) -> (usize, usize) {
     let mut hub = hub_with(subscribers);
     let data = RawJson::from_json_str(r#""{\"asset_id\":\"29418923512\",\"price\":12.5}""#).unwrap();
-    let warm = hub.publish(&["inventory_changes"], "listed", &data, None);
+    let warm = hub
+        .publish(&["inventory_changes"], "listed", &data, None)
+        .unwrap();
     while hub.poll_transmit().is_some() {}
     assert_eq!(warm as u64, subscribers);
     let region = Region::new(GLOBAL);
-    let n = hub.publish(&["inventory_changes"], "listed", &data, None);
+    let n = hub
+        .publish(&["inventory_changes"], "listed", &data, None)
+        .unwrap();
     let mut drained = 0;
     while let Some(t) = hub.poll_transmit() {
         drained += 1;

@@ -11,10 +11,10 @@ use feedwire_core::{
 };
 use feedwire_pusher::auth;
 use feedwire_pusher::client::{
-    ChannelAuth, Client, CloseAction, Config, ConnectionState, Event, ProtocolError, SubscribeOutcome,
-    TimeoutKind, TriggerError, UnsubscribeOutcome, UserAuth,
+    ChannelAuth, Client, CloseAction, CommandError, Config, DisconnectReason, Event, StopReason,
+    SubscribeOutcome, TimeoutKind, UnsubscribeOutcome, UserAuth,
 };
-use feedwire_pusher::codec::{self, ClientMessage, SubscriptionErrorShape};
+use feedwire_pusher::codec::{ClientMessage, DecodeError, ServerMessage, SubscriptionErrorShape};
 use feedwire_pusher::encrypted::{self, SharedSecret};
 
 const KEY: &str = "278d425bdf160c739803";
@@ -75,7 +75,8 @@ impl TestHub {
 
     /// A channel event, encoded once and shared by every subscriber.
     fn publish(&mut self, channel: &str, event: &str, data_json: &str) {
-        let frame = codec::encode_channel_event(event, channel, &RawJson::from_json_str(data_json).unwrap());
+        let frame =
+            ServerMessage::encode_channel_event(event, channel, &RawJson::from_json_str(data_json).unwrap());
         if channel.starts_with("cache-") {
             self.cache.insert(channel.to_owned(), frame.clone());
         }
@@ -252,7 +253,7 @@ impl Hub for TestHub {
         if !self.conns.contains_key(&conn) {
             return;
         }
-        match codec::decode_client(&frame) {
+        match ClientMessage::decode(&frame) {
             Ok(ClientMessage::Subscribe {
                 channel,
                 auth,
@@ -418,7 +419,11 @@ const URL: &str =
 #[test]
 fn bitskins_feed_handshake_subscribe_and_events() {
     let mut p = Pair::new(Client::new(Config::bitskins()), TestHub::new(), Instant::now());
-    assert_eq!(p.client().state(), ConnectionState::Initialized);
+    assert!(
+        p.client().is_stopped() && !p.client().is_open(),
+        "new never dials"
+    );
+    assert!(p.wire().is_empty());
     let now = p.now();
     p.client_mut().connect(now);
     assert_eq!(
@@ -438,14 +443,6 @@ fn bitskins_feed_handshake_subscribe_and_events() {
     assert_eq!(
         evs,
         vec![
-            Event::StateChanged {
-                previous: ConnectionState::Initialized,
-                current: ConnectionState::Connecting
-            },
-            Event::StateChanged {
-                previous: ConnectionState::Connecting,
-                current: ConnectionState::Connected
-            },
             Event::Connected {
                 socket_id: "1.1001".into(),
                 activity_timeout: Duration::from_secs(120)
@@ -458,7 +455,11 @@ fn bitskins_feed_handshake_subscribe_and_events() {
             },
         ]
     );
-    let listed = std::fs::read_to_string("../../testdata/pusher/frames/server_bitskins_listed.json").unwrap();
+    let listed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/frames/server_bitskins_listed.json"
+    ))
+    .unwrap();
     p.inject_to_client(0, Frame::from(listed));
     p.hub_mut().publish(
         "inventory_changes",
@@ -511,7 +512,7 @@ fn activity_timeout_is_min_of_config_and_server_and_ping_pong_both_ways() {
     p.take_wire();
     p.inject_to_client(0, Frame::from(r#"{"event":"pusher:ping","data":"{}"}"#));
     assert_eq!(p.frames_to_hub(), vec![r#"{"event":"pusher:pong","data":{}}"#]);
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     // a shorter configured timeout wins over the server's
     let mut p = pair_with(
         config().with_activity_timeout(Duration::from_secs(10)),
@@ -563,8 +564,10 @@ fn pong_timeout_closes_and_reconnects_now() {
     assert_eq!(p.connection_of(0), Some(ConnId(2)));
     let evs = p.take_client_events();
     assert!(
-        evs.contains(&Event::TimedOut {
-            kind: TimeoutKind::Pong
+        evs.contains(&Event::Disconnected {
+            reason: DisconnectReason::TimedOut {
+                kind: TimeoutKind::Pong
+            }
         }),
         "{evs:?}"
     );
@@ -622,15 +625,21 @@ fn every_close_class() {
         let close = code.map(|c| Close::new(c, "kicked"));
         assert_eq!(
             evs.first(),
-            Some(&Event::Closed { close, action }),
+            Some(&Event::Disconnected {
+                reason: DisconnectReason::Closed {
+                    close: close.clone(),
+                    action
+                }
+            }),
             "code {code:?}: {evs:?}"
         );
         match delay {
             None => {
-                assert_eq!(p.client().state(), ConnectionState::Failed, "code {code:?}");
-                assert!(evs.contains(&Event::StateChanged {
-                    previous: ConnectionState::Connected,
-                    current: ConnectionState::Failed
+                assert!(p.client().is_stopped(), "code {code:?}");
+                assert!(evs.contains(&Event::Stopped {
+                    reason: StopReason::Closed {
+                        close: close.clone().unwrap()
+                    }
                 }));
                 assert_eq!(
                     p.next_deadline(),
@@ -656,7 +665,7 @@ fn every_close_class() {
                 } else {
                     assert_eq!(c[1].1, URL);
                 }
-                assert_eq!(p.client().state(), ConnectionState::Connected, "code {code:?}");
+                assert!(p.client().is_open(), "code {code:?}");
             }
         }
     }
@@ -677,7 +686,7 @@ fn close_during_handshake_backs_off_even_for_4200() {
     );
     p.hub_mut().close_on_open = None;
     p.advance(Duration::from_secs(1));
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
 }
 
 #[test]
@@ -706,7 +715,7 @@ fn pusher_error_on_an_open_socket_is_only_an_event() {
             },
         ]
     );
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     assert_eq!(p.connection_of(0), Some(ConnId(1)));
     assert!(!p.wire().iter().any(|w| matches!(w, Wire::ClientClosed { .. })));
 }
@@ -733,27 +742,18 @@ fn unavailable_and_backoff_growth_and_cap() {
     let at: Vec<Duration> = connects(&p).iter().map(|c| c.0).collect();
     assert_eq!(&at[..5], &[s(0), s(1), s(3), s(7), s(11)]);
     // unavailable after 10 s without a connection, reported once
-    let unavailable: Vec<&Event> = evs
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::StateChanged {
-                    current: ConnectionState::Unavailable,
-                    ..
-                }
-            )
-        })
-        .collect();
+    let unavailable: Vec<&Event> = evs.iter().filter(|e| matches!(e, Event::Unavailable)).collect();
     assert_eq!(unavailable.len(), 1);
-    assert_eq!(p.client().state(), ConnectionState::Unavailable);
+    assert!(!p.client().is_open() && !p.client().is_stopped());
     p.refuse_connections(false);
     p.advance(Duration::from_secs(4));
-    assert_eq!(p.client().state(), ConnectionState::Connected);
-    assert!(p.take_client_events().contains(&Event::StateChanged {
-        previous: ConnectionState::Unavailable,
-        current: ConnectionState::Connected
-    }));
+    assert!(p.client().is_open());
+    let evs = p.take_client_events();
+    assert!(
+        evs.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{evs:?}"
+    );
+    assert!(!evs.contains(&Event::Unavailable), "{evs:?}");
     // backoff reset after a working connection
     p.drop_connection();
     assert!(p.take_client_events().contains(&Event::Reconnecting {
@@ -768,13 +768,16 @@ fn handshake_timeout_gives_up_and_retries() {
     hub.mute_handshake = true;
     let mut p = pair_with(config(), hub);
     p.advance(Duration::from_secs(10));
-    assert_eq!(p.client().state(), ConnectionState::Unavailable);
+    assert!(!p.client().is_open());
+    assert!(p.take_client_events().contains(&Event::Unavailable));
     p.hub_mut().mute_handshake = false;
     p.advance(Duration::from_secs(5));
     let evs = p.take_client_events();
     assert!(
-        evs.contains(&Event::TimedOut {
-            kind: TimeoutKind::Handshake
+        evs.contains(&Event::Disconnected {
+            reason: DisconnectReason::TimedOut {
+                kind: TimeoutKind::Handshake
+            }
         }),
         "{evs:?}"
     );
@@ -783,7 +786,7 @@ fn handshake_timeout_gives_up_and_retries() {
         attempt: 1
     }));
     p.advance(Duration::from_secs(1));
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     assert_eq!(connects(&p).len(), 2);
 }
 
@@ -835,7 +838,7 @@ fn resubscribes_every_channel_with_fresh_auth_after_reconnect() {
     p.advance(Duration::from_secs(3));
     p.drop_connection(); // lost at 3 s; backoff 1 s
     p.advance(Duration::from_secs(1));
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     assert_eq!(p.client().socket_id(), Some("2.1002"));
     let pending: Vec<(String, String)> = p
         .client()
@@ -895,16 +898,16 @@ fn unsubscribe_while_pending_and_auth_in_flight() {
     // the subscribe is queued, success not yet received
     assert_eq!(
         p.client_mut().unsubscribe("private-room"),
-        UnsubscribeOutcome::Deferred
+        Ok(UnsubscribeOutcome::Deferred)
     );
     // awaiting auth: dropped at once, nothing on the wire
     assert_eq!(
         p.client_mut().unsubscribe("private-other"),
-        UnsubscribeOutcome::Done
+        Ok(UnsubscribeOutcome::Done)
     );
     assert_eq!(
         p.client_mut().unsubscribe("nope"),
-        UnsubscribeOutcome::NotSubscribed
+        Ok(UnsubscribeOutcome::NotSubscribed)
     );
     p.run_until_quiet();
     let to_hub = p.frames_to_hub();
@@ -1033,7 +1036,7 @@ fn presence_members_dedup_me_and_reset() {
     // member leaves
     assert_eq!(
         p.client_at(b).unsubscribe("presence-lobby"),
-        UnsubscribeOutcome::Done
+        Ok(UnsubscribeOutcome::Done)
     );
     p.run_until_quiet();
     assert_eq!(
@@ -1077,22 +1080,22 @@ fn client_events_rules_and_rate_limit() {
     let c = p.client_mut();
     assert_eq!(
         c.trigger(now, "public-chat", "client-x", "{}"),
-        Err(TriggerError::NotAllowed {
+        Err(CommandError::NotAllowed {
             channel: "public-chat".into()
         })
     );
     assert!(matches!(
         c.trigger(now, "private-chat", "typing", "{}"),
-        Err(TriggerError::Name(_))
+        Err(CommandError::Name(_))
     ));
     assert!(matches!(
         c.trigger(now, "private-nope", "client-x", "{}"),
-        Err(TriggerError::NotSubscribed { .. })
+        Err(CommandError::NotSubscribed { .. })
     ));
     c.subscribe("private-encrypted-y").unwrap();
     assert_eq!(
         c.trigger(now, "private-encrypted-y", "client-x", "{}"),
-        Err(TriggerError::NotAllowed {
+        Err(CommandError::NotAllowed {
             channel: "private-encrypted-y".into()
         })
     );
@@ -1108,7 +1111,7 @@ fn client_events_rules_and_rate_limit() {
     let t = now + Duration::from_millis(900);
     assert_eq!(
         c.trigger(t, "private-chat", "client-typing", "{}"),
-        Err(TriggerError::RateLimited {
+        Err(CommandError::RateLimited {
             limit: 10,
             retry_after: Duration::from_millis(100)
         })
@@ -1371,14 +1374,16 @@ fn malformed_oversize_and_unknown_frames_are_events_and_the_session_goes_on() {
     p.run_until_quiet();
     let evs = p.take_client_events();
     assert!(
-        matches!(&evs[0], Event::ProtocolError { error: ProtocolError::Decode(_), raw } if raw.as_str() == "not json"),
+        matches!(&evs[0], Event::Malformed { error: DecodeError::Envelope { .. }, frame } if frame.as_str() == "not json"),
         "{:?}",
         evs[0]
     );
     assert!(
-        matches!(&evs[1], Event::ProtocolError { error: ProtocolError::TooLarge { len, max: 200 }, raw } if *len == big.len() && raw.as_str() == big)
+        matches!(&evs[1], Event::Malformed { error: DecodeError::TooLarge { len, max: 200 }, frame } if *len == big.len() && frame.as_str() == &big[..256]),
+        "the frame cut to 256 bytes: {:?}",
+        evs[1]
     );
-    assert!(matches!(&evs[2], Event::Unknown { raw } if raw.contains("brand_new")));
+    assert!(matches!(&evs[2], Event::Unknown { frame } if frame.contains("brand_new")));
     assert_eq!(
         evs[3],
         Event::SubscriptionCount {
@@ -1387,13 +1392,13 @@ fn malformed_oversize_and_unknown_frames_are_events_and_the_session_goes_on() {
         }
     );
     assert!(
-        matches!(&evs[4], Event::ProtocolError { error: ProtocolError::Decode(e), .. } if e.to_string().contains("data is missing"))
+        matches!(&evs[4], Event::Malformed { error: e, .. } if e.to_string().contains("data is missing"))
     );
     assert_eq!(
         messages(&evs[5..]),
         vec![("my-channel".into(), "still-here".into(), "{}".into())]
     );
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
 }
 
 #[test]
@@ -1403,10 +1408,22 @@ fn disconnect_and_connect_again() {
     p.run_until_quiet();
     p.take_client_events();
     p.advance(Duration::from_secs(2));
-    p.client_mut().disconnect();
+    let now = p.now();
+    p.client_mut().disconnect(now);
     p.run_until_quiet();
     assert!(matches!(p.wire().last(), Some(Wire::ClientClosed { close, .. }) if close.code.0 == 1000));
-    assert_eq!(p.client().state(), ConnectionState::Disconnected);
+    assert!(p.client().is_stopped() && !p.client().is_open());
+    assert_eq!(
+        p.take_client_events(),
+        vec![
+            Event::Disconnected {
+                reason: DisconnectReason::Requested
+            },
+            Event::Stopped {
+                reason: StopReason::Requested
+            }
+        ]
+    );
     assert_eq!(p.next_deadline(), None);
     p.advance(Duration::from_secs(100));
     assert_eq!(connects(&p).len(), 1);
@@ -1505,13 +1522,13 @@ fn connect_again_after_a_terminal_close_and_4000_when_already_on_tls() {
     let mut p = pair();
     p.hub_mut().kick(ConnId(1), 4004);
     p.run_until_quiet();
-    assert_eq!(p.client().state(), ConnectionState::Failed);
+    assert!(p.client().is_stopped());
     p.advance(Duration::from_secs(60));
     assert_eq!(connects(&p).len(), 1);
     let now = p.now();
     p.client_mut().connect(now);
     p.run_until_quiet();
-    assert_eq!(p.client().state(), ConnectionState::Connected);
+    assert!(p.client().is_open());
     assert_eq!(connects(&p).len(), 2);
 
     // already on TLS: a 4000 cannot be fixed by switching, so it backs off instead of spinning
@@ -1524,9 +1541,11 @@ fn connect_again_after_a_terminal_close_and_4000_when_already_on_tls() {
     assert_eq!(
         &evs[..2],
         &[
-            Event::Closed {
-                close: Some(Close::new(4000, "kicked")),
-                action: CloseAction::RetryWithTls
+            Event::Disconnected {
+                reason: DisconnectReason::Closed {
+                    close: Some(Close::new(4000, "kicked")),
+                    action: CloseAction::RetryWithTls
+                }
             },
             Event::Reconnecting {
                 after: Duration::from_secs(1),

@@ -68,7 +68,7 @@ async fn pusher_client_and_hub() {
     let data = RawJson::from_json_str(r#""{\"id\":1}""#).unwrap();
     assert_eq!(
         server.call(|hub| hub.publish(&["private-orders"], "paid", &data, None)),
-        1
+        Ok(1)
     );
     until(
         &mut c,
@@ -90,7 +90,7 @@ async fn pusher_client_and_hub() {
     assert_eq!(resubs, vec!["inventory_changes", "private-orders"]);
     assert_eq!(
         server.call(|hub| hub.publish(&["inventory_changes"], "listed", &data, None)),
-        1
+        Ok(1)
     );
     until(
         &mut c,

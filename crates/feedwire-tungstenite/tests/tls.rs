@@ -1,5 +1,5 @@
 //! `wss://` against a real TLS server on 127.0.0.1 (tokio-rustls in front of a tokio-tungstenite echo of the
-//! topic protocol), with the test CA of `testdata/tls` (see its make.sh): every client driver completes the
+//! topic protocol), with the test CA of `testdata/tls` in this crate (see its make.sh): every client driver completes the
 //! handshake when told to trust that CA (`ClientConfig::with_tls`), and with the default webpki roots the
 //! certificate is refused and the session sees a failed dial, not a panic. And our own server with
 //! `ServerConfig::with_tls` and the test CA's certificate: wss and https on one port, plain ws refused.
@@ -23,9 +23,9 @@ use tokio::net::TcpListener;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
-const CA: &[u8] = include_bytes!("../../../testdata/tls/ca.pem");
-const CERT: &[u8] = include_bytes!("../../../testdata/tls/server.pem");
-const KEY: &[u8] = include_bytes!("../../../testdata/tls/server.key");
+const CA: &[u8] = include_bytes!("../testdata/tls/ca.pem");
+const CERT: &[u8] = include_bytes!("../testdata/tls/server.pem");
+const KEY: &[u8] = include_bytes!("../testdata/tls/server.key");
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

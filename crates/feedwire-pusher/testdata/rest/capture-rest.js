@@ -24,7 +24,7 @@ server.listen(0, '127.0.0.1', async () => {
   await api.get({ path: '/channels/presence-room', params: { info: 'user_count,subscription_count' } });
   await api.get({ path: '/channels/presence-room/users' });
   const out = { app_id: 'app-id', key: 'app-key', secret: 'app-secret', now_unix: 1764300000,
-    generator: 'pusher (npm) 5.3 server SDK, Date.now pinned; script: testdata/pusher/rest/capture-rest.js', requests: captured };
+    generator: 'pusher (npm) 5.3 server SDK, Date.now pinned; script: crates/feedwire-pusher/testdata/rest/capture-rest.js', requests: captured };
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   server.close();
 });

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Packages every published crate as `cargo publish` would, then builds and tests each one from its unpacked
+# .crate, against the other packaged crates (not the workspace), so a file a package forgot fails here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# publish = false crates are not packaged
+exclude=(--exclude feedwire-benches --exclude feedwire-interop)
+cargo package --workspace "${exclude[@]}" --no-verify
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+members=()
+patches=""
+for crate in target/package/*.crate; do
+  name=$(basename "$crate" .crate)          # feedwire-core-0.1.0
+  pkg=${name%-*}                            # feedwire-core
+  case "$pkg" in feedwire-benches|feedwire-interop) continue ;; esac
+  tar -xzf "$crate" -C "$work"
+  members+=("\"$name\"")
+  patches+="$pkg = { path = \"$name\" }"$'\n'
+done
+{
+  echo "[workspace]"
+  echo "resolver = \"3\""
+  echo "members = [$(IFS=,; echo "${members[*]}")]"
+  echo
+  echo "[patch.crates-io]"
+  printf '%s' "$patches"
+} >"$work/Cargo.toml"
+cat "$work/Cargo.toml"
+
+# the packages' own lock files are ignored in a workspace: resolve with the repository's lock file
+cp Cargo.lock "$work/Cargo.lock"
+(
+  cd "$work"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OLDPWD/target}/packaged"
+  cargo test --workspace --all-features --no-fail-fast
+)
+echo "package check: every published crate builds and passes its shipped tests from its .crate"
