@@ -203,7 +203,6 @@ pub fn client(
     for id in ids {
         c.subscribe(now, id).map_err(|e| e.to_string())?;
     }
-    c.connect(now); // `new` does not dial
     Ok(c)
 }
 

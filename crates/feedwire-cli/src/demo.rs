@@ -134,7 +134,7 @@ fn print_summary(out: &Out, tallies: &[Tally], total: Duration) {
 }
 
 /// Waits for the next event of a connection, for at most `step`.
-async fn next<S: feedwire_core::Session>(
+async fn next<S: feedwire_core::Lifecycle + 'static>(
     conn: &mut Connection<S>,
     step: Duration,
 ) -> Result<S::Event, String> {
@@ -181,15 +181,7 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
         "hub up on ws://127.0.0.1:{port}/app/{key} (a local stand-in for notifier.bitskins.com)"
     ));
     let chans: Vec<String> = PUSHER_CHANNELS.iter().map(|s| s.to_string()).collect();
-    let client = pusher::client(
-        key,
-        None,
-        Some("127.0.0.1"),
-        Some(port),
-        false,
-        &chans,
-        Instant::now(),
-    )?;
+    let client = pusher::client(key, None, Some("127.0.0.1"), Some(port), false, &chans)?;
     let mut alice = Connection::new(client);
 
     // 1. connect, authorize, subscribe
@@ -255,7 +247,6 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
         Some(port),
         false,
         &["presence-traders".to_string()],
-        Instant::now(),
     )?;
     let mut bob = Connection::new(bob_client);
     loop {

@@ -149,8 +149,7 @@ pub fn client(
         config = config.with_app_version(v);
     }
     let _ = Role::App; // the roles above map one to one onto client::Role
-    let mut client = Client::new(config);
-    client.connect(now); // `new` never dials
+    let client = Client::new(config);
     Ok(client)
 }
 

@@ -121,9 +121,7 @@ pub fn client(
     if let Some(s) = settings {
         config = config.with_settings(s);
     }
-    let mut c = Client::new(config);
-    c.connect(now);
-    c
+    Client::new(config)
 }
 
 /// One hub event as an output line (for `serve igratech`).

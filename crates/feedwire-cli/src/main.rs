@@ -371,7 +371,6 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 a.port,
                 !a.no_tls,
                 &a.channels,
-                Instant::now(),
             )?;
             out.status(format!(
                 "connecting to {}",
@@ -506,7 +505,7 @@ async fn run_listen<S>(
     is_message: fn(&S::Event) -> bool,
 ) -> Result<ExitCode, String>
 where
-    S: feedwire_core::Session + Send + 'static,
+    S: feedwire_core::Lifecycle + Send + 'static,
 {
     let mut messages = 0u64;
     loop {

@@ -1,6 +1,6 @@
 //! `feedwire <command> pusher`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use feedwire_core::{Frame, RawJson, Secret, StringOrJson};
 use feedwire_pusher::auth;
@@ -289,7 +289,6 @@ pub fn client(
     port: Option<u16>,
     tls: bool,
     channels: &[String],
-    now: Instant,
 ) -> Result<Client, String> {
     let mut config = Config::new(key)
         .with_tls(tls)
@@ -307,7 +306,6 @@ pub fn client(
     for ch in channels {
         c.subscribe(ch).map_err(|e| format!("--channel {ch}: {e}"))?;
     }
-    c.connect(now);
     Ok(c)
 }
 

@@ -35,7 +35,6 @@ fn connect(port: u16, query: &str, ids: &[Identifier]) -> Connection<Client> {
     for id in ids {
         c.subscribe(now, id.clone()).unwrap();
     }
-    c.connect(now); // `new` does not dial
     Connection::new(c)
 }
 

@@ -39,7 +39,6 @@ fn client(port: u16, channels: &[&str]) -> Connection<Client> {
     for ch in channels {
         c.subscribe(ch).unwrap();
     }
-    c.connect(Instant::now());
     Connection::new(c)
 }
 

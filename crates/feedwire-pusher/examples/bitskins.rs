@@ -57,7 +57,6 @@ fn main() {
             .with_client("pusher-client", "1.1.0")
             .with_seed(7),
     );
-    client.connect(t0);
     client
         .subscribe("inventory_changes")
         .expect("a valid channel name");

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use feedwire_core::testing::doc::EchoHub;
-use feedwire_core::{Close, ConnectRequest, Frame, Session, Transmit};
+use feedwire_core::{Close, ConnectRequest, Frame, Lifecycle, Session, Transmit};
 use feedwire_tungstenite::{ClientConfig, Connection, Server};
 
 /// Connects once and then stays idle: no frames, no deadlines.
@@ -44,6 +44,20 @@ impl Session for Idle {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         None
+    }
+}
+
+/// Its one dial is queued at construction; the lifecycle calls have nothing to add.
+impl Lifecycle for Idle {
+    fn connect(&mut self, _: Instant) {}
+    fn disconnect(&mut self, _: Instant) {
+        self.out.push_back(Transmit::Close(Close::normal()));
+    }
+    fn is_open(&self) -> bool {
+        false
+    }
+    fn is_stopped(&self) -> bool {
+        false
     }
 }
 

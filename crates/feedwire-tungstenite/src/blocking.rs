@@ -5,12 +5,18 @@ use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use feedwire_core::{Close, ConnectRequest, Session, Transmit};
+use std::collections::VecDeque;
+use std::sync::{Arc, mpsc};
+
+use feedwire_core::transcript::ClosedBy;
+use feedwire_core::{Close, ConnectRequest, Lifecycle, Transmit};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use crate::client::{DriverStats, TransportError};
+use crate::client::{DriverStats, Update};
 use crate::config::{BinaryPolicy, ClientConfig};
+use crate::error::TransportError;
+use crate::hook::{Apply, Hook, Jobs, Tap, TapFn};
 use crate::wire;
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
@@ -27,7 +33,9 @@ type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 ///
 /// There is no handle for other threads: call session commands through
 /// [`session_mut`](Self::session_mut) between events. A session that redials at once after a dial that
-/// fails at once (no backoff) keeps this thread busy; feedwire sessions always back off.
+/// fails at once (no backoff) keeps this thread busy; feedwire sessions always back off. A [`Hook`]'s work runs
+/// on threads of its own while this thread keeps the connection; its results are applied between reads
+/// (which then wait at most 20 ms at a time).
 ///
 /// ```no_run
 /// use feedwire_core::testing::doc::EchoClient;
@@ -45,6 +53,14 @@ pub struct BlockingConnection<S> {
     fired: Option<Instant>,
     stats: DriverStats,
     last_error: Option<TransportError>,
+    errors: VecDeque<TransportError>,
+    started: bool,
+    hook: Option<Box<dyn Hook<S>>>,
+    /// results of hook work done on other threads, and how many are still running
+    done_tx: mpsc::Sender<Apply<S>>,
+    done_rx: mpsc::Receiver<Apply<S>>,
+    running: usize,
+    tap: Option<TapFn>,
 }
 
 impl<S> fmt::Debug for BlockingConnection<S> {
@@ -56,14 +72,16 @@ impl<S> fmt::Debug for BlockingConnection<S> {
     }
 }
 
-impl<S: Session> BlockingConnection<S> {
-    /// A driver for `session` with the default [`ClientConfig`].
+impl<S: Lifecycle + 'static> BlockingConnection<S> {
+    /// A driver for `session` with the default [`ClientConfig`]; the first `next_event` calls the session's
+    /// [`connect`](Lifecycle::connect) (a no-op if the application already did).
     pub fn new(session: S) -> Self {
         Self::with_config(session, ClientConfig::default())
     }
 
     /// A driver with `config`.
     pub fn with_config(session: S, config: ClientConfig) -> Self {
+        let (done_tx, done_rx) = mpsc::channel();
         BlockingConnection {
             session,
             config,
@@ -71,6 +89,38 @@ impl<S: Session> BlockingConnection<S> {
             fired: None,
             stats: DriverStats::default(),
             last_error: None,
+            errors: VecDeque::new(),
+            started: false,
+            hook: None,
+            done_tx,
+            done_rx,
+            running: 0,
+            tap: None,
+        }
+    }
+
+    /// Puts `hook` between the session and the application; see [`Hook`]. Its work runs on threads of its own.
+    pub fn with_hook(mut self, hook: impl Hook<S> + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Calls `tap` with everything that crosses the wire; see [`Tap`].
+    pub fn with_tap(mut self, tap: impl FnMut(Tap<'_>) + Send + 'static) -> Self {
+        self.tap = Some(Box::new(tap));
+        self
+    }
+
+    /// Ends the session gracefully ([`Lifecycle::disconnect`]); the following `next_event` calls send the
+    /// goodbye and the close, then return `None`.
+    pub fn disconnect(&mut self) {
+        self.started = true;
+        self.session.disconnect(wire::now());
+    }
+
+    fn tap(&mut self, what: Tap<'_>) {
+        if let Some(tap) = &mut self.tap {
+            tap(what);
         }
     }
 
@@ -104,15 +154,62 @@ impl<S: Session> BlockingConnection<S> {
         self.last_error.as_ref()
     }
 
-    /// Blocks until the session has an event; `None` when it has nothing left to do (no connection, no
-    /// deadline, nothing to send).
+    /// Blocks until the session has an event; `None` when it has nothing left to do (stopped, or no
+    /// connection, no deadline, nothing to send). Transport errors are left out: see
+    /// [`next_update`](Self::next_update).
     pub fn next_event(&mut self) -> Option<S::Event> {
+        loop {
+            match self.next_update()? {
+                Update::Event(e) => return Some(e),
+                Update::Transport(_) => continue,
+            }
+        }
+    }
+
+    /// Blocks until the session has an event or a transport failed ([`Update`]); `None` as for
+    /// [`next_event`](Self::next_event).
+    pub fn next_update(&mut self) -> Option<Update<S::Event>> {
+        if !self.started {
+            self.started = true;
+            self.session.connect(wire::now());
+        }
         loop {
             while let Some(t) = self.session.poll_transmit() {
                 self.apply(t);
             }
-            if let Some(ev) = self.session.poll_event() {
-                return Some(ev);
+            if let Some(e) = self.errors.pop_front() {
+                return Some(Update::Transport(e));
+            }
+            while let Some(ev) = self.session.poll_event() {
+                let passed = match &mut self.hook {
+                    Some(hook) => {
+                        let mut jobs = Jobs::new(true);
+                        let passed = hook.on_event(&mut self.session, ev, &mut jobs);
+                        for job in jobs.into_futures() {
+                            self.running += 1;
+                            let tx = self.done_tx.clone();
+                            let spawned =
+                                std::thread::Builder::new()
+                                    .name("feedwire-hook".into())
+                                    .spawn(move || {
+                                        let _ = tx.send(crate::hook::block_on(job));
+                                    });
+                            if spawned.is_err() {
+                                self.running -= 1;
+                            }
+                        }
+                        passed
+                    }
+                    None => Some(ev),
+                };
+                if let Some(ev) = passed {
+                    return Some(Update::Event(ev));
+                }
+            }
+            if let Ok(apply) = self.done_rx.try_recv() {
+                self.running -= 1;
+                apply(&mut self.session, wire::now());
+                continue;
             }
             let deadline = self.session.poll_timeout().filter(|d| Some(*d) != self.fired);
             let now = wire::now();
@@ -123,7 +220,15 @@ impl<S: Session> BlockingConnection<S> {
                 self.session.handle_timeout(now);
                 continue;
             }
-            let wait = deadline.map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)));
+            let mut wait = deadline.map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)));
+            if self.running > 0 {
+                // hook work is running elsewhere: look for its result at least every 20 ms
+                let tick = Duration::from_millis(20);
+                wait = Some(wait.map_or(tick, |w| w.min(tick)));
+            }
+            if self.session.is_stopped() && self.socket.is_none() && self.running == 0 {
+                return None;
+            }
             match &mut self.socket {
                 None => match wait {
                     Some(w) => sleep(w),
@@ -135,7 +240,13 @@ impl<S: Session> BlockingConnection<S> {
                         Ok(msg) => self.on_message(msg),
                         Err(tungstenite::Error::Io(e))
                             if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                        Err(e) => self.lost(TransportError::Read(e.to_string())),
+                        Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                            self.lost(TransportError::Eof)
+                        }
+                        Err(e) => match wire::read_error_close(&e) {
+                            Some(close) => self.refuse(close),
+                            None => self.lost(TransportError::Read { source: Arc::new(e) }),
+                        },
                     }
                 }
             }
@@ -146,10 +257,12 @@ impl<S: Session> BlockingConnection<S> {
         match t {
             Transmit::Connect(req) => {
                 self.socket = None;
+                self.tap(Tap::Connect(&req));
                 match dial(&req, &self.config) {
                     Ok((socket, proto)) => {
                         self.socket = Some(socket);
                         self.stats.opened += 1;
+                        self.tap(Tap::Open(proto.as_deref()));
                         self.session.handle_open(wire::now(), proto.as_deref());
                     }
                     Err(e) => {
@@ -158,21 +271,32 @@ impl<S: Session> BlockingConnection<S> {
                     }
                 }
             }
-            Transmit::Send(frame) => match &mut self.socket {
-                Some(socket) => {
+            Transmit::Send(frame) => {
+                if self.socket.is_none() {
+                    self.stats.dropped_sends += 1;
+                    return;
+                }
+                self.tap(Tap::Send(frame.as_str()));
+                if let Some(socket) = &mut self.socket {
                     set_write_timeout(socket, Some(self.config.dial_timeout));
                     if let Err(e) = socket.send(wire::frame_to_message(frame)) {
-                        self.lost(TransportError::Write(e.to_string()));
+                        self.lost(TransportError::Write { source: Arc::new(e) });
                     }
                 }
-                None => self.stats.dropped_sends += 1,
-            },
+            }
             Transmit::Close(close) => self.close_socket(&close),
         }
     }
 
     /// Sends `close`, waits (bounded) for the server's reply and forgets the connection.
     fn close_socket(&mut self, close: &Close) {
+        if self.socket.is_some() {
+            self.tap(Tap::Closed {
+                by: ClosedBy::Client,
+                close: Some(close),
+                error: None,
+            });
+        }
         if let Some(mut socket) = self.socket.take() {
             set_write_timeout(&mut socket, Some(self.config.close_timeout));
             set_read_timeout(&mut socket, Some(self.config.close_timeout));
@@ -186,7 +310,16 @@ impl<S: Session> BlockingConnection<S> {
     /// The connection failed or could not be opened: keep the reason, tell the session.
     fn lost(&mut self, error: TransportError) {
         crate::log::debug(&error);
-        self.last_error = Some(error);
+        self.tap(Tap::Closed {
+            by: ClosedBy::Transport,
+            close: None,
+            error: Some(&error),
+        });
+        self.last_error = Some(error.clone());
+        if self.errors.len() >= crate::client::MAX_PENDING_ERRORS {
+            self.errors.pop_front(); // nobody reads updates: keep the newest only
+        }
+        self.errors.push_back(error);
         self.socket = None;
         self.session.handle_close(wire::now(), None);
     }
@@ -194,7 +327,10 @@ impl<S: Session> BlockingConnection<S> {
     fn on_message(&mut self, msg: Message) {
         match msg {
             Message::Text(text) => match wire::text_to_frame(text) {
-                Some(frame) => self.session.handle_frame(wire::now(), frame),
+                Some(frame) => {
+                    self.tap(Tap::Recv(frame.as_str()));
+                    self.session.handle_frame(wire::now(), frame)
+                }
                 None => self.refuse(Close::new(
                     feedwire_core::CloseCode::INVALID_PAYLOAD,
                     "invalid UTF-8",
@@ -212,8 +348,13 @@ impl<S: Session> BlockingConnection<S> {
                     set_write_timeout(&mut socket, Some(self.config.close_timeout));
                     let _ = socket.flush();
                 }
-                self.session
-                    .handle_close(wire::now(), Some(wire::close_from_ws(frame)));
+                let close = wire::close_from_ws(frame);
+                self.tap(Tap::Closed {
+                    by: ClosedBy::Server,
+                    close: Some(&close),
+                    error: None,
+                });
+                self.session.handle_close(wire::now(), Some(close));
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
                 // tungstenite queued a pong for a ping; write it now
@@ -256,25 +397,32 @@ fn set_write_timeout(socket: &mut Socket, d: Option<Duration>) {
     }
 }
 
-fn dial_error(e: impl fmt::Display) -> TransportError {
-    TransportError::Dial(e.to_string())
-}
-
 /// Resolves, connects (each address in turn), negotiates TLS and shakes hands, all within the dial timeout.
 fn dial(req: &ConnectRequest, config: &ClientConfig) -> Result<(Socket, Option<String>), TransportError> {
-    let request = wire::build_request(req).map_err(dial_error)?;
+    let request = wire::build_request(req).map_err(|e| TransportError::Request { source: Arc::new(e) })?;
     let uri = request.uri();
-    let host = uri.host().ok_or_else(|| dial_error("the URL has no host"))?;
+    let no_host = || TransportError::Request {
+        source: Arc::new(tungstenite::Error::Url(tungstenite::error::UrlError::NoHostName)),
+    };
+    let host = uri.host().ok_or_else(no_host)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let tls = matches!(uri.scheme_str(), Some("wss" | "https"));
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let addr_text = format!("{host}:{port}");
     let end = wire::now() + config.dial_timeout;
     let mut stream = None;
-    let mut last = TransportError::Dial(format!("{host}:{port} resolved to no address"));
-    for addr in (host, port).to_socket_addrs().map_err(dial_error)? {
+    let addrs = (host, port).to_socket_addrs().map_err(|e| TransportError::Dns {
+        host: host.to_owned(),
+        source: Arc::new(e),
+    })?;
+    let mut last = TransportError::Dns {
+        host: host.to_owned(),
+        source: Arc::new(io::Error::new(io::ErrorKind::NotFound, "resolved to no address")),
+    };
+    for addr in addrs {
         let left = end.saturating_duration_since(wire::now());
         if left.is_zero() {
-            last = TransportError::DialTimeout;
+            last = TransportError::DialTimeout(config.dial_timeout);
             break;
         }
         match TcpStream::connect_timeout(&addr, left) {
@@ -282,19 +430,30 @@ fn dial(req: &ConnectRequest, config: &ClientConfig) -> Result<(Socket, Option<S
                 stream = Some(s);
                 break;
             }
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => last = TransportError::DialTimeout,
-            Err(e) => last = dial_error(e),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                last = TransportError::DialTimeout(config.dial_timeout)
+            }
+            Err(e) => last = TransportError::connect(addr_text.clone(), e),
         }
     }
     let stream = stream.ok_or(last)?;
-    stream.set_nodelay(config.nodelay).map_err(dial_error)?;
+    let io_err = |e: io::Error| TransportError::connect(addr_text.clone(), e);
+    stream.set_nodelay(config.nodelay).map_err(io_err)?;
     let left = end
         .saturating_duration_since(wire::now())
         .max(Duration::from_millis(1));
-    stream.set_read_timeout(Some(left)).map_err(dial_error)?;
-    stream.set_write_timeout(Some(left)).map_err(dial_error)?;
-    let (socket, response) = handshake(request, stream, config)?;
+    stream.set_read_timeout(Some(left)).map_err(io_err)?;
+    stream.set_write_timeout(Some(left)).map_err(io_err)?;
+    let (socket, response) = handshake(request, stream, config).map_err(|e| match e {
+        HandshakeFailure::Timeout => TransportError::DialTimeout(config.dial_timeout),
+        HandshakeFailure::Error(e) => TransportError::from_dial(&addr_text, e),
+    })?;
     Ok((socket, wire::agreed_subprotocol(&response)))
+}
+
+enum HandshakeFailure {
+    Timeout,
+    Error(tungstenite::Error),
 }
 
 #[cfg(feature = "rustls")]
@@ -302,7 +461,7 @@ fn handshake(
     request: tungstenite::handshake::client::Request,
     stream: TcpStream,
     config: &ClientConfig,
-) -> Result<(Socket, tungstenite::handshake::client::Response), TransportError> {
+) -> Result<(Socket, tungstenite::handshake::client::Response), HandshakeFailure> {
     let connector = config.tls.clone().map(tungstenite::Connector::Rustls);
     tungstenite::client_tls_with_config(request, stream, Some(config.websocket), connector)
         .map_err(handshake_error)
@@ -313,9 +472,11 @@ fn handshake(
     request: tungstenite::handshake::client::Request,
     stream: TcpStream,
     config: &ClientConfig,
-) -> Result<(Socket, tungstenite::handshake::client::Response), TransportError> {
+) -> Result<(Socket, tungstenite::handshake::client::Response), HandshakeFailure> {
     if matches!(request.uri().scheme_str(), Some("wss" | "https")) {
-        return Err(dial_error("wss:// needs feature `rustls`"));
+        return Err(HandshakeFailure::Error(tungstenite::Error::Url(
+            tungstenite::error::UrlError::TlsFeatureNotEnabled,
+        )));
     }
     tungstenite::client::client_with_config(request, MaybeTlsStream::Plain(stream), Some(config.websocket))
         .map_err(handshake_error)
@@ -324,14 +485,14 @@ fn handshake(
 /// A handshake that ran out of time is a dial timeout; anything else a dial failure.
 fn handshake_error<R: tungstenite::handshake::HandshakeRole>(
     e: tungstenite::HandshakeError<R>,
-) -> TransportError {
-    match &e {
-        tungstenite::HandshakeError::Interrupted(_) => TransportError::DialTimeout,
+) -> HandshakeFailure {
+    match e {
+        tungstenite::HandshakeError::Interrupted(_) => HandshakeFailure::Timeout,
         tungstenite::HandshakeError::Failure(tungstenite::Error::Io(io))
             if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
         {
-            TransportError::DialTimeout
+            HandshakeFailure::Timeout
         }
-        tungstenite::HandshakeError::Failure(f) => dial_error(f),
+        tungstenite::HandshakeError::Failure(f) => HandshakeFailure::Error(f),
     }
 }

@@ -8,19 +8,26 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use feedwire_core::{Close, ConnectRequest, Session, Transmit};
+use feedwire_core::transcript::ClosedBy;
+use feedwire_core::{Close, ConnectRequest, Lifecycle, Transmit};
 use futures_channel::{mpsc, oneshot};
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use tungstenite::Message;
 use tungstenite::handshake::client::{Request, Response};
 
 use crate::config::{BinaryPolicy, ClientConfig};
+use crate::error::TransportError;
+use crate::hook::{Hook, Job, Jobs, Tap, TapFn};
 use crate::wire;
 
 /// How many rounds of work one `poll_next_event` call does before it yields to the executor.
 const POLL_BUDGET: u32 = 128;
+
+/// Transport errors kept for [`ClientDriver::next_update`] while nobody reads them.
+pub(crate) const MAX_PENDING_ERRORS: usize = 64;
 
 /// A dial in progress: resolves to the open WebSocket and the server's handshake response.
 pub type DialFuture<T> = Pin<Box<dyn Future<Output = Result<(T, Response), tungstenite::Error>> + Send>>;
@@ -94,6 +101,13 @@ impl<S> fmt::Debug for Handle<S> {
     }
 }
 
+impl<S: Lifecycle + 'static> Handle<S> {
+    /// Asks the session to end gracefully ([`Lifecycle::disconnect`]); the driver's event stream then ends.
+    pub fn disconnect(&self) -> Result<(), HandleError> {
+        self.call(|s| s.disconnect(wire::now()))
+    }
+}
+
 impl<S> Handle<S> {
     /// Runs `f` on the session (in the driver's task) and returns at once.
     pub fn call(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), HandleError> {
@@ -118,28 +132,18 @@ impl<S> Handle<S> {
     }
 }
 
-/// Why a driver reported `handle_close(now, None)` to its session: the last one is kept in
-/// [`ClientDriver::last_error`] (and `BlockingConnection::last_error`), since the session only learns that the
-/// transport is gone.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What [`ClientDriver::next_update`] yields: a session event, or why the transport failed.
+///
+/// The session itself only learns `handle_close(now, None)` when a dial fails or a connection breaks (and says
+/// so in its own events, with its reconnect plan); the update stream puts the cause right before them, so an
+/// application (or the `feedwire` command) can say "connection refused" the moment it happens.
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum TransportError {
-    /// The dial failed: bad URL or header, DNS, TCP, TLS, or the WebSocket handshake (including a server that
-    /// did not agree to any offered subprotocol).
-    #[error("dial failed: {0}")]
-    Dial(String),
-    /// The dial took longer than the configured dial timeout.
-    #[error("dial timed out")]
-    DialTimeout,
-    /// Reading failed or the connection ended without a close frame.
-    #[error("connection lost: {0}")]
-    Read(String),
-    /// Writing failed.
-    #[error("write failed: {0}")]
-    Write(String),
-    /// More frames waited to be written than the configured `max_outbox`: the server stopped reading.
-    #[error("outgoing queue full: the server stopped reading")]
-    OutboxFull,
+pub enum Update<E> {
+    /// An event of the session.
+    Event(E),
+    /// A dial failed or an open connection broke; the session has been told and will decide what to do.
+    Transport(TransportError),
 }
 
 /// Counters a driver keeps.
@@ -161,6 +165,8 @@ enum Link<T: Send + 'static, Sl> {
     Dialing {
         dial: DialFuture<T>,
         timeout: Pin<Box<Sl>>,
+        /// `host:port`, for errors
+        addr: String,
     },
     Open(T),
 }
@@ -171,7 +177,8 @@ struct Closing<T, Sl> {
     timeout: Pin<Box<Sl>>,
 }
 
-/// The async client driver: runs one [`Session`] over real WebSockets.
+/// The async client driver: runs one [`Session`](feedwire_core::Session) (that follows the
+/// [`Lifecycle`]) over real WebSockets.
 ///
 /// With feature `tokio` (default) use the alias [`Connection`](crate::Connection). The driver dials when the
 /// session asks ([`Transmit::Connect`]: URL, subprotocols as `Sec-WebSocket-Protocol`, extra headers), writes
@@ -204,6 +211,12 @@ pub struct ClientDriver<S, R: Runtime> {
     alive: Arc<()>,
     stats: DriverStats,
     last_error: Option<TransportError>,
+    /// transport errors not yet handed out by `next_update`
+    errors: VecDeque<TransportError>,
+    started: bool,
+    hook: Option<Box<dyn Hook<S>>>,
+    jobs: FuturesUnordered<Job<S>>,
+    tap: Option<TapFn>,
 }
 
 impl<S, R: Runtime> fmt::Debug for ClientDriver<S, R> {
@@ -221,9 +234,10 @@ impl<S, R: Runtime> fmt::Debug for ClientDriver<S, R> {
     }
 }
 
-impl<S: Session, R: Runtime> ClientDriver<S, R> {
+impl<S: Lifecycle + 'static, R: Runtime> ClientDriver<S, R> {
     /// A driver for `session` with the default [`ClientConfig`]. Nothing happens until
-    /// [`next_event`](Self::next_event) is awaited.
+    /// [`next_event`](Self::next_event) is awaited; the first await calls the session's
+    /// [`connect`](Lifecycle::connect) (a no-op if the application already did).
     pub fn new(session: S) -> Self {
         Self::with_config(session, ClientConfig::default())
     }
@@ -244,7 +258,34 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
             alive: Arc::new(()),
             stats: DriverStats::default(),
             last_error: None,
+            errors: VecDeque::new(),
+            started: false,
+            hook: None,
+            jobs: FuturesUnordered::new(),
+            tap: None,
         }
+    }
+
+    /// Puts `hook` between the session and the application: it sees every event first and may take it and
+    /// start work that runs concurrently with the connection (an authorization request, say), whose result it
+    /// applies to the session when done. See [`Hook`].
+    pub fn with_hook(mut self, hook: impl Hook<S> + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Calls `tap` with everything that crosses the wire (dials, opens, frames both ways, closes), for a
+    /// recording; see [`Tap`].
+    pub fn with_tap(mut self, tap: impl FnMut(Tap<'_>) + Send + 'static) -> Self {
+        self.tap = Some(Box::new(tap));
+        self
+    }
+
+    /// Ends the session gracefully ([`Lifecycle::disconnect`]): the protocol's goodbye and a close frame are
+    /// sent by the next awaits of [`next_event`](Self::next_event), which then returns `None`.
+    pub fn disconnect(&mut self) {
+        self.started = true;
+        self.session.disconnect(wire::now());
     }
 
     /// The session, for commands (`subscribe`, ...). Their transmits are carried out at the next
@@ -286,14 +327,46 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
         self.last_error.as_ref()
     }
 
-    /// The next event of the session, driving the connection meanwhile; `None` when the session is done.
+    /// The next event of the session, driving the connection meanwhile; `None` when the session is done
+    /// (stopped, or idle with nothing scheduled and no [`Handle`] alive). Transport errors are left out: see
+    /// [`next_update`](Self::next_update) for them.
     pub async fn next_event(&mut self) -> Option<S::Event> {
         std::future::poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    /// The next event of the session or transport error ([`Update`]), driving the connection meanwhile.
+    pub async fn next_update(&mut self) -> Option<Update<S::Event>> {
+        std::future::poll_fn(|cx| self.poll_next_update(cx)).await
     }
 
     /// Polls for the next event; the building block of [`next_event`](Self::next_event) and of the
     /// [`Stream`] implementation.
     pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Event>> {
+        let mut budget = POLL_BUDGET;
+        loop {
+            return match self.poll_next_update(cx) {
+                Poll::Ready(Some(Update::Transport(_))) => {
+                    // a session that redials at once into failure after failure must not hold the thread
+                    budget -= 1;
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    continue;
+                }
+                Poll::Ready(Some(Update::Event(e))) => Poll::Ready(Some(e)),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+
+    /// Polls for the next [`Update`].
+    pub fn poll_next_update(&mut self, cx: &mut Context<'_>) -> Poll<Option<Update<S::Event>>> {
+        if !self.started {
+            self.started = true;
+            self.session.connect(wire::now());
+        }
         let mut budget = POLL_BUDGET;
         loop {
             // a session that redials at once after a dial that fails at once (no backoff) must not hold the
@@ -307,15 +380,34 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
                 self.apply(t);
             }
             if let Err(e) = self.poll_write(cx) {
-                self.lost(TransportError::Write(e.to_string()));
+                self.lost(TransportError::Write { source: Arc::new(e) });
                 continue;
             }
             self.poll_closing(cx);
-            if let Some(ev) = self.session.poll_event() {
-                return Poll::Ready(Some(ev));
+            if let Some(e) = self.errors.pop_front() {
+                return Poll::Ready(Some(Update::Transport(e)));
+            }
+            while let Some(ev) = self.session.poll_event() {
+                let passed = match &mut self.hook {
+                    Some(hook) => {
+                        let mut jobs = Jobs::new(false);
+                        let passed = hook.on_event(&mut self.session, ev, &mut jobs);
+                        self.jobs.extend(jobs.into_futures());
+                        passed
+                    }
+                    None => Some(ev),
+                };
+                if let Some(ev) = passed {
+                    return Poll::Ready(Some(Update::Event(ev)));
+                }
             }
 
             let mut progressed = false;
+            // work of the hook, running beside the connection
+            while let Poll::Ready(Some(apply)) = self.jobs.poll_next_unpin(cx) {
+                apply(&mut self.session, wire::now());
+                progressed = true;
+            }
             // commands from handles
             while let Poll::Ready(Some(msg)) = self.rx.poll_next_unpin(cx) {
                 if let Msg::Run(f) = msg {
@@ -331,10 +423,10 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
             if progressed {
                 continue;
             }
-            if matches!(self.link, Link::Idle)
-                && self.closing.is_none()
-                && self.session.poll_timeout().is_none()
-                && Arc::strong_count(&self.alive) == 1
+            let quiet = matches!(self.link, Link::Idle) && self.closing.is_none() && self.jobs.is_empty();
+            if quiet
+                && (self.session.is_stopped()
+                    || (self.session.poll_timeout().is_none() && Arc::strong_count(&self.alive) == 1))
             {
                 return Poll::Ready(None);
             }
@@ -348,6 +440,7 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
                 // a previous connection, if any, is dropped without being reported
                 self.link = Link::Idle;
                 self.outbox.clear();
+                self.tap(Tap::Connect(&req));
                 self.dial(&req);
             }
             Transmit::Send(frame) => {
@@ -355,6 +448,7 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
                     if self.outbox.len() >= self.config.max_outbox {
                         self.lost(TransportError::OutboxFull);
                     } else {
+                        self.tap(Tap::Send(frame.as_str()));
                         self.outbox.push_back(wire::frame_to_message(frame));
                     }
                 } else {
@@ -365,18 +459,32 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
         }
     }
 
+    fn tap(&mut self, what: Tap<'_>) {
+        if let Some(tap) = &mut self.tap {
+            tap(what);
+        }
+    }
+
     fn dial(&mut self, req: &ConnectRequest) {
         let timeout = Box::pin(R::sleep_until(wire::now() + self.config.dial_timeout));
+        let addr = wire::host_port(req);
         let dial: DialFuture<R::Transport> = match wire::build_request(req) {
             Ok(request) => R::connect(request, &self.config),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         };
-        self.link = Link::Dialing { dial, timeout };
+        self.link = Link::Dialing { dial, timeout, addr };
     }
 
     /// Starts the close handshake on the open connection, if any, and forgets it.
     fn close_link(&mut self, close: &Close) {
         let link = std::mem::replace(&mut self.link, Link::Idle);
+        if !matches!(link, Link::Idle) {
+            self.tap(Tap::Closed {
+                by: ClosedBy::Client,
+                close: Some(close),
+                error: None,
+            });
+        }
         if let Link::Open(mut transport) = link {
             let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
             // queue the close frame; it is flushed by poll_closing
@@ -399,7 +507,16 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
     /// The connection failed: drop it, keep the reason and tell the session (`handle_close(now, None)`).
     fn lost(&mut self, error: TransportError) {
         crate::log::debug(&error);
-        self.last_error = Some(error);
+        self.tap(Tap::Closed {
+            by: ClosedBy::Transport,
+            close: None,
+            error: Some(&error),
+        });
+        self.last_error = Some(error.clone());
+        if self.errors.len() >= MAX_PENDING_ERRORS {
+            self.errors.pop_front(); // nobody reads updates: keep the newest only
+        }
+        self.errors.push_back(error);
         self.link = Link::Idle;
         self.outbox.clear();
         self.session.handle_close(wire::now(), None);
@@ -462,23 +579,25 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
     fn poll_link(&mut self, cx: &mut Context<'_>) -> bool {
         match &mut self.link {
             Link::Idle => false,
-            Link::Dialing { dial, timeout } => match dial.as_mut().poll(cx) {
+            Link::Dialing { dial, timeout, addr } => match dial.as_mut().poll(cx) {
                 Poll::Ready(Ok((transport, response))) => {
                     self.link = Link::Open(transport);
                     self.stats.opened += 1;
                     let proto = wire::agreed_subprotocol(&response);
+                    self.tap(Tap::Open(proto.as_deref()));
                     self.session.handle_open(wire::now(), proto.as_deref());
                     true
                 }
                 Poll::Ready(Err(e)) => {
                     self.stats.dial_failures += 1;
-                    self.lost(TransportError::Dial(e.to_string()));
+                    let error = TransportError::from_dial(addr, e);
+                    self.lost(error);
                     true
                 }
                 Poll::Pending => {
                     if timeout.as_mut().poll(cx).is_ready() {
                         self.stats.dial_failures += 1;
-                        self.lost(TransportError::DialTimeout);
+                        self.lost(TransportError::DialTimeout(self.config.dial_timeout));
                         true
                     } else {
                         false
@@ -491,11 +610,15 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
                     true
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    self.lost(TransportError::Read(e.to_string()));
+                    match wire::read_error_close(&e) {
+                        // a frame over the size limit or invalid UTF-8: close with the code that says so
+                        Some(close) => self.refuse(close),
+                        None => self.lost(TransportError::Read { source: Arc::new(e) }),
+                    }
                     true
                 }
                 Poll::Ready(None) => {
-                    self.lost(TransportError::Read("the connection ended".into()));
+                    self.lost(TransportError::Eof);
                     true
                 }
                 Poll::Pending => false,
@@ -506,7 +629,10 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
     fn on_message(&mut self, msg: Message) {
         match msg {
             Message::Text(text) => match wire::text_to_frame(text) {
-                Some(frame) => self.session.handle_frame(wire::now(), frame),
+                Some(frame) => {
+                    self.tap(Tap::Recv(frame.as_str()));
+                    self.session.handle_frame(wire::now(), frame)
+                }
                 None => self.refuse(Close::new(
                     feedwire_core::CloseCode::INVALID_PAYLOAD,
                     "invalid UTF-8",
@@ -524,8 +650,13 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
                     self.start_closing(transport);
                 }
                 self.outbox.clear();
-                self.session
-                    .handle_close(wire::now(), Some(wire::close_from_ws(frame)));
+                let close = wire::close_from_ws(frame);
+                self.tap(Tap::Closed {
+                    by: ClosedBy::Server,
+                    close: Some(&close),
+                    error: None,
+                });
+                self.session.handle_close(wire::now(), Some(close));
             }
             // pings are answered by tungstenite; pongs and raw frames need nothing
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -564,7 +695,7 @@ impl<S: Session, R: Runtime> ClientDriver<S, R> {
     }
 }
 
-impl<S: Session + Unpin, R: Runtime> Stream for ClientDriver<S, R> {
+impl<S: Lifecycle + Unpin + 'static, R: Runtime> Stream for ClientDriver<S, R> {
     type Item = S::Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Event>> {

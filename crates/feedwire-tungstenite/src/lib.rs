@@ -105,6 +105,8 @@
 
 mod client;
 mod config;
+mod error;
+mod hook;
 mod log;
 mod wire;
 
@@ -117,11 +119,13 @@ mod smol_rt;
 #[cfg(feature = "tokio")]
 mod tokio_rt;
 
-pub use client::{ClientDriver, DialFuture, DriverStats, Handle, HandleError, Runtime, TransportError};
+pub use client::{ClientDriver, DialFuture, DriverStats, Handle, HandleError, Runtime, Update};
 pub use config::{
     BinaryPolicy, ClientConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE, ServerConfig,
     default_websocket_config,
 };
+pub use error::TransportError;
+pub use hook::{Apply, Hook, Job, Jobs, Tap};
 
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingConnection;

@@ -41,6 +41,41 @@ pub(crate) fn build_request(req: &ConnectRequest) -> Result<Request, tungstenite
     Ok(request)
 }
 
+/// `host:port` of a request's URL, for error messages (the URL as given when it cannot be read).
+pub(crate) fn host_port(req: &ConnectRequest) -> String {
+    let url = req.url.as_str();
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        && !host.ends_with(']');
+    if has_port {
+        host.to_owned()
+    } else {
+        let tls = req.is_tls();
+        format!("{host}:{}", if tls { 443 } else { 80 })
+    }
+}
+
+/// The close a read error calls for, when the peer broke a rule with a close code of its own: a message over
+/// the size limit (1009) or text that is not UTF-8 (1007). Other read errors are transport failures.
+pub(crate) fn read_error_close(e: &tungstenite::Error) -> Option<Close> {
+    use tungstenite::error::CapacityError;
+    match e {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => Some(Close::new(
+            feedwire_core::CloseCode::MESSAGE_TOO_BIG,
+            format!("message of {size} bytes exceeds the limit of {max_size}"),
+        )),
+        tungstenite::Error::Utf8(_) => Some(Close::new(
+            feedwire_core::CloseCode::INVALID_PAYLOAD,
+            "invalid UTF-8",
+        )),
+        _ => None,
+    }
+}
+
 /// The subprotocol the server agreed to, from its handshake response.
 pub(crate) fn agreed_subprotocol(response: &Response) -> Option<String> {
     response

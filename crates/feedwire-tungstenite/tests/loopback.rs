@@ -10,7 +10,9 @@ use common::{Ev, HubEv, TopicClient, TopicHub};
 use feedwire_core::{ConnId, ConnectRequest};
 use feedwire_tungstenite::tungstenite::Message;
 use feedwire_tungstenite::tungstenite::protocol::CloseFrame;
-use feedwire_tungstenite::{BinaryPolicy, ClientConfig, Connection, Server, ServerConfig, TransportError};
+use feedwire_tungstenite::{
+    BinaryPolicy, ClientConfig, Connection, Server, ServerConfig, TransportError, Update,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -145,10 +147,65 @@ async fn a_dial_to_a_closed_port_is_a_close_without_frame() {
     assert_eq!(take(&mut conn, 2).await, vec![Ev::Closed(None), Ev::Stopped]);
     assert_eq!(conn.stats().dial_failures, 1);
     match conn.last_error() {
-        Some(TransportError::Dial(why)) => assert!(why.to_lowercase().contains("refused"), "{why}"),
+        Some(e @ TransportError::Connect { .. }) => {
+            assert_eq!(e.io_kind(), Some(std::io::ErrorKind::ConnectionRefused), "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!("could not connect to 127.0.0.1:{port}: connection refused")
+            );
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn transport_errors_come_in_the_update_stream_before_the_sessions_reaction() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut conn = Connection::new(TopicClient::new(&format!("ws://127.0.0.1:{port}/x"), "news").once());
+    let mut updates = Vec::new();
+    while let Some(u) = timeout(WAIT, conn.next_update()).await.unwrap() {
+        updates.push(u);
+    }
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    assert!(
+        matches!(&updates[0], Update::Transport(e) if e.io_kind() == Some(std::io::ErrorKind::ConnectionRefused)),
+        "{updates:?}"
+    );
+    assert!(matches!(updates[1], Update::Event(Ev::Closed(None))));
+    assert!(matches!(updates[2], Update::Event(Ev::Stopped)));
+}
+
+#[tokio::test]
+async fn a_404_on_the_upgrade_says_so() {
+    // a plain HTTP server that answers 404 to everything
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+        let body = "no such app";
+        let resp = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut s, resp.as_bytes())
+            .await
+            .unwrap();
+    });
+    let mut conn = Connection::new(TopicClient::new(&format!("ws://{addr}/wrong"), "news").once());
+    match timeout(WAIT, conn.next_update()).await.unwrap() {
+        Some(Update::Transport(e)) => {
+            assert_eq!(e.status(), Some(404), "{e}");
+            assert!(e.to_string().contains("HTTP 404"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    task.await.unwrap();
 }
 
 #[tokio::test]
@@ -165,7 +222,11 @@ async fn a_dial_that_hangs_times_out_into_a_close() {
         took >= Duration::from_millis(190) && took < Duration::from_secs(3),
         "{took:?}"
     );
-    assert_eq!(conn.last_error(), Some(&TransportError::DialTimeout));
+    assert!(
+        matches!(conn.last_error(), Some(TransportError::DialTimeout(d)) if *d == Duration::from_millis(200)),
+        "{:?}",
+        conn.last_error()
+    );
     drop(silent);
 }
 
@@ -233,18 +294,19 @@ async fn handles_send_commands_from_other_tasks() {
     });
     assert_eq!(next(&mut conn).await, Ev::Subscribed("sport".into()));
     assert_eq!(task.await.unwrap(), (true, false));
-    handle.call(|s| s.stop()).unwrap();
+    handle.disconnect().unwrap();
     assert_eq!(next(&mut conn).await, Ev::Stopped);
-    // the handle keeps the driver alive; dropping it ends the event loop
-    let ended = tokio::spawn(async move {
-        let ev = conn.next_event().await;
-        (ev, conn)
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!ended.is_finished());
+    // a stopped session ends the event stream, even while a handle is alive
+    assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), None);
+    // ... and a handle may start it again
+    handle
+        .call(|s| feedwire_core::Lifecycle::connect(s, Instant::now()))
+        .unwrap();
+    assert_eq!(next(&mut conn).await, Ev::Open(Some("topic-v1".into())));
     drop(handle);
-    let (ev, conn) = timeout(WAIT, ended).await.unwrap().unwrap();
-    assert_eq!(ev, None);
+    conn.disconnect();
+    assert_eq!(next(&mut conn).await, Ev::Stopped);
+    assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), None);
     let orphan = conn.handle();
     drop(conn);
     assert!(orphan.call(|_| {}).is_err());
@@ -382,7 +444,10 @@ async fn binary_frames_can_be_ignored() {
     drop(tx);
     assert_eq!(take(&mut conn, 2).await, vec![Ev::Closed(None), Ev::Stopped]);
     assert!(
-        matches!(conn.last_error(), Some(TransportError::Read(_))),
+        matches!(
+            conn.last_error(),
+            Some(TransportError::Read { .. } | TransportError::Eof)
+        ),
         "{:?}",
         conn.last_error()
     );
@@ -397,15 +462,22 @@ async fn malformed_text_is_handed_over_and_invalid_utf8_drops_the_connection() {
     // not JSON, not anything: the driver hands it over as is; judging it is the session's job
     tx.send(Message::text("{\"event\": oops")).await.unwrap();
     assert_eq!(next(&mut conn).await, Ev::Message("{\"event\": oops".into()));
-    // a text frame that is not UTF-8 is a protocol error: tungstenite fails the read, the session sees a
-    // close without a frame
+    // a text frame that is not UTF-8 is a protocol error: the driver closes with 1007 (invalid payload) and
+    // reports that close
     let bad = tungstenite::protocol::frame::Frame::message(
         vec![b'a', 0xff, 0xfe],
         tungstenite::protocol::frame::coding::OpCode::Data(tungstenite::protocol::frame::coding::Data::Text),
         true,
     );
     tx.send(Message::Frame(bad)).await.unwrap();
-    assert_eq!(take(&mut conn, 2).await, vec![Ev::Closed(None), Ev::Stopped]);
+    assert_eq!(
+        take(&mut conn, 2).await,
+        vec![Ev::Closed(Some(1007)), Ev::Stopped]
+    );
+    // the close frame itself is best effort after tungstenite failed the read (its stream is fused then):
+    // what the session learns is the 1007, and the connection ends
+    assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), None);
+    drop(conn);
     drop(tx);
     let _ = timeout(WAIT, task).await;
 }
@@ -547,11 +619,25 @@ impl feedwire_core::Session for Impatient {
     }
 }
 
+impl feedwire_core::Lifecycle for Impatient {
+    fn connect(&mut self, _: Instant) {
+        self.out
+            .push_back(feedwire_core::Transmit::Connect(ConnectRequest::new("not a url")));
+    }
+    fn disconnect(&mut self, _: Instant) {}
+    fn is_open(&self) -> bool {
+        false
+    }
+    fn is_stopped(&self) -> bool {
+        false
+    }
+}
+
 #[tokio::test]
 async fn a_session_without_backoff_does_not_starve_the_runtime() {
     let session = Impatient {
         closes: 0,
-        out: [feedwire_core::Transmit::Connect(ConnectRequest::new("not a url"))].into(),
+        out: Default::default(),
     };
     let mut conn = Connection::new(session);
     // on this single-threaded runtime the timeout can only fire if the driver yields

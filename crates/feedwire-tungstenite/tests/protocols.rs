@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use feedwire_core::{Close, ConnId, RawJson, Secret, Session};
+use feedwire_core::{Close, ConnId, RawJson, Secret};
 use feedwire_tungstenite::{Connection, Server};
 
 const STEP: Duration = Duration::from_secs(10);
@@ -14,7 +14,7 @@ fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-async fn next<S: Session>(c: &mut Connection<S>) -> S::Event {
+async fn next<S: feedwire_core::Lifecycle + 'static>(c: &mut Connection<S>) -> S::Event {
     tokio::time::timeout(STEP, c.next_event())
         .await
         .expect("no event in time")
@@ -36,7 +36,6 @@ async fn pusher_client_and_hub() {
     );
     client.subscribe("inventory_changes").unwrap();
     client.subscribe("private-orders").unwrap();
-    client.connect(Instant::now());
     let mut c = Connection::new(client);
     let secret = Secret::new("app-secret".to_owned());
     // answers auth and counts (re)subscriptions until `n` of `kind` arrived
@@ -120,7 +119,6 @@ async fn actioncable_client_and_hub() {
             .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms())),
     );
     client.subscribe(now, chat.clone()).unwrap();
-    client.connect(now); // `new` does not dial
     let mut c = Connection::new(client);
     // the host confirms subscriptions and streams them from "chat"
     async fn step(c: &mut Connection<Client>, server: &Server<Hub>) -> Event {
@@ -178,8 +176,7 @@ async fn doshii_client_and_hub() {
     let now = Instant::now();
     let config = Config::app("partner", UnixAnchor::new(now, unix_ms()))
         .with_environment(Environment::Host(format!("ws://{}", server.local_addr())));
-    let mut client = Client::new(config);
-    client.connect(now);
+    let client = Client::new(config);
     let mut c = Connection::new(client);
     while !matches!(next(&mut c).await, Event::Pong { .. }) {}
     let order = RawJson::from_json_str(r#"{"id":"1","status":"pending"}"#).unwrap();
@@ -233,8 +230,7 @@ async fn igratech_client_and_hub_across_a_server_restart() {
         .with_token("u1")
         .with_settings(settings)
         .with_unix_anchor(feedwire_core::UnixAnchor::new(now, unix_ms()));
-    let mut client = Client::new(config);
-    client.connect(now);
+    let client = Client::new(config);
     let mut c = Connection::new(client);
     while !matches!(next(&mut c).await, Event::Settings(_)) {}
     let bet = ServerMessage::decode(&feedwire_core::Frame::from(

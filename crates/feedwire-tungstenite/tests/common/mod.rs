@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use feedwire_core::{
-    Backoff, BackoffConfig, Close, ConnId, ConnectRequest, Frame, Hub, HubTransmit, OpenRequest, Session,
-    Transmit,
+    Backoff, BackoffConfig, Close, ConnId, ConnectRequest, Frame, Hub, HubTransmit, Lifecycle, OpenRequest,
+    Session, Transmit,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,7 @@ pub struct TopicClient {
     out: VecDeque<Transmit>,
     events: VecDeque<Ev>,
     connect_at: Option<Instant>,
+    dialing: bool,
     connected: bool,
     stopped: bool,
     reconnect: bool,
@@ -43,11 +44,12 @@ impl TopicClient {
     pub fn new(url: &str, topic: &str) -> Self {
         let request = ConnectRequest::new(url).with_subprotocol("topic-v1");
         TopicClient {
-            out: VecDeque::from([Transmit::Connect(request.clone())]),
+            out: VecDeque::new(),
             request,
             topics: [topic.to_owned()].into(),
             events: VecDeque::new(),
             connect_at: None,
+            dialing: false,
             connected: false,
             stopped: false,
             reconnect: true,
@@ -71,7 +73,6 @@ impl TopicClient {
     }
 
     pub fn with_request(mut self, request: ConnectRequest) -> Self {
-        self.out = VecDeque::from([Transmit::Connect(request.clone())]);
         self.request = request;
         self
     }
@@ -95,9 +96,10 @@ impl TopicClient {
     }
 
     pub fn stop(&mut self) {
-        if self.connected {
+        if self.connected || self.dialing {
             self.out.push_back(Transmit::Close(Close::normal()));
         }
+        self.dialing = false;
         self.connected = false;
         self.stopped = true;
         self.connect_at = None;
@@ -109,6 +111,7 @@ impl TopicClient {
 impl Session for TopicClient {
     type Event = Ev;
     fn handle_open(&mut self, now: Instant, subprotocol: Option<&str>) {
+        self.dialing = false;
         self.connected = true;
         self.opens += 1;
         self.next_ping = self.ping_every.map(|d| now + d);
@@ -129,6 +132,7 @@ impl Session for TopicClient {
         }
     }
     fn handle_close(&mut self, now: Instant, close: Option<Close>) {
+        self.dialing = false;
         self.connected = false;
         self.next_ping = None;
         let code = close.map(|c| c.code.0);
@@ -144,6 +148,7 @@ impl Session for TopicClient {
     fn handle_timeout(&mut self, now: Instant) {
         if self.connect_at.is_some_and(|t| t <= now) {
             self.connect_at = None;
+            self.dialing = true;
             self.out.push_back(Transmit::Connect(self.request.clone()));
         }
         if let (Some(t), Some(every)) = (self.next_ping, self.ping_every)
@@ -161,6 +166,26 @@ impl Session for TopicClient {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         [self.connect_at, self.next_ping].into_iter().flatten().min()
+    }
+}
+
+impl Lifecycle for TopicClient {
+    fn connect(&mut self, _: Instant) {
+        if !self.dialing && !self.connected {
+            self.stopped = false;
+            self.connect_at = None;
+            self.dialing = true;
+            self.out.push_back(Transmit::Connect(self.request.clone()));
+        }
+    }
+    fn disconnect(&mut self, _: Instant) {
+        self.stop();
+    }
+    fn is_open(&self) -> bool {
+        self.connected
+    }
+    fn is_stopped(&self) -> bool {
+        self.stopped || (!self.dialing && !self.connected && self.connect_at.is_none())
     }
 }
 
