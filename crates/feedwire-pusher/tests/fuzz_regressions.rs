@@ -122,14 +122,18 @@ fn a_failed_user_channel_is_no_longer_the_user_channel() {
     );
     c.handle_frame(
         now,
-        Frame::from(r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#),
+        Frame::from(
+            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
+        ),
     );
     subscribes_sent(&mut c, &mut sent);
     assert_eq!(sent, ["#server-to-user-7"]);
     // poxa's shape: an error naming no channel, pinned on the one pending subscription
     c.handle_frame(
         now,
-        Frame::from(r#"{"event":"pusher:subscription_error","data":{"type":"AuthError","error":"no","status":401}}"#),
+        Frame::from(
+            r#"{"event":"pusher:subscription_error","data":{"type":"AuthError","error":"no","status":401}}"#,
+        ),
     );
     let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
         .filter_map(|ev| match ev {
@@ -146,7 +150,10 @@ fn a_failed_user_channel_is_no_longer_the_user_channel() {
     let user_events = std::iter::from_fn(|| c.poll_event())
         .filter(|ev| matches!(ev, Event::UserEvent { .. }))
         .count();
-    assert_eq!(user_events, 0, "an event on a channel that failed is not a user event");
+    assert_eq!(
+        user_events, 0,
+        "an event on a channel that failed is not a user event"
+    );
     c.check_invariants().unwrap();
 }
 
