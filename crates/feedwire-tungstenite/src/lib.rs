@@ -62,39 +62,48 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
 //! use feedwire_core::testing::doc::EchoHub;
-//! use feedwire_core::{Close, ConnectRequest, Frame, Session, Transmit};
+//! use feedwire_core::{Close, ConnectRequest, Frame, Lifecycle, Session, Transmit};
 //! use feedwire_tungstenite::{Connection, Server};
 //! # use std::collections::VecDeque;
 //! # use std::time::Instant;
 //!
-//! // A session that connects once, says hello and stops after the first echo.
-//! struct Hello { url: String, out: VecDeque<Transmit>, events: VecDeque<String> }
+//! // A session that says hello once connected and stops after the first echo.
+//! struct Hello { url: String, out: VecDeque<Transmit>, events: VecDeque<String>, open: bool, stopped: bool }
 //! impl Session for Hello {
 //!     type Event = String;
 //!     fn handle_open(&mut self, _: Instant, _: Option<&str>) {
+//!         self.open = true;
 //!         self.out.push_back(Transmit::Send(Frame::from("hello")));
 //!     }
-//!     fn handle_frame(&mut self, _: Instant, frame: Frame) {
+//!     fn handle_frame(&mut self, now: Instant, frame: Frame) {
 //!         self.events.push_back(frame.as_str().to_owned());
-//!         self.out.push_back(Transmit::Close(Close::normal()));
+//!         self.disconnect(now);
 //!     }
-//!     fn handle_close(&mut self, _: Instant, _: Option<Close>) {}
+//!     fn handle_close(&mut self, _: Instant, _: Option<Close>) { self.open = false; self.stopped = true; }
 //!     fn handle_timeout(&mut self, _: Instant) {}
 //!     fn poll_transmit(&mut self) -> Option<Transmit> { self.out.pop_front() }
 //!     fn poll_event(&mut self) -> Option<String> { self.events.pop_front() }
 //!     fn poll_timeout(&self) -> Option<Instant> { None }
 //! }
+//! // The driver calls `connect` on its first poll and ends its stream once `is_stopped`.
+//! impl Lifecycle for Hello {
+//!     fn connect(&mut self, _: Instant) {
+//!         self.out.push_back(Transmit::Connect(ConnectRequest::new(self.url.clone())));
+//!     }
+//!     fn disconnect(&mut self, _: Instant) {
+//!         self.out.push_back(Transmit::Close(Close::normal()));
+//!         self.stopped = true;
+//!     }
+//!     fn is_open(&self) -> bool { self.open }
+//!     fn is_stopped(&self) -> bool { self.stopped }
+//! }
 //!
 //! let server = Server::bind("127.0.0.1:0", EchoHub::default()).await?;
 //! let url = format!("ws://{}/echo", server.local_addr());
-//! let session = Hello {
-//!     out: VecDeque::from([Transmit::Connect(ConnectRequest::new(url.clone()))]),
-//!     url,
-//!     events: VecDeque::new(),
-//! };
+//! let session = Hello { url, out: VecDeque::new(), events: VecDeque::new(), open: false, stopped: false };
 //! let mut conn = Connection::new(session);
 //! assert_eq!(conn.next_event().await.as_deref(), Some("hello"));
-//! assert_eq!(conn.next_event().await, None); // closed, nothing scheduled, no handle: done
+//! assert_eq!(conn.next_event().await, None); // stopped: the stream ends
 //! server.shutdown().await;
 //! # Ok(())
 //! # }
