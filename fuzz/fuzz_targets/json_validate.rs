@@ -6,7 +6,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let ours = feedwire_core::validate_raw_value(text).map(RawValue::get);
+    let ours = feedwire_core::json::validate_raw_value(text).map(RawValue::get);
     let theirs = serde_json::from_str::<&RawValue>(text).map(RawValue::get);
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => assert!(a == b && a.as_ptr() == b.as_ptr(), "{text:?}: {a:?} vs {b:?}"),

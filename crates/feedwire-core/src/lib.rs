@@ -76,8 +76,9 @@ pub use session::{ConnId, Hub, Session};
 pub use transmit::{ConnectRequest, HubTransmit, OpenRequest, Transmit};
 pub use unix::UnixAnchor;
 
-// The old root paths of the JSON toolbox, kept while the protocol crates move to `json::`.
-#[doc(hidden)]
-pub use json::{borrowed_raw_value, scan_json_string, scan_json_value, validate_raw_value};
-
 pub use bytes::Bytes;
+
+/// The crate README's examples, compiled and run as doctests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

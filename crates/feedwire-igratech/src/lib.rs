@@ -79,3 +79,8 @@ pub use client::{Client, CommandError, Config, Event};
 pub use codec::{ClientMessage, DecodeError, ServerMessage};
 pub use feedwire_core::Lifecycle;
 pub use server::{Hub, HubConfig, HubError, HubEvent};
+
+/// The crate README's examples, compiled and run as doctests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

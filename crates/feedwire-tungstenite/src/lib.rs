@@ -161,3 +161,8 @@ pub use rustls;
 /// tungstenite, re-exported for its [`WebSocketConfig`](tungstenite::protocol::WebSocketConfig) and
 /// [`Message`](tungstenite::Message) types.
 pub use tungstenite;
+
+/// The crate README's examples, compiled and run as doctests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -21,7 +21,7 @@ use crate::frame::{Frame, is_subslice};
 ///
 /// ```
 /// let text = r#"{"a":[1,2]}"#;
-/// let raw = feedwire_core::borrowed_raw_value(text).unwrap();
+/// let raw = feedwire_core::json::borrowed_raw_value(text).unwrap();
 /// assert_eq!(raw.get().as_ptr(), text.as_ptr()); // borrowed, not copied
 /// ```
 pub fn borrowed_raw_value(text: &str) -> Option<&RawValue> {

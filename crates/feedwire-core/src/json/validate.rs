@@ -30,9 +30,9 @@ pub struct JsonSyntaxError {
 /// (`cargo bench -p feedwire-benches --bench doshii`).
 ///
 /// ```
-/// let raw = feedwire_core::validate_raw_value(r#" {"id":"1234","n":[1,2.5e3,null]} "#).unwrap();
+/// let raw = feedwire_core::json::validate_raw_value(r#" {"id":"1234","n":[1,2.5e3,null]} "#).unwrap();
 /// assert_eq!(raw.get(), r#"{"id":"1234","n":[1,2.5e3,null]}"#);
-/// let err = feedwire_core::validate_raw_value(r#"{"id":01}"#).unwrap_err();
+/// let err = feedwire_core::json::validate_raw_value(r#"{"id":01}"#).unwrap_err();
 /// assert_eq!(err.at, 7);
 /// ```
 pub fn validate_raw_value(text: &str) -> Result<&RawValue, JsonSyntaxError> {
@@ -293,10 +293,10 @@ fn validate(b: &[u8]) -> Result<(usize, usize), JsonSyntaxError> {
 ///
 /// ```
 /// let text = r#"{"a":[1,"x"],"b":2}"#;
-/// assert_eq!(feedwire_core::scan_json_value(text, 5, usize::MAX), Ok((5, 12)));
+/// assert_eq!(feedwire_core::json::scan_json_value(text, 5, usize::MAX), Ok((5, 12)));
 /// assert_eq!(&text[5..12], r#"[1,"x"]"#);
-/// assert!(feedwire_core::scan_json_value(text, 4, usize::MAX).is_err()); // ':' starts no value
-/// assert!(feedwire_core::scan_json_value(text, 0, 1).is_err()); // two levels deep
+/// assert!(feedwire_core::json::scan_json_value(text, 4, usize::MAX).is_err()); // ':' starts no value
+/// assert!(feedwire_core::json::scan_json_value(text, 0, 1).is_err()); // two levels deep
 /// ```
 pub fn scan_json_value(text: &str, from: usize, max_depth: usize) -> Result<(usize, usize), JsonSyntaxError> {
     scan(text.as_bytes(), from, max_depth)
@@ -307,8 +307,8 @@ pub fn scan_json_value(text: &str, from: usize, max_depth: usize) -> Result<(usi
 ///
 /// ```
 /// let text = r#"["a\"b", 1]"#;
-/// assert_eq!(feedwire_core::scan_json_string(text, 1), Ok(7));
-/// assert!(feedwire_core::scan_json_string(text, 0).is_err()); // not at a quote
+/// assert_eq!(feedwire_core::json::scan_json_string(text, 1), Ok(7));
+/// assert!(feedwire_core::json::scan_json_string(text, 0).is_err()); // not at a quote
 /// ```
 pub fn scan_json_string(text: &str, from: usize) -> Result<usize, JsonSyntaxError> {
     let mut c = Cursor {
