@@ -9,7 +9,8 @@ exclude=(--exclude feedwire-benches --exclude feedwire-interop)
 cargo package --workspace "${exclude[@]}" --no-verify
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# FEEDWIRE_KEEP_PACKAGES=1 keeps the scratch workspace (its path is printed) to rerun a failing test in it
+if [ -z "${FEEDWIRE_KEEP_PACKAGES:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "scratch workspace: $work"; fi
 members=()
 patches=""
 for crate in target/package/*.crate; do
