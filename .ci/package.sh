@@ -8,9 +8,13 @@ cd "$(dirname "$0")/.."
 exclude=(--exclude feedwire-benches --exclude feedwire-interop)
 cargo package --workspace "${exclude[@]}" --no-verify
 
-work=$(mktemp -d)
-# FEEDWIRE_KEEP_PACKAGES=1 keeps the scratch workspace (its path is printed) to rerun a failing test in it
-if [ -z "${FEEDWIRE_KEEP_PACKAGES:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "scratch workspace: $work"; fi
+# One fixed place: test binaries bake in their crate's path (env!("CARGO_MANIFEST_DIR")), and cargo would
+# take them as fresh in a new directory with the same files, so a second run must unpack where the first did.
+work="$PWD/target/package-check"
+rm -rf "$work"
+mkdir -p "$work"
+# FEEDWIRE_KEEP_PACKAGES=1 keeps the scratch workspace to rerun a failing test in it
+[ -n "${FEEDWIRE_KEEP_PACKAGES:-}" ] || trap 'rm -rf "$work"' EXIT
 members=()
 patches=""
 for crate in target/package/*.crate; do
@@ -35,7 +39,7 @@ cat "$work/Cargo.toml"
 cp Cargo.lock "$work/Cargo.lock"
 (
   cd "$work"
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OLDPWD/target}/packaged"
+  export CARGO_TARGET_DIR="$OLDPWD/target/packaged"
   cargo test --workspace --all-features --no-fail-fast
 )
 echo "package check: every published crate builds and passes its shipped tests from its .crate"
