@@ -10,6 +10,9 @@ use feedwire_tungstenite::rustls::{self, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How long the CLI waits for an answer from an auth endpoint.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The TLS client settings for `https://` endpoints (and, with `--ca-file`, `wss://`): the webpki roots,
 /// plus every certificate in the PEM file `ca_file` (a private CA).
 pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
@@ -74,7 +77,7 @@ pub async fn post_form(
         };
         parse_response(&raw)
     };
-    tokio::time::timeout(crate::pusher::AUTH_TIMEOUT, fut)
+    tokio::time::timeout(TIMEOUT, fut)
         .await
         .map_err(|_| format!("{url}: no answer in time"))?
 }
@@ -114,9 +117,17 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, req: &str) -> Re
     }
 }
 
+/// The first index of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Status and body of a raw HTTP/1.1 answer. The body is de-chunked as bytes and only then read as UTF-8
+/// (lossily): a chunk boundary may fall inside a character.
 fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
+    let sep = find(raw, b"\r\n\r\n").ok_or("malformed HTTP response")?;
+    let head = String::from_utf8_lossy(&raw[..sep]);
+    let body = &raw[sep + 4..];
     let status = head
         .split_whitespace()
         .nth(1)
@@ -126,21 +137,24 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
-    Ok((status, body))
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
+/// The chunks' content, up to the last chunk or the first malformed size line.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = find(body, b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol]).unwrap_or("");
         let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {
             break;
         };
+        let rest = &body[eol + 2..];
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+        out.extend_from_slice(&rest[..n]);
+        body = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
 }
@@ -159,6 +173,45 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
         assert_eq!(parse_response(chunked).unwrap(), (200, "{\"a\":1}".into()));
         assert!(parse_response(b"garbage").is_err());
+    }
+
+    /// The answer that crashed `listen pusher --auth-endpoint` (issue 17): a chunk boundary inside a UTF-8
+    /// character. Every split point of a body with one-, two-, three- and four-byte characters decodes whole.
+    #[test]
+    fn a_chunk_boundary_inside_a_character_decodes_whole() {
+        let body = r#"{"auth":"k:s","channel_data":"{\"user_info\":{\"name\":\"Zoë 日本 🎉\"}}"}"#.as_bytes();
+        for at in 0..=body.len() {
+            let (a, b) = body.split_at(at);
+            let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for part in [a, b].into_iter().filter(|p| !p.is_empty()) {
+                raw.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                raw.extend_from_slice(part);
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+            let (status, text) = parse_response(&raw).unwrap();
+            assert_eq!((status, text.as_bytes()), (200, body), "split at {at}");
+        }
+    }
+
+    /// No answer makes the parser panic: every prefix of a chunked answer, and every one-byte corruption of it
+    /// (lying sizes, bytes that are not UTF-8, a missing separator).
+    #[test]
+    fn truncated_and_corrupted_answers_never_panic() {
+        let raw =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"é\"\r\n6\r\n:🎉}\r\n0\r\n\r\n"
+                .as_bytes();
+        for end in 0..=raw.len() {
+            let _ = parse_response(&raw[..end]);
+        }
+        for at in 0..raw.len() {
+            for byte in [0u8, b'\r', b'\n', b'f', b'0', b'9', 0x80, 0xf0, 0xff] {
+                let mut bad = raw.to_vec();
+                bad[at] = byte;
+                let _ = parse_response(&bad);
+            }
+        }
+        assert_eq!(parse_response(raw).unwrap(), (200, "{\"é\":🎉}".to_owned()));
     }
 
     #[test]

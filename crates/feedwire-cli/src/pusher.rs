@@ -1,7 +1,5 @@
 //! `feedwire <command> pusher`.
 
-use std::time::Duration;
-
 use feedwire_core::{Frame, RawJson, Secret, StringOrJson};
 use feedwire_pusher::auth;
 use feedwire_pusher::client::{ChannelAuth, Client, Config, DisconnectReason, Event, StopReason};
@@ -311,9 +309,6 @@ pub fn client(
 
 /// The default local app (soketi's).
 pub const LOCAL_APP: (&str, &str, &str) = ("app-id", "app-key", "app-secret");
-
-/// How long the CLI waits for a reply from an auth endpoint.
-pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One hub event as an output line (for `serve pusher`).
 pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
