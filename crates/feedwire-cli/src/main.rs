@@ -75,10 +75,52 @@ enum ListenProtocol {
     Igratech(IgratechListen),
 }
 
+/// `--host`: a host name or address, refused with what to type instead when it is a URL or carries a port.
+fn host_name(s: &str) -> Result<String, String> {
+    if let Some((scheme, rest)) = s.split_once("://") {
+        let tls = if matches!(scheme, "ws" | "http") {
+            " --no-tls"
+        } else {
+            ""
+        };
+        let (host, port) = rest
+            .split('/')
+            .next()
+            .map_or((rest, None), |a| match a.rsplit_once(':') {
+                Some((h, p)) if p.parse::<u16>().is_ok() => (h, Some(p)),
+                _ => (a, None),
+            });
+        let port = port.map(|p| format!(" --port {p}")).unwrap_or_default();
+        return Err(format!("a host name, not a URL: try --host {host}{port}{tls}"));
+    }
+    if s.is_empty() || s.contains('/') {
+        return Err("a host name such as notifier.bitskins.com".to_owned());
+    }
+    if let Some((host, port)) = s.rsplit_once(':')
+        && !host.contains(':')
+        && port.parse::<u16>().is_ok()
+    {
+        return Err(format!(
+            "the port goes in --port: try --host {host} --port {port}"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// `--url` of a WebSocket endpoint: ws:// or wss://, refused with the matching ws scheme for http(s)://.
+fn ws_url(s: &str) -> Result<String, String> {
+    match s.split_once("://") {
+        Some(("ws" | "wss", rest)) if !rest.is_empty() => Ok(s.to_owned()),
+        Some(("http", rest)) => Err(format!("a WebSocket URL: try ws://{rest}")),
+        Some(("https", rest)) => Err(format!("a WebSocket URL: try wss://{rest}")),
+        _ => Err("a WebSocket URL starting with ws:// or wss://".to_owned()),
+    }
+}
+
 #[derive(Args)]
 struct CableListen {
     /// The cable URL (metasmoke: wss://metasmoke.erwaysoftware.com/cable).
-    #[arg(long)]
+    #[arg(long, value_parser = ws_url)]
     url: String,
     /// The channel class (ApiChannel, ChatChannel ...).
     #[arg(long)]
@@ -128,7 +170,7 @@ struct DoshiiListen {
 #[derive(Args)]
 struct IgratechListen {
     /// The feed URL.
-    #[arg(long, default_value = "ws://ws.igratech.webspark.dev/wspublic")]
+    #[arg(long, default_value = "ws://ws.igratech.webspark.dev/wspublic", value_parser = ws_url)]
     url: String,
     /// The session token, if the feed wants one.
     #[arg(long, env = "IGRATECH_TOKEN", hide_env_values = true)]
@@ -149,8 +191,8 @@ struct PusherListen {
     /// A hosted Pusher cluster (ws-CLUSTER.pusher.com).
     #[arg(long, conflicts_with = "host")]
     cluster: Option<String>,
-    /// A custom host (BitSkins: notifier.bitskins.com).
-    #[arg(long)]
+    /// A custom host (BitSkins: notifier.bitskins.com), without scheme or path; the port goes in --port.
+    #[arg(long, value_parser = host_name)]
     host: Option<String>,
     /// The port (default 443 with TLS, 80 without).
     #[arg(long)]
@@ -171,8 +213,10 @@ struct PusherListen {
     /// servers); the public web roots stay trusted.
     #[arg(long)]
     ca_file: Option<std::path::PathBuf>,
-    /// Sign private/presence channels locally with the app secret (local testing only).
-    #[arg(long, env = "PUSHER_APP_SECRET", hide_env_values = true)]
+    /// Sign private/presence channels locally with the app secret (local testing only). Unlike `serve`,
+    /// `listen` reads no PUSHER_APP_SECRET from the environment: exported for a server, it would silently
+    /// turn a listener into a signer.
+    #[arg(long)]
     secret: Option<String>,
     /// The presence user id used with --secret.
     #[arg(long, default_value = "feedwire-cli")]
@@ -195,21 +239,35 @@ enum ServeProtocol {
     Pusher(PusherServe),
     /// A local ActionCable server on /cable: confirms every subscription, streams it from its channel name,
     /// rejects `Reject*` channels; publish `{"stream":"ChatChannel","message":..}` lines.
-    Actioncable(SimpleServe),
+    Actioncable(CableServe),
     /// A mock Doshii; publish `{"client_id":..,"event":"order_created","data":..}` lines.
-    Doshii(SimpleServe),
+    Doshii(DoshiiServe),
     /// A mock Igratech feed; publish `{"event":"bet","data":..}` lines.
-    Igratech(SimpleServe),
+    Igratech(IgratechServe),
 }
 
 #[derive(Args)]
-struct SimpleServe {
-    /// Where to listen (ActionCable's default is 127.0.0.1:28080).
-    #[arg(long)]
-    addr: Option<SocketAddr>,
-    /// ActionCable: echo every `perform` to the channel's stream.
+struct CableServe {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:28080")]
+    addr: SocketAddr,
+    /// Echo every `perform` to the channel's stream.
     #[arg(long)]
     echo: bool,
+}
+
+#[derive(Args)]
+struct DoshiiServe {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    addr: SocketAddr,
+}
+
+#[derive(Args)]
+struct IgratechServe {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    addr: SocketAddr,
 }
 
 #[derive(Args)]
@@ -550,9 +608,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
         }
         ServeProtocol::Actioncable(a) => {
-            let addr = a
-                .addr
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 28080)));
+            let addr = a.addr;
             let hub = feedwire_actioncable::server::Hub::new(
                 feedwire_actioncable::server::HubConfig::default()
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
@@ -567,7 +623,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             .await
         }
         ServeProtocol::Doshii(a) => {
-            let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000)));
+            let addr = a.addr;
             serve_loop(
                 out,
                 bind(
@@ -583,7 +639,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             .await
         }
         ServeProtocol::Igratech(a) => {
-            let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9100)));
+            let addr = a.addr;
             let hub = feedwire_igratech::server::Hub::new(feedwire_igratech::server::HubConfig::default());
             serve_loop(
                 out,

@@ -328,3 +328,100 @@ fn an_https_endpoint_with_an_untrusted_certificate_is_refused_clearly() {
         .expect("an auth error on stderr");
     assert!(line.contains("TLS") && line.contains("certificate"), "{line}");
 }
+
+/// Input that cannot work is refused before dialing (exit 2), with what to type instead (issue 17).
+#[test]
+fn inputs_that_cannot_work_are_refused_with_what_to_type_instead() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "listen",
+                "pusher",
+                "--key",
+                "k",
+                "--channel",
+                "c",
+                "--host",
+                "ws://127.0.0.1:6001",
+            ],
+            "a host name, not a URL: try --host 127.0.0.1 --port 6001 --no-tls",
+        ),
+        (
+            &[
+                "listen",
+                "pusher",
+                "--key",
+                "k",
+                "--channel",
+                "c",
+                "--host",
+                "127.0.0.1:6001",
+            ],
+            "the port goes in --port: try --host 127.0.0.1 --port 6001",
+        ),
+        (
+            &[
+                "listen",
+                "actioncable",
+                "--channel",
+                "X",
+                "--url",
+                "http://localhost:3000/cable",
+            ],
+            "a WebSocket URL: try ws://localhost:3000/cable",
+        ),
+        (
+            &["listen", "igratech", "--url", "https://feed.example/wspublic"],
+            "a WebSocket URL: try wss://feed.example/wspublic",
+        ),
+        (&["serve", "doshii", "--echo"], "unexpected argument '--echo'"),
+    ];
+    for (args, message) in cases {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing dialled, nothing printed"
+        );
+    }
+}
+
+/// `PUSHER_APP_SECRET` belongs to `serve`: exported, it does not make `listen --auth-endpoint` conflict with
+/// a `--secret` the user never typed (issue 17).
+#[test]
+fn listen_reads_no_server_secret_from_the_environment() {
+    let mut child = Command::new(BIN)
+        .args([
+            "listen",
+            "pusher",
+            "--key",
+            "k",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--no-tls",
+        ])
+        .args([
+            "--channel",
+            "private-a",
+            "--auth-endpoint",
+            "http://127.0.0.1:1/auth",
+        ])
+        .env("PUSHER_APP_SECRET", "app-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("cannot be used with"), "{stderr}");
+    assert!(
+        stderr.contains("connecting to ws://127.0.0.1:1/app/k"),
+        "{stderr}"
+    );
+}
