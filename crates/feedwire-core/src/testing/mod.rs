@@ -556,6 +556,7 @@ pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
     out
 }
 
+pub mod bad_input;
 pub mod replay;
 
 #[doc(hidden)]
