@@ -1,6 +1,8 @@
 //! Runs the fuzzing entry points (and their invariants) over every testdata frame and thousands of generated
 //! inputs, so `cargo test` exercises what the fuzzers do.
 
+mod common;
+
 use feedwire_actioncable::fuzzing;
 use proptest::prelude::*;
 
@@ -65,26 +67,13 @@ fn n_of(text: &str) -> Option<u64> {
 #[test]
 fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
     use feedwire_actioncable::client::{Client, CommandError, Config, Event};
-    use feedwire_actioncable::identifier::Identifier;
     use feedwire_core::{Frame, Limits, Session, Transmit};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let now = std::time::Instant::now();
-    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(16)));
-    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
+    let (mut c, room) = common::in_room(
         now,
-        Frame::from(
-            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
-        ),
+        Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(16)),
     );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    assert!(c.is_confirmed(&room));
     let msg = |n: u64| {
         Frame::from(format!(
             r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{{"n":{n}}}}}"#
@@ -141,25 +130,14 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
 /// With the application polling after every frame, every broadcast is delivered exactly once, in order.
 #[test]
 fn every_broadcast_is_delivered_exactly_once() {
-    use feedwire_actioncable::client::{Client, Config, Event};
-    use feedwire_actioncable::identifier::Identifier;
+    use feedwire_actioncable::client::{Config, Event};
     use feedwire_core::{Frame, Limits, Session};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let now = std::time::Instant::now();
-    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(4)));
-    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
+    let (mut c, _) = common::in_room(
         now,
-        Frame::from(
-            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
-        ),
+        Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(4)),
     );
-    while c.poll_event().is_some() {}
     let mut all = Vec::new();
     for n in 0..3000u64 {
         c.handle_frame(

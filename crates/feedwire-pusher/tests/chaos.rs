@@ -1,6 +1,8 @@
 //! Chaos: the fuzzing entry points (decoder and session invariants) over every testdata frame and over
 //! thousands of proptest-generated inputs, so the fuzz invariants run in `cargo test`.
 
+mod common;
+
 use feedwire_pusher::fuzzing;
 use proptest::prelude::*;
 
@@ -78,29 +80,10 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     use feedwire_pusher::client::{Client, Config, Event};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let now = std::time::Instant::now();
-    let mut c = Client::new(
-        Config::new("key")
-            .with_host("127.0.0.1")
-            .with_limits(Limits::default().with_max_queued(16)),
-    );
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#,
-        ),
-    );
-    c.subscribe("inventory_changes").unwrap();
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
+    let config = Config::new("key")
+        .with_host("127.0.0.1")
+        .with_limits(Limits::default().with_max_queued(16));
+    let mut c = common::subscribed(now, config, "inventory_changes");
     let event = |n: u64| {
         Frame::from(format!(
             r#"{{"event":"listed","channel":"inventory_changes","data":"{{\"n\":{n}}}"}}"#

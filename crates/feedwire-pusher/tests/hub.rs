@@ -1,6 +1,9 @@
 //! The Pusher hub on its own: every handshake and rejection path, frame by frame and close code by close code.
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
+mod common;
+
+use common::req;
 use std::time::{Duration, Instant};
 
 use feedwire_core::{Close, CloseCode, ConnId, Frame, Hub as _, HubTransmit, OpenRequest, RawJson, Secret};
@@ -623,19 +626,7 @@ fn publish_to_ten_thousand_shares_one_buffer() {
 
 #[test]
 fn rest_triggers_reach_subscribers_and_read_endpoints_answer() {
-    #[derive(serde::Deserialize)]
-    struct V {
-        now_unix: u64,
-        requests: Vec<R>,
-    }
-    #[derive(serde::Deserialize)]
-    struct R {
-        method: String,
-        path: String,
-        query: String,
-        body: String,
-    }
-    let v: V = serde_json::from_str(include_str!("../testdata/rest/sdk-requests.json")).unwrap();
+    let v = common::vectors();
     let mut h = H::new(HubConfig::default());
     let s1 = h.connect(1);
     h.send(
@@ -644,14 +635,6 @@ fn rest_triggers_reach_subscribers_and_read_endpoints_answer() {
     );
     presence_subscribe(&mut h, 1, &s1, "presence-room", r#"{"user_id":"7"}"#);
     h.drain();
-    fn req(r: &R) -> feedwire_pusher::rest::RestRequest<'_> {
-        feedwire_pusher::rest::RestRequest {
-            method: &r.method,
-            path: &r.path,
-            query: &r.query,
-            body: r.body.as_bytes(),
-        }
-    }
     let resp = h.hub.handle_rest(&req(&v.requests[0]), v.now_unix);
     assert_eq!((resp.status, resp.body.as_str()), (200, "{}"));
     assert_eq!(
