@@ -557,6 +557,7 @@ pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
 }
 
 pub mod bad_input;
+pub mod chaos;
 pub mod replay;
 
 #[doc(hidden)]
