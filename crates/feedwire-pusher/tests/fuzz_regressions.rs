@@ -7,6 +7,26 @@ use feedwire_core::{Frame, Session, Transmit};
 use feedwire_pusher::client::{Client, Config};
 use feedwire_pusher::codec::ClientMessage;
 
+/// The server's handshake (activity timeout 30 s).
+const ESTABLISHED: &str =
+    r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#;
+
+/// The server's answer to a sign-in as user 7.
+const SIGNIN_SUCCESS: &str =
+    r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#;
+
+/// A client whose connection just opened (no handshake yet), the time, and the channels it sent subscribes
+/// for so far.
+fn opened() -> (Client, Instant, Vec<String>) {
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
+    c.connect(now);
+    let mut sent = Vec::new();
+    subscribes_sent(&mut c, &mut sent);
+    c.handle_open(now, None);
+    (c, now, sent)
+}
+
 fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
     while let Some(t) = c.poll_transmit() {
         if let Transmit::Send(f) = t
@@ -24,24 +44,9 @@ fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
 /// established answers nothing of ours and is surfaced as `Event::Unknown`.
 #[test]
 fn early_signin_success_does_not_double_subscribe_the_user_channel() {
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
-        ),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
+    c.handle_frame(now, Frame::from(ESTABLISHED));
     subscribes_sent(&mut c, &mut sent);
     let n = sent.iter().filter(|s| *s == "#server-to-user-7").count();
     assert!(n <= 1, "{n} subscribes in flight for #server-to-user-7: {sent:?}");
@@ -57,21 +62,9 @@ fn early_signin_success_does_not_double_subscribe_the_user_channel() {
 #[test]
 fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one() {
     use feedwire_pusher::client::Event;
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
-    let signin_success =
-        r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#;
-    c.handle_frame(now, Frame::from(signin_success));
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(ESTABLISHED));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
     subscribes_sent(&mut c, &mut sent);
     assert_eq!(sent, ["#server-to-user-7"]);
     c.handle_frame(
@@ -90,7 +83,7 @@ fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one(
         !failed.contains(&Some("#server-to-user-7".to_owned())),
         "the error named inventory_changes, not the user channel: {failed:?}"
     );
-    c.handle_frame(now, Frame::from(signin_success));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
     subscribes_sent(&mut c, &mut sent);
     assert_eq!(
         sent,
@@ -108,24 +101,9 @@ fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one(
 #[test]
 fn a_failed_user_channel_is_no_longer_the_user_channel() {
     use feedwire_pusher::client::Event;
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
-        ),
-    );
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(ESTABLISHED));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
     subscribes_sent(&mut c, &mut sent);
     assert_eq!(sent, ["#server-to-user-7"]);
     // poxa's shape: an error naming no channel, pinned on the one pending subscription

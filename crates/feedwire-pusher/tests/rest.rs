@@ -210,6 +210,17 @@ fn md5_of(b: &[u8]) -> md5::digest::Output<md5::Md5> {
 #[test]
 fn bad_bodies_are_400_or_413_with_a_reason() {
     let api = RestApi::new("app-id", "app-key", "app-secret");
+    // a POST of `body` to `path`, signed at 1000 and verified then
+    let post = |path: &str, body: &str| {
+        let (query, body) = signed("app-secret", "POST", path, body, 1000);
+        let req = RestRequest {
+            method: "POST",
+            path,
+            query: &query,
+            body: body.as_bytes(),
+        };
+        api.authenticate(&req, 1000)
+    };
     let cases: &[(&str, u16, &str)] = &[
         ("not json", 400, "invalid event body"),
         (r#"{"name":"e","data":"x"}"#, 400, "`channels` is missing"),
@@ -237,18 +248,7 @@ fn bad_bodies_are_400_or_413_with_a_reason() {
         ),
     ];
     for (body, status, reason) in cases {
-        let (q, b) = signed("app-secret", "POST", "/apps/app-id/events", body, 1000);
-        let e = api
-            .authenticate(
-                &RestRequest {
-                    method: "POST",
-                    path: "/apps/app-id/events",
-                    query: &q,
-                    body: b.as_bytes(),
-                },
-                1000,
-            )
-            .unwrap_err();
+        let e = post("/apps/app-id/events", body).unwrap_err();
         assert_eq!(e.status(), *status, "{body}: {e}");
         assert!(e.to_string().contains(reason), "{body}: {e}");
         assert!(
@@ -261,55 +261,20 @@ fn bad_bodies_are_400_or_413_with_a_reason() {
         r#"{{"name":"e","data":"{}","channels":["a"]}}"#,
         "x".repeat(10 * 1024)
     );
-    let (q, b) = signed("app-secret", "POST", "/apps/app-id/events", &big, 1000);
-    let e = api
-        .authenticate(
-            &RestRequest {
-                method: "POST",
-                path: "/apps/app-id/events",
-                query: &q,
-                body: b.as_bytes(),
-            },
-            1000,
-        )
-        .unwrap_err();
+    let e = post("/apps/app-id/events", &big).unwrap_err();
     assert_eq!(e.status(), 413);
     let many: Vec<String> = (0..11)
         .map(|i| format!(r#"{{"name":"e","data":"x","channel":"c{i}"}}"#))
         .collect();
     let body = format!(r#"{{"batch":[{}]}}"#, many.join(","));
-    let (q, b) = signed("app-secret", "POST", "/apps/app-id/batch_events", &body, 1000);
-    let e = api
-        .authenticate(
-            &RestRequest {
-                method: "POST",
-                path: "/apps/app-id/batch_events",
-                query: &q,
-                body: b.as_bytes(),
-            },
-            1000,
-        )
-        .unwrap_err();
+    let e = post("/apps/app-id/batch_events", &body).unwrap_err();
     assert!(e.to_string().contains("1 to 10 events"), "{e}");
     // send-to-user channels are allowed; a single `channel` works too
-    let (q, b) = signed(
-        "app-secret",
-        "POST",
+    let ok = post(
         "/apps/app-id/events",
         r##"{"name":"e","data":"{}","channel":"#server-to-user-42"}"##,
-        1000,
-    );
-    let ok = api
-        .authenticate(
-            &RestRequest {
-                method: "POST",
-                path: "/apps/app-id/events",
-                query: &q,
-                body: b.as_bytes(),
-            },
-            1000,
-        )
-        .unwrap();
+    )
+    .unwrap();
     assert!(matches!(ok, RestCall::Trigger(ref e) if e[0].channels == ["#server-to-user-42"]));
     // unknown routes
     for path in [
