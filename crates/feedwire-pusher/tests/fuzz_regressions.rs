@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use feedwire_core::{Frame, Session, Transmit};
-use feedwire_pusher::client::{Client, Config};
+use feedwire_pusher::client::{Client, Config, Event};
 use feedwire_pusher::codec::ClientMessage;
 
 /// The server's handshake (activity timeout 30 s).
@@ -25,6 +25,27 @@ fn opened() -> (Client, Instant, Vec<String>) {
     subscribes_sent(&mut c, &mut sent);
     c.handle_open(now, None);
     (c, now, sent)
+}
+
+/// A connected client signed in as user 7, which sent the subscribe for its user channel; the time, and the
+/// channels it sent subscribes for.
+fn signed_in() -> (Client, Instant, Vec<String>) {
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(ESTABLISHED));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
+    subscribes_sent(&mut c, &mut sent);
+    assert_eq!(sent, ["#server-to-user-7"]);
+    (c, now, sent)
+}
+
+/// The channels of the `SubscriptionFailed` events `c` reports now.
+fn failed_channels(c: &mut Client) -> Vec<Option<String>> {
+    std::iter::from_fn(|| c.poll_event())
+        .filter_map(|ev| match ev {
+            Event::SubscriptionFailed { channel, .. } => Some(channel),
+            _ => None,
+        })
+        .collect()
 }
 
 fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
@@ -61,24 +82,14 @@ fn early_signin_success_does_not_double_subscribe_the_user_channel() {
 /// the error names no channel; a named channel that is not ours drops nothing.
 #[test]
 fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one() {
-    use feedwire_pusher::client::Event;
-    let (mut c, now, mut sent) = opened();
-    c.handle_frame(now, Frame::from(ESTABLISHED));
-    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
-    subscribes_sent(&mut c, &mut sent);
-    assert_eq!(sent, ["#server-to-user-7"]);
+    let (mut c, now, mut sent) = signed_in();
     c.handle_frame(
         now,
         Frame::from(
             r#"{"event":"pusher:subscription_error","channel":"inventory_changes","data":{"type":"AuthError","error":"no","status":401}}"#,
         ),
     );
-    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
-        .filter_map(|ev| match ev {
-            Event::SubscriptionFailed { channel, .. } => Some(channel),
-            _ => None,
-        })
-        .collect();
+    let failed = failed_channels(&mut c);
     assert!(
         !failed.contains(&Some("#server-to-user-7".to_owned())),
         "the error named inventory_changes, not the user channel: {failed:?}"
@@ -100,12 +111,7 @@ fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one(
 /// other's.
 #[test]
 fn a_failed_user_channel_is_no_longer_the_user_channel() {
-    use feedwire_pusher::client::Event;
-    let (mut c, now, mut sent) = opened();
-    c.handle_frame(now, Frame::from(ESTABLISHED));
-    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
-    subscribes_sent(&mut c, &mut sent);
-    assert_eq!(sent, ["#server-to-user-7"]);
+    let (mut c, now, _) = signed_in();
     // poxa's shape: an error naming no channel, pinned on the one pending subscription
     c.handle_frame(
         now,
@@ -113,12 +119,7 @@ fn a_failed_user_channel_is_no_longer_the_user_channel() {
             r#"{"event":"pusher:subscription_error","data":{"type":"AuthError","error":"no","status":401}}"#,
         ),
     );
-    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
-        .filter_map(|ev| match ev {
-            Event::SubscriptionFailed { channel, .. } => Some(channel),
-            _ => None,
-        })
-        .collect();
+    let failed = failed_channels(&mut c);
     assert_eq!(failed, [Some("#server-to-user-7".to_owned())]);
     c.check_invariants().unwrap();
     c.handle_frame(
