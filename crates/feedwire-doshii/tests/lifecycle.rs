@@ -22,6 +22,15 @@ fn client(t0: Instant) -> Client {
     )
 }
 
+/// A client whose connection opened at `t0`, its dial drained.
+fn opened(t0: Instant) -> Client {
+    let mut c = client(t0);
+    c.connect(t0);
+    let _ = transmits(&mut c);
+    c.handle_open(t0, None);
+    c
+}
+
 fn transmits(c: &mut Client) -> Vec<Transmit> {
     std::iter::from_fn(|| c.poll_transmit()).collect()
 }
@@ -111,10 +120,7 @@ fn disconnect_closes_what_is_up_or_dialled_and_withdraws_what_is_not() {
 #[test]
 fn connect_restarts_a_stopped_session_with_the_backoff_reset_and_the_window_it_missed() {
     let t0 = Instant::now();
-    let mut c = client(t0);
-    c.connect(t0);
-    let _ = transmits(&mut c);
-    c.handle_open(t0, None);
+    let mut c = opened(t0);
     c.handle_frame(t0, Frame::from(r#"{"emit":["order_updated",{"id":"1"}]}"#));
     // two failed dials grow the backoff
     let mut now = t0 + Duration::from_secs(5);
@@ -160,10 +166,7 @@ fn connect_restarts_a_stopped_session_with_the_backoff_reset_and_the_window_it_m
 #[test]
 fn a_malformed_frame_keeps_at_most_256_bytes_cut_at_a_character() {
     let t0 = Instant::now();
-    let mut c = client(t0);
-    c.connect(t0);
-    let _ = transmits(&mut c);
-    c.handle_open(t0, None);
+    let mut c = opened(t0);
     let _ = events(&mut c);
     let text = format!("x{}", "é".repeat(200)); // 401 bytes, not JSON; byte 256 is inside an 'é'
     c.handle_frame(t0, Frame::from(text.clone()));
