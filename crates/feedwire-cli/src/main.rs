@@ -383,11 +383,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
             let mut conn = Connection::with_config(client, config);
             let mut messages = 0u64;
             loop {
-                let ev = tokio::select! {
-                    ev = conn.next_event() => ev,
-                    _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
-                };
-                let Some(ev) = ev else {
+                let Some(ev) = next_or_interrupted(out, &mut conn).await else {
                     return Ok(ExitCode::SUCCESS);
                 };
                 if let feedwire_pusher::client::Event::AuthRequired { socket_id, channel } = &ev {
@@ -495,6 +491,20 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
     }
 }
 
+/// The connection's next event; `None` when the session ended, or on Ctrl-C (said on stderr).
+async fn next_or_interrupted<S>(out: &Out, conn: &mut Connection<S>) -> Option<S::Event>
+where
+    S: feedwire_core::Lifecycle + Send + 'static,
+{
+    tokio::select! {
+        ev = conn.next_event() => ev,
+        _ = tokio::signal::ctrl_c() => {
+            out.status("interrupted");
+            None
+        }
+    }
+}
+
 /// The listen loop shared by the protocols without auth round trips.
 async fn run_listen<S>(
     out: &Out,
@@ -509,11 +519,7 @@ where
 {
     let mut messages = 0u64;
     loop {
-        let ev = tokio::select! {
-            ev = conn.next_event() => ev,
-            _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
-        };
-        let Some(ev) = ev else {
+        let Some(ev) = next_or_interrupted(out, &mut conn).await else {
             return Ok(ExitCode::SUCCESS);
         };
         out.line(line(&ev));
