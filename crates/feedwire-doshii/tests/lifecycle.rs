@@ -71,17 +71,21 @@ fn new_never_dials_and_connect_is_a_no_op_unless_stopped() {
 #[test]
 fn disconnect_closes_what_is_up_or_dialled_and_withdraws_what_is_not() {
     let t0 = Instant::now();
+    // nothing sent, and only `Stopped` reported
+    let disconnect_with_nothing_to_close = |c: &mut Client| {
+        c.disconnect(t0);
+        assert_eq!(transmits(c), vec![]);
+        assert_eq!(
+            events(c),
+            vec![Event::Stopped {
+                reason: StopReason::Requested
+            }]
+        );
+    };
     // a dial the driver has not taken: withdrawn, nothing to close, only Stopped
     let mut c = client(t0);
     c.connect(t0);
-    c.disconnect(t0);
-    assert_eq!(transmits(&mut c), vec![]);
-    assert_eq!(
-        events(&mut c),
-        vec![Event::Stopped {
-            reason: StopReason::Requested
-        }]
-    );
+    disconnect_with_nothing_to_close(&mut c);
     // a dial in flight: closed
     c.connect(t0);
     assert!(matches!(&transmits(&mut c)[..], [Transmit::Connect(_)]));
@@ -106,14 +110,7 @@ fn disconnect_closes_what_is_up_or_dialled_and_withdraws_what_is_not() {
     let _ = transmits(&mut c);
     c.handle_close(t0, None);
     let _ = events(&mut c);
-    c.disconnect(t0);
-    assert_eq!(transmits(&mut c), vec![]);
-    assert_eq!(
-        events(&mut c),
-        vec![Event::Stopped {
-            reason: StopReason::Requested
-        }]
-    );
+    disconnect_with_nothing_to_close(&mut c);
     assert_eq!(c.poll_timeout(), None);
 }
 
