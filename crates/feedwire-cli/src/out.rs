@@ -142,24 +142,20 @@ impl Out {
         let _ = stdout.flush();
     }
 
-    /// Prints a status message on stderr.
-    #[allow(clippy::print_stderr)]
+    /// Prints a status message on stderr (dim, with colors).
     pub fn status(&self, msg: impl std::fmt::Display) {
-        if self.color {
-            eprintln!("\x1b[2m{msg}\x1b[0m");
-        } else {
-            eprintln!("{msg}");
-        }
+        self.stderr(&format!("\x1b[2m{msg}\x1b[0m"), &msg.to_string());
     }
 
     /// Prints a warning or error on stderr.
-    #[allow(clippy::print_stderr)]
     pub fn error(&self, msg: impl std::fmt::Display) {
-        if self.color {
-            eprintln!("\x1b[31merror:\x1b[0m {msg}");
-        } else {
-            eprintln!("error: {msg}");
-        }
+        self.stderr(&format!("\x1b[31merror:\x1b[0m {msg}"), &format!("error: {msg}"));
+    }
+
+    /// Prints `colored` on stderr when colors are on, else `plain`.
+    #[allow(clippy::print_stderr)]
+    fn stderr(&self, colored: &str, plain: &str) {
+        eprintln!("{}", if self.color { colored } else { plain });
     }
 
     /// Whether colors are on.
