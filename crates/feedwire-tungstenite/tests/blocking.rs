@@ -5,14 +5,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Ev, TopicClient, TopicHub, closed_port, kicked_and_resubscribed, runtime, topic_server};
+use common::{Ev, TopicClient, TopicHub, closed_port, kicked_and_resubscribed, topic_server};
 use feedwire_core::ConnId;
 use feedwire_tungstenite::{BlockingConnection, ClientConfig, TransportError};
 
 #[test]
 fn blocking_client_subscribes_receives_reconnects_and_resubscribes() {
-    let rt = runtime();
-    let server = topic_server(&rt);
+    let (rt, server) = topic_server();
     let url = format!("ws://{}/topics", server.local_addr());
     let handle = server.handle();
 
@@ -105,8 +104,7 @@ fn blocking_client_backs_off_between_failed_dials() {
 
 #[test]
 fn blocking_wss_to_a_plain_server_is_a_close() {
-    let rt = runtime();
-    let server = topic_server(&rt);
+    let (rt, server) = topic_server();
     let url = format!("wss://{}/topics", server.local_addr());
     let config = ClientConfig::default().with_dial_timeout(Duration::from_secs(2));
     let mut conn = BlockingConnection::with_config(TopicClient::new(&url, "t").once(), config);

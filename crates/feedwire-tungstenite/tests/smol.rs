@@ -6,7 +6,7 @@ mod common;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{Ev, TopicClient, closed_port, kicked_and_resubscribed, runtime, topic_server};
+use common::{Ev, TopicClient, closed_port, kicked_and_resubscribed, topic_server};
 use feedwire_core::ConnId;
 use feedwire_tungstenite::{ClientConfig, SmolConnection};
 
@@ -35,8 +35,7 @@ async fn take(conn: &mut SmolConnection<TopicClient>, n: usize) -> Vec<Ev> {
 
 #[test]
 fn smol_client_subscribes_receives_reconnects_and_resubscribes() {
-    let rt = runtime();
-    let server = topic_server(&rt);
+    let (rt, server) = topic_server();
     let handle = server.handle();
     let url = format!("ws://{}/topics", server.local_addr());
     let events = run(async {
@@ -83,8 +82,7 @@ fn smol_dial_failures_and_timeouts_are_closes() {
 
 #[test]
 fn smol_session_deadlines_fire() {
-    let rt = runtime();
-    let server = topic_server(&rt);
+    let (rt, server) = topic_server();
     let url = format!("ws://{}/topics", server.local_addr());
     run(async {
         let session = TopicClient::new(&url, "news").with_ping_every(Duration::from_millis(30));
@@ -105,8 +103,7 @@ fn smol_session_deadlines_fire() {
 #[test]
 fn smol_wss_to_a_plain_server_is_a_close() {
     // builds the futures-rustls client config (ring provider, webpki roots) and fails in the TLS handshake
-    let rt = runtime();
-    let server = topic_server(&rt);
+    let (rt, server) = topic_server();
     let url = format!("wss://{}/topics", server.local_addr());
     run(async {
         let mut conn = SmolConnection::new(TopicClient::new(&url, "t").once());

@@ -298,22 +298,21 @@ impl Hub for TopicHub {
     }
 }
 
-/// A tokio runtime with one worker, for the server of a test whose client does not run on tokio.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// A [`TopicHub`] server on a free loopback port, and the one-worker tokio runtime that runs it (for a test
+/// whose client does not run on tokio).
+pub fn topic_server() -> (tokio::runtime::Runtime, feedwire_tungstenite::Server<TopicHub>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap()
-}
-
-/// A [`TopicHub`] server on a free loopback port, run by `rt`.
-pub fn topic_server(rt: &tokio::runtime::Runtime) -> feedwire_tungstenite::Server<TopicHub> {
-    rt.block_on(feedwire_tungstenite::Server::bind(
-        "127.0.0.1:0",
-        TopicHub::default(),
-    ))
-    .unwrap()
+        .unwrap();
+    let server = rt
+        .block_on(feedwire_tungstenite::Server::bind(
+            "127.0.0.1:0",
+            TopicHub::default(),
+        ))
+        .unwrap();
+    (rt, server)
 }
 
 /// A loopback port nobody listens on (bound, then released): dials to it are refused.
