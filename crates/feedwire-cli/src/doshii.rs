@@ -42,6 +42,13 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
+/// How `listen` reports this protocol's session.
+pub const LISTEN: crate::Listen<Client> = crate::Listen {
+    line: event_line,
+    terminal: terminal_error,
+    is_message: |e| matches!(e, Event::Doshii(_)),
+};
+
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {
     match ev {

@@ -52,6 +52,18 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
+/// How `listen` reports this protocol's session.
+pub const LISTEN: crate::Listen<Client> = crate::Listen {
+    line: event_line,
+    terminal: terminal_error,
+    is_message: |e| {
+        matches!(
+            e,
+            Event::Bet(_) | Event::BetsResult(_) | Event::Balance(_) | Event::Stats(_) | Event::Incident(_)
+        )
+    },
+};
+
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {
     matches!(ev, Event::LoggedOut(_)).then(|| "logged out: another client logged in with this account (not reconnecting, which would log it out in turn)".to_owned())

@@ -429,15 +429,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             )?;
             out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                actioncable::event_line,
-                actioncable::terminal_error,
-                |e| matches!(e, feedwire_actioncable::client::Event::Message { .. }),
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, actioncable::LISTEN).await
         }
         ListenProtocol::Doshii(a) => {
             let client = doshii::client(
@@ -452,15 +444,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             )?;
             out.status(format!("connecting to Doshii ({})", a.env));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                doshii::event_line,
-                doshii::terminal_error,
-                |e| matches!(e, feedwire_doshii::client::Event::Doshii(_)),
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, doshii::LISTEN).await
         }
         ListenProtocol::Igratech(a) => {
             let settings = a.settings.as_deref().map(igratech::settings).transpose()?;
@@ -472,21 +456,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             );
             out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                igratech::event_line,
-                igratech::terminal_error,
-                |e| {
-                    use feedwire_igratech::client::Event as E;
-                    matches!(
-                        e,
-                        E::Bet(_) | E::BetsResult(_) | E::Balance(_) | E::Stats(_) | E::Incident(_)
-                    )
-                },
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, igratech::LISTEN).await
         }
     }
 }
@@ -505,18 +475,32 @@ where
     }
 }
 
+/// How `listen` reports a protocol's session events: the output line of each, whether one ends the session
+/// with an error (and why), and whether one is a message that `--count` counts.
+pub struct Listen<S: feedwire_core::Session> {
+    /// The output line.
+    pub line: fn(&S::Event) -> Line,
+    /// Why the session ended with an error, when it did.
+    pub terminal: fn(&S::Event) -> Option<String>,
+    /// Whether `--count` counts it.
+    pub is_message: fn(&S::Event) -> bool,
+}
+
 /// The listen loop shared by the protocols without auth round trips.
 async fn run_listen<S>(
     out: &Out,
     mut conn: Connection<S>,
     count: Option<u64>,
-    line: fn(&S::Event) -> Line,
-    terminal: fn(&S::Event) -> Option<String>,
-    is_message: fn(&S::Event) -> bool,
+    listen: Listen<S>,
 ) -> Result<ExitCode, String>
 where
     S: feedwire_core::Lifecycle + Send + 'static,
 {
+    let Listen {
+        line,
+        terminal,
+        is_message,
+    } = listen;
     let mut messages = 0u64;
     loop {
         let Some(ev) = next_or_interrupted(out, &mut conn).await else {
