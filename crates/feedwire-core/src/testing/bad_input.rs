@@ -75,33 +75,29 @@ where
 }
 
 /// Checks that `events`, what `bad` gave, are exactly one `Malformed` event (which `malformed` takes apart into
-/// its error and the frame it carries, or gives back when it is another event) with a reason to show and the
-/// frame's first 256 bytes; returns the error.
+/// its error and the frame it carries, `None` for another event) with a reason to show and the frame's first
+/// 256 bytes; returns the error.
 pub fn one_malformed<E: Debug, R: Display>(
     bad: &str,
     mut events: Vec<E>,
-    malformed: impl FnOnce(E) -> Result<(R, Frame), E>,
+    malformed: impl FnOnce(E) -> Option<(R, Frame)>,
 ) -> R {
-    let last = events.pop().map(malformed);
-    match last {
-        Some(Ok((error, frame))) if events.is_empty() => {
-            assert_eq!(
-                frame.as_str(),
-                first_256(bad),
-                "the error carries the frame, cut to 256 bytes"
-            );
-            assert!(!error.to_string().is_empty(), "{:?}: an empty reason", short(bad));
-            error
-        }
-        other => panic!(
-            "{:?}: expected one Malformed, got {}",
-            short(bad),
-            short(&format!(
-                "{:?} {events:?}",
-                other.map(|r| r.map(|(error, frame)| (error.to_string(), frame)))
-            ))
-        ),
-    }
+    let got = format!("{events:?}");
+    let one = if events.len() == 1 {
+        events.pop().and_then(malformed)
+    } else {
+        None
+    };
+    let Some((error, frame)) = one else {
+        panic!("{:?}: expected one Malformed, got {}", short(bad), short(&got));
+    };
+    assert_eq!(
+        frame.as_str(),
+        first_256(bad),
+        "the error carries the frame, cut to 256 bytes"
+    );
+    assert!(!error.to_string().is_empty(), "{:?}: an empty reason", short(bad));
+    error
 }
 
 #[cfg(test)]
@@ -114,6 +110,34 @@ mod tests {
         let long = format!("{}é", "x".repeat(255));
         assert_eq!(first_256(&long), "x".repeat(255));
         assert_eq!(first_256(&"y".repeat(300)), "y".repeat(256));
+    }
+
+    /// A stand-in event: `Ok` is a `Malformed` with its reason and frame.
+    fn take(event: Result<(&'static str, &'static str), u8>) -> Option<(&'static str, Frame)> {
+        event.ok().map(|(reason, frame)| (reason, Frame::from(frame)))
+    }
+
+    #[test]
+    fn one_malformed_returns_the_error_of_the_one_malformed_event() {
+        assert_eq!(one_malformed("bad", vec![Ok(("why", "bad"))], take), "why");
+    }
+
+    #[test]
+    #[should_panic(expected = "expected one Malformed")]
+    fn one_malformed_refuses_another_event() {
+        one_malformed("bad", vec![Err(1)], take);
+    }
+
+    #[test]
+    #[should_panic(expected = "expected one Malformed")]
+    fn one_malformed_refuses_more_events() {
+        one_malformed("bad", vec![Ok(("why", "bad")), Ok(("why", "bad"))], take);
+    }
+
+    #[test]
+    #[should_panic(expected = "cut to 256 bytes")]
+    fn one_malformed_checks_the_frame() {
+        one_malformed("bad", vec![Ok(("why", "other"))], take);
     }
 
     #[test]
