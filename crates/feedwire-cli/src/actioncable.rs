@@ -9,7 +9,7 @@ use feedwire_actioncable::server::{Hub, HubEvent};
 use feedwire_core::UnixAnchor;
 use serde_json::Value;
 
-use crate::out::{Line, payload};
+use crate::out::{Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "actioncable";
@@ -90,7 +90,7 @@ pub fn event_line(ev: &Event) -> Line {
 }
 
 /// How `listen` reports this protocol's session.
-pub const LISTEN: crate::Listen<Client> = crate::Listen {
+pub const LISTEN: Listen<Client> = Listen {
     line: event_line,
     terminal: terminal_error,
     is_message: |e| matches!(e, Event::Message { .. }),

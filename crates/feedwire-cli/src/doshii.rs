@@ -7,7 +7,7 @@ use feedwire_doshii::client::{Client, Config, Environment, Event, Role, StopReas
 use feedwire_doshii::codec::{self, ClientMessage, ServerMessage};
 use feedwire_doshii::server::{Hub, HubEvent, Peer};
 
-use crate::out::{Disconnect as _, Line, payload};
+use crate::out::{Disconnect as _, Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "doshii";
@@ -43,7 +43,7 @@ pub fn event_line(ev: &Event) -> Line {
 }
 
 /// How `listen` reports this protocol's session.
-pub const LISTEN: crate::Listen<Client> = crate::Listen {
+pub const LISTEN: Listen<Client> = Listen {
     line: event_line,
     terminal: terminal_error,
     is_message: |e| matches!(e, Event::Doshii(_)),

@@ -7,7 +7,7 @@ use feedwire_igratech::client::{Client, Config, Event};
 use feedwire_igratech::codec::{ClientMessage, ServerMessage, Settings};
 use feedwire_igratech::server::{Hub, HubEvent};
 
-use crate::out::{Disconnect as _, Line, payload};
+use crate::out::{Disconnect as _, Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "igratech";
@@ -53,7 +53,7 @@ pub fn event_line(ev: &Event) -> Line {
 }
 
 /// How `listen` reports this protocol's session.
-pub const LISTEN: crate::Listen<Client> = crate::Listen {
+pub const LISTEN: Listen<Client> = Listen {
     line: event_line,
     terminal: terminal_error,
     is_message: |e| {

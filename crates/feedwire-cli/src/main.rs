@@ -29,7 +29,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use feedwire_tungstenite::{Connection, Server};
 
-use crate::out::{Line, Out};
+use crate::out::{Line, Listen, Out};
 
 #[derive(Parser)]
 #[command(
@@ -473,17 +473,6 @@ where
             None
         }
     }
-}
-
-/// How `listen` reports a protocol's session events: the output line of each, whether one ends the session
-/// with an error (and why), and whether one is a message that `--count` counts.
-pub struct Listen<S: feedwire_core::Session> {
-    /// The output line.
-    pub line: fn(&S::Event) -> Line,
-    /// Why the session ended with an error, when it did.
-    pub terminal: fn(&S::Event) -> Option<String>,
-    /// Whether `--count` counts it.
-    pub is_message: fn(&S::Event) -> bool,
 }
 
 /// The listen loop shared by the protocols without auth round trips.

@@ -75,6 +75,17 @@ disconnect_with_closed_variant!(
     feedwire_igratech::client::DisconnectReason
 );
 
+/// How `listen` reports a protocol's session events: the output line of each, whether one ends the session
+/// with an error (and why), and whether one is a message that `--count` counts.
+pub struct Listen<S: feedwire_core::Session> {
+    /// The output line.
+    pub line: fn(&S::Event) -> Line,
+    /// Why the session ended with an error, when it did.
+    pub terminal: fn(&S::Event) -> Option<String>,
+    /// Whether `--count` counts it.
+    pub is_message: fn(&S::Event) -> bool,
+}
+
 /// Builds one output line.
 pub struct Line(Map<String, Value>);
 
