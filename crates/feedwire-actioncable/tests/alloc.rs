@@ -2,6 +2,8 @@
 #![allow(clippy::disallowed_methods)] // one real Instant as the clock origin
 #![allow(clippy::print_stderr)] // the test reports its figures (run with --nocapture)
 
+mod common;
+
 use std::time::Instant;
 
 use feedwire_actioncable::client::{Client, Config, Event};
@@ -25,20 +27,12 @@ fn room() -> Identifier {
 }
 
 fn connected_client(now: Instant) -> Client {
-    let mut c = Client::new(Config::new("ws://h/cable"));
-    c.subscribe(now, room()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
+    common::confirmed(
         now,
-        Frame::from(r#"{"identifier":"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}","type":"confirm_subscription"}"#),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    assert!(c.is_confirmed(&room()));
-    c
+        Config::new("ws://h/cable"),
+        &room(),
+        r#"{\"channel\":\"ChatChannel\",\"room\":\"\u003cb\u003eR\u0026D\u003c/b\u003e\"}"#,
+    )
 }
 
 /// Feeds `frames` and drains events; returns the allocations counted and the messages seen.

@@ -4,106 +4,62 @@
 //! broadcast is still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
+mod common;
+
 use std::time::Instant;
 
 use feedwire_actioncable::client::{Client, Config, Event};
 use feedwire_actioncable::codec::DecodeError;
 use feedwire_actioncable::identifier::Identifier;
-use feedwire_core::{Frame, Limits, Session, Transmit};
+use feedwire_core::testing::bad_input::{self, DEEP};
+use feedwire_core::{Frame, Limits, Session};
 
 const MAX: usize = 64 * 1024;
-const ROOM: &str = r#"{"channel":"ChatChannel","id":42}"#;
 
 fn connected() -> (Client, Instant) {
     let now = Instant::now();
-    let mut c =
-        Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_frame_size(MAX)));
-    c.subscribe(now, Identifier::from_raw(ROOM).unwrap()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    assert!(c.is_confirmed(&Identifier::from_raw(ROOM).unwrap()));
-    (c, now)
+    let config = Config::new("ws://h/cable").with_limits(Limits::default().with_max_frame_size(MAX));
+    (common::in_room(now, config).0, now)
 }
 
-/// Feeds `bad`, returns its events after checking the session goes on.
+/// Feeds `bad`, returns its events after checking the session goes on (a valid broadcast is delivered).
 fn feed(bad: &str) -> Vec<Event> {
-    let (mut c, now) = connected();
-    c.handle_frame(now, Frame::from(bad.to_owned()));
-    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
-    assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert!(c.is_open() && !c.is_stopped(), "still connected");
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"ok":true}}"#),
-    );
-    let after: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(
-        matches!(&after[..], [Event::Message { message, .. }] if message.as_str() == r#"{"ok":true}"#),
-        "a valid broadcast after {bad:.80?} is delivered: {after:?}"
-    );
-    events
+    bad_input::feed(
+        connected(),
+        bad,
+        r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","message":{"ok":true}}"#,
+        |after| matches!(after, [Event::Message { message, .. }] if message.as_str() == r#"{"ok":true}"#),
+    )
 }
 
 /// `bad` gives exactly one `Malformed` carrying the frame (cut to 256 bytes); returns the error.
 fn rejected(bad: &str) -> DecodeError {
-    let mut events = feed(bad);
-    match events.pop() {
-        Some(Event::Malformed { error, frame }) if events.is_empty() => {
-            let mut end = bad.len().min(256);
-            while !bad.is_char_boundary(end) {
-                end -= 1;
-            }
-            assert_eq!(
-                frame.expose().as_str(),
-                &bad[..end],
-                "the error carries the frame's start"
-            );
-            assert!(!error.to_string().is_empty());
-            error
-        }
-        other => panic!(
-            "{bad:.80?}: expected one Malformed, got {:.300}",
-            format!("{other:?} {events:?}")
-        ),
-    }
+    bad_input::one_malformed(bad, feed(bad), |event| match event {
+        Event::Malformed { error, frame } => Some((error, frame.expose().clone())),
+        _ => None,
+    })
 }
 
 #[test]
 fn malformed_json() {
-    for bad in [
-        "not json",
+    for bad in bad_input::NOT_JSON.into_iter().chain([
         r#"{"type":"ping","#,
         r#"{"type":"ping" "message":1}"#,
         r#"{"type":"ping","message":1}}"#,
         "{'type':'ping'}",
-        "\u{0}",
-    ] {
+    ]) {
         rejected(bad);
     }
 }
 
 #[test]
 fn wrong_types() {
-    for bad in [
-        "[]",
-        "42",
-        "null",
+    for bad in bad_input::NOT_OBJECTS.into_iter().chain([
         r#""welcome""#,
         r#"{"type":5}"#,
         r#"{"identifier":5,"message":{}}"#,
         r#"{"identifier":{"channel":"ChatChannel"},"message":{}}"#,
-    ] {
+    ]) {
         rejected(bad);
     }
 }
@@ -129,32 +85,29 @@ fn oversize_frames() {
         r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":"{}"}}"#,
         "x".repeat(MAX)
     );
-    let error = rejected(&text);
-    assert!(
-        matches!(error, DecodeError::TooLarge { len, max: MAX } if len == text.len()),
-        "{error}"
-    );
-    assert!(matches!(
-        rejected(&"[".repeat(MAX + 1)),
-        DecodeError::TooLarge { .. }
-    ));
+    // and garbage beyond the limit, refused before any parsing
+    for text in [text, bad_input::open_brackets(MAX + 1)] {
+        let error = rejected(&text);
+        assert!(
+            matches!(error, DecodeError::TooLarge { len, max: MAX } if len == text.len()),
+            "{error}"
+        );
+    }
 }
 
 #[test]
 fn nesting_beyond_the_recursion_limit() {
-    rejected(&"[".repeat(10_000));
-    rejected(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
-    rejected(&format!(r#"{{"type":{}"#, "[".repeat(10_000)));
+    rejected(&bad_input::open_brackets(DEEP));
+    rejected(&bad_input::nested(DEEP));
+    rejected(&format!(r#"{{"type":{}"#, bad_input::open_brackets(DEEP)));
     rejected(&format!(
-        r#"{{"type":"ping","message":{}{}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"type":"ping","message":{}}}"#,
+        bad_input::nested(DEEP)
     ));
     // deep inside a broadcast's message: the codec's own scanner refuses it too
     let deep = format!(
-        r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}{}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}}}"#,
+        bad_input::nested(DEEP)
     );
     let error = rejected(&deep);
     assert!(error.to_string().contains("nesting"), "{error}");
@@ -166,9 +119,8 @@ fn nesting_beyond_the_recursion_limit() {
 fn nesting_bound_counts_the_envelope() {
     let frame = |levels: usize| {
         format!(
-            r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}{}}}"#,
-            "[".repeat(levels),
-            "]".repeat(levels)
+            r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{}}}"#,
+            bad_input::nested(levels)
         )
     };
     match &feed(&frame(127))[..] {
@@ -216,7 +168,7 @@ fn invalid_escapes() {
 
 #[test]
 fn empty_frames() {
-    for bad in ["", " ", "\n"] {
+    for bad in bad_input::BLANK {
         rejected(bad);
     }
 }

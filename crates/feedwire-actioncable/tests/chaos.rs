@@ -1,18 +1,21 @@
 //! Runs the fuzzing entry points (and their invariants) over every testdata frame and thousands of generated
 //! inputs, so `cargo test` exercises what the fuzzers do.
 
+mod common;
+
+use std::time::Instant;
+
+use feedwire_actioncable::client::{Client, Config};
 use feedwire_actioncable::fuzzing;
+use feedwire_actioncable::identifier::Identifier;
+use feedwire_core::Limits;
+use feedwire_core::testing::chaos;
 use proptest::prelude::*;
 
 fn frames() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
-    let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-        .collect();
-    out.sort();
-    assert!(out.len() >= 40);
-    out
+    let files = chaos::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames"));
+    assert!(files.len() >= 40);
+    files.into_iter().map(|(_, bytes)| bytes).collect()
 }
 
 #[test]
@@ -28,15 +31,10 @@ fn every_testdata_frame_through_every_entry_point() {
 fn long_deterministic_runs() {
     // a cheap xorshift stream of bytes: long op sequences from fixed seeds
     for seed in 1..200u64 {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let bytes: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = chaos::bytes(
+            &mut chaos::xorshift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            4096,
+        );
         fuzzing::session(&bytes);
         fuzzing::hub(&bytes);
     }
@@ -58,33 +56,24 @@ fn n_of(text: &str) -> Option<u64> {
     serde_json::from_str::<serde_json::Value>(text).ok()?["n"].as_u64()
 }
 
+/// A client in `common::ROOM` whose queues hold `max_queued` each, and the time it stands at.
+fn in_room_with_max_queued(max_queued: usize) -> (Client, Identifier, Instant) {
+    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+    let now = Instant::now();
+    let config = Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(max_queued));
+    let (c, room) = common::in_room(now, config);
+    (c, room, now)
+}
+
 /// A flood of broadcasts and commands: the queues stay within `max_queued` when the application does not poll,
 /// commands past the bound are refused (`QueueFull`, nothing lost silently), every broadcast is then either
 /// delivered once (in order) or counted in `dropped_events`, and with polling every broadcast is delivered
 /// exactly once.
 #[test]
 fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
-    use feedwire_actioncable::client::{Client, CommandError, Config, Event};
-    use feedwire_actioncable::identifier::Identifier;
-    use feedwire_core::{Frame, Limits, Session, Transmit};
-    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
-    let now = std::time::Instant::now();
-    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(16)));
-    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    assert!(c.is_confirmed(&room));
+    use feedwire_actioncable::client::{CommandError, Event};
+    use feedwire_core::{Frame, Session, Transmit};
+    let (mut c, room, now) = in_room_with_max_queued(16);
     let msg = |n: u64| {
         Frame::from(format!(
             r#"{{"identifier":"{{\"channel\":\"ChatChannel\",\"id\":42}}","message":{{"n":{n}}}}}"#
@@ -126,40 +115,19 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_broadcast_once() {
     );
     let stats = c.queue_stats();
     let got = drain(&mut c);
-    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
     assert!(got.len() <= 16);
     // the newest are dropped (the oldest stay, in order), and `Stopped` is kept past the bound, so every
     // dropped event was a broadcast
     assert_eq!(got, (0..16).collect::<Vec<u64>>());
-    assert_eq!(
-        got.len() as u64 + stats.dropped_events,
-        1000,
-        "every event delivered or counted"
-    );
+    chaos::assert_delivered_or_counted(&got, stats.dropped_events, 1000);
 }
 
 /// With the application polling after every frame, every broadcast is delivered exactly once, in order.
 #[test]
 fn every_broadcast_is_delivered_exactly_once() {
-    use feedwire_actioncable::client::{Client, Config, Event};
-    use feedwire_actioncable::identifier::Identifier;
-    use feedwire_core::{Frame, Limits, Session};
-    #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
-    let now = std::time::Instant::now();
-    let mut c = Client::new(Config::new("ws://h/cable").with_limits(Limits::default().with_max_queued(4)));
-    let room = Identifier::from_raw(r#"{"channel":"ChatChannel","id":42}"#).unwrap();
-    c.subscribe(now, room.clone()).unwrap();
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, Some("actioncable-v1-json"));
-    c.handle_frame(now, Frame::from(r#"{"type":"welcome"}"#));
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"identifier":"{\"channel\":\"ChatChannel\",\"id\":42}","type":"confirm_subscription"}"#,
-        ),
-    );
-    while c.poll_event().is_some() {}
+    use feedwire_actioncable::client::Event;
+    use feedwire_core::{Frame, Session};
+    let (mut c, _, now) = in_room_with_max_queued(4);
     let mut all = Vec::new();
     for n in 0..3000u64 {
         c.handle_frame(

@@ -709,14 +709,7 @@ fn broadcast_is_encoded_once_per_identifier_and_shared() {
     // pings too are one buffer for everybody
     p.take_wire();
     p.advance(Duration::from_secs(3));
-    let pings: Vec<*const u8> = p
-        .wire()
-        .iter()
-        .filter_map(|w| match w {
-            Wire::ToClient { frame, .. } => Some(frame.as_str().as_ptr()),
-            _ => None,
-        })
-        .collect();
+    let pings: Vec<*const u8> = p.frames_to_client().iter().map(|f| f.as_ptr()).collect();
     assert_eq!(pings.len(), 3);
     assert!(pings.iter().all(|x| *x == pings[0]));
 }

@@ -9,7 +9,7 @@ use feedwire_actioncable::server::{Hub, HubEvent};
 use feedwire_core::UnixAnchor;
 use serde_json::Value;
 
-use crate::out::{Line, payload};
+use crate::out::{Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "actioncable";
@@ -89,6 +89,13 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
+/// How `listen` reports this protocol's session.
+pub const LISTEN: Listen<Client> = Listen {
+    line: event_line,
+    terminal: terminal_error,
+    is_message: |e| matches!(e, Event::Message { .. }),
+};
+
 /// Whether an event means the session stopped for good (other than by Ctrl-C).
 pub fn terminal_error(ev: &Event) -> Option<String> {
     match ev {
@@ -103,20 +110,17 @@ pub fn terminal_error(ev: &Event) -> Option<String> {
 /// Decodes one frame (`in`: server to client, `out`: client to server).
 pub fn decode(text: &str, outbound: bool) -> Line {
     let l = |kind: &str| Line::new(NAME, kind);
-    let id = |raw: &str| redacted_identifier(raw);
+    // a line of `kind` about one channel (its identifier redacted)
+    let about = |kind: &str, identifier: &str| l(kind).with("identifier", redacted_identifier(identifier));
     if outbound {
         return match ClientMessage::decode_str(text) {
             Err(e) => l("error").with("error", e.to_string()),
             Ok(m) => match m {
-                ClientMessage::Subscribe { identifier, .. } => {
-                    l("subscribe").with("identifier", id(&identifier.to_cow()))
+                ClientMessage::Subscribe { identifier, .. } => about("subscribe", &identifier.to_cow()),
+                ClientMessage::Unsubscribe { identifier } => about("unsubscribe", &identifier.to_cow()),
+                ClientMessage::Message { identifier, data } => {
+                    about("perform", &identifier.to_cow()).with("data", payload(data.get()))
                 }
-                ClientMessage::Unsubscribe { identifier } => {
-                    l("unsubscribe").with("identifier", id(&identifier.to_cow()))
-                }
-                ClientMessage::Message { identifier, data } => l("perform")
-                    .with("identifier", id(&identifier.to_cow()))
-                    .with("data", payload(data.get())),
                 other => l("command").with("debug", format!("{other:?}")),
             },
         };
@@ -129,12 +133,8 @@ pub fn decode(text: &str, outbound: bool) -> Line {
                 .with("restored", restored),
             ServerMessage::Ping { message } => l("ping").opt("message", message),
             ServerMessage::Pong => l("pong"),
-            ServerMessage::Confirm { identifier } => {
-                l("confirm_subscription").with("identifier", id(&identifier.to_cow()))
-            }
-            ServerMessage::Reject { identifier } => {
-                l("reject_subscription").with("identifier", id(&identifier.to_cow()))
-            }
+            ServerMessage::Confirm { identifier } => about("confirm_subscription", &identifier.to_cow()),
+            ServerMessage::Reject { identifier } => about("reject_subscription", &identifier.to_cow()),
             ServerMessage::Disconnect { reason, reconnect } => l("disconnect")
                 .with("reason", reason.map(|r| r.into_owned()))
                 .opt("reconnect", reconnect),
@@ -143,19 +143,14 @@ pub fn decode(text: &str, outbound: bool) -> Line {
                 message,
                 offset,
                 ..
-            } => l("message")
-                .with("identifier", id(&identifier.to_cow()))
+            } => about("message", &identifier.to_cow())
                 .with("data", payload(message.get()))
                 .opt("offset", offset),
-            ServerMessage::ConfirmHistory { identifier } => {
-                l("confirm_history").with("identifier", id(&identifier.to_cow()))
+            ServerMessage::ConfirmHistory { identifier } => about("confirm_history", &identifier.to_cow()),
+            ServerMessage::RejectHistory { identifier } => about("reject_history", &identifier.to_cow()),
+            ServerMessage::Presence { identifier, message } => {
+                about("presence", &identifier.to_cow()).with("data", payload(message.get()))
             }
-            ServerMessage::RejectHistory { identifier } => {
-                l("reject_history").with("identifier", id(&identifier.to_cow()))
-            }
-            ServerMessage::Presence { identifier, message } => l("presence")
-                .with("identifier", id(&identifier.to_cow()))
-                .with("data", payload(message.get())),
             ServerMessage::Unknown { kind, .. } => l("unknown").opt("type", kind.map(|k| k.into_owned())),
             other => l("other").with("debug", format!("{other:?}")),
         },

@@ -612,29 +612,16 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     }
     let mut got = 0;
     while got < frames.len() {
-        match next(&mut c, step).await? {
-            E::Bet(p) => {
-                got += 1;
-                tally.events += 1;
-                n.say(format!("bet {}", p.raw()));
-            }
-            E::Balance(p) => {
-                got += 1;
-                tally.events += 1;
-                n.say(format!("balance {}", p.raw()));
-            }
-            E::Stats(p) => {
-                got += 1;
-                tally.events += 1;
-                n.say(format!("stats {}", p.raw()));
-            }
-            E::Incident(p) => {
-                got += 1;
-                tally.events += 1;
-                n.say(format!("incident {}", p.raw()));
-            }
-            _ => {}
-        }
+        let delivered = match next(&mut c, step).await? {
+            E::Bet(p) => format!("bet {}", p.raw()),
+            E::Balance(p) => format!("balance {}", p.raw()),
+            E::Stats(p) => format!("stats {}", p.raw()),
+            E::Incident(p) => format!("incident {}", p.raw()),
+            _ => continue,
+        };
+        got += 1;
+        tally.events += 1;
+        n.say(delivered);
     }
     n.say("restarting the server (the same hub, the same port)");
     let hub = server

@@ -3,12 +3,11 @@
 use std::time::Instant;
 
 use feedwire_core::UnixAnchor;
-use feedwire_doshii::client::{Client, Config, DisconnectReason, Environment, Event, Role, StopReason};
+use feedwire_doshii::client::{Client, Config, Environment, Event, Role, StopReason};
 use feedwire_doshii::codec::{self, ClientMessage, ServerMessage};
 use feedwire_doshii::server::{Hub, HubEvent, Peer};
-use serde_json::Value;
 
-use crate::out::{Line, payload};
+use crate::out::{Disconnect as _, Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "doshii";
@@ -36,24 +35,19 @@ pub fn event_line(ev: &Event) -> Line {
         Event::ServerPing { stamp } => l("server_ping").with("stamp", stamp.as_str()),
         Event::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
         Event::Malformed { error, .. } => l("error").with("reason", error.to_string()),
-        Event::Disconnected { reason } => l("disconnected").with(
-            "reason",
-            match reason {
-                DisconnectReason::Closed(c) => Value::from(format!(
-                    "closed {}",
-                    c.as_ref()
-                        .map_or("without a close frame".to_owned(), |c| c.to_string())
-                )),
-                other => Value::from(format!("{other:?}")),
-            },
-        ),
-        Event::Reconnecting { after, attempt } => l("reconnecting")
-            .with("after_ms", after.as_millis() as u64)
-            .with("attempt", *attempt),
+        Event::Disconnected { reason } => l("disconnected").with("reason", reason.reason()),
+        Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
         Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }
+
+/// How `listen` reports this protocol's session.
+pub const LISTEN: Listen<Client> = Listen {
+    line: event_line,
+    terminal: terminal_error,
+    is_message: |e| matches!(e, Event::Doshii(_)),
+};
 
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {

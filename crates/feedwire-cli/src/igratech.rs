@@ -3,12 +3,11 @@
 use std::time::Instant;
 
 use feedwire_core::{Frame, UnixAnchor};
-use feedwire_igratech::client::{Client, Config, DisconnectReason, Event};
+use feedwire_igratech::client::{Client, Config, Event};
 use feedwire_igratech::codec::{ClientMessage, ServerMessage, Settings};
 use feedwire_igratech::server::{Hub, HubEvent};
-use serde_json::Value;
 
-use crate::out::{Line, payload};
+use crate::out::{Disconnect as _, Line, Listen, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "igratech";
@@ -39,20 +38,8 @@ pub fn event_line(ev: &Event) -> Line {
             .with("data", payload(data.as_str()))
             .with("reason", reason.as_str()),
         Event::Malformed { error, .. } => l("error").with("reason", error.as_str()),
-        Event::Disconnected { reason } => l("disconnected").with(
-            "reason",
-            match reason {
-                DisconnectReason::Closed(c) => Value::from(format!(
-                    "closed {}",
-                    c.as_ref()
-                        .map_or("without a close frame".to_owned(), |c| c.to_string())
-                )),
-                other => Value::from(format!("{other:?}")),
-            },
-        ),
-        Event::Reconnecting { after, attempt } => l("reconnecting")
-            .with("after_ms", after.as_millis() as u64)
-            .with("attempt", *attempt),
+        Event::Disconnected { reason } => l("disconnected").with("reason", reason.reason()),
+        Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
         Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         Event::Gap {
             from_unix_ms,
@@ -64,6 +51,18 @@ pub fn event_line(ev: &Event) -> Line {
         other => l("other").with("debug", format!("{other:?}")),
     }
 }
+
+/// How `listen` reports this protocol's session.
+pub const LISTEN: Listen<Client> = Listen {
+    line: event_line,
+    terminal: terminal_error,
+    is_message: |e| {
+        matches!(
+            e,
+            Event::Bet(_) | Event::BetsResult(_) | Event::Balance(_) | Event::Stats(_) | Event::Incident(_)
+        )
+    },
+};
 
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {

@@ -29,7 +29,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use feedwire_tungstenite::{Connection, Server};
 
-use crate::out::{Line, Out};
+use crate::out::{Line, Listen, Out};
 
 #[derive(Parser)]
 #[command(
@@ -441,11 +441,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
             let mut conn = Connection::with_config(client, config);
             let mut messages = 0u64;
             loop {
-                let ev = tokio::select! {
-                    ev = conn.next_event() => ev,
-                    _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
-                };
-                let Some(ev) = ev else {
+                let Some(ev) = next_or_interrupted(out, &mut conn).await else {
                     return Ok(ExitCode::SUCCESS);
                 };
                 if let feedwire_pusher::client::Event::AuthRequired { socket_id, channel } = &ev {
@@ -491,15 +487,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             )?;
             out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                actioncable::event_line,
-                actioncable::terminal_error,
-                |e| matches!(e, feedwire_actioncable::client::Event::Message { .. }),
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, actioncable::LISTEN).await
         }
         ListenProtocol::Doshii(a) => {
             let client = doshii::client(
@@ -514,15 +502,7 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             )?;
             out.status(format!("connecting to Doshii ({})", a.env));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                doshii::event_line,
-                doshii::terminal_error,
-                |e| matches!(e, feedwire_doshii::client::Event::Doshii(_)),
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, doshii::LISTEN).await
         }
         ListenProtocol::Igratech(a) => {
             let settings = a.settings.as_deref().map(igratech::settings).transpose()?;
@@ -534,21 +514,21 @@ async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String>
                 out::unix_ms(),
             );
             out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(
-                out,
-                Connection::new(client),
-                a.count,
-                igratech::event_line,
-                igratech::terminal_error,
-                |e| {
-                    use feedwire_igratech::client::Event as E;
-                    matches!(
-                        e,
-                        E::Bet(_) | E::BetsResult(_) | E::Balance(_) | E::Stats(_) | E::Incident(_)
-                    )
-                },
-            )
-            .await
+            run_listen(out, Connection::new(client), a.count, igratech::LISTEN).await
+        }
+    }
+}
+
+/// The connection's next event; `None` when the session ended, or on Ctrl-C (said on stderr).
+async fn next_or_interrupted<S>(out: &Out, conn: &mut Connection<S>) -> Option<S::Event>
+where
+    S: feedwire_core::Lifecycle + Send + 'static,
+{
+    tokio::select! {
+        ev = conn.next_event() => ev,
+        _ = tokio::signal::ctrl_c() => {
+            out.status("interrupted");
+            None
         }
     }
 }
@@ -558,20 +538,19 @@ async fn run_listen<S>(
     out: &Out,
     mut conn: Connection<S>,
     count: Option<u64>,
-    line: fn(&S::Event) -> Line,
-    terminal: fn(&S::Event) -> Option<String>,
-    is_message: fn(&S::Event) -> bool,
+    listen: Listen<S>,
 ) -> Result<ExitCode, String>
 where
     S: feedwire_core::Lifecycle + Send + 'static,
 {
+    let Listen {
+        line,
+        terminal,
+        is_message,
+    } = listen;
     let mut messages = 0u64;
     loop {
-        let ev = tokio::select! {
-            ev = conn.next_event() => ev,
-            _ = tokio::signal::ctrl_c() => { out.status("interrupted"); return Ok(ExitCode::SUCCESS) }
-        };
-        let Some(ev) = ev else {
+        let Some(ev) = next_or_interrupted(out, &mut conn).await else {
             return Ok(ExitCode::SUCCESS);
         };
         out.line(line(&ev));

@@ -15,7 +15,9 @@
 //! - other fields name themselves (`after_ms`, `code`, `reason`, `user_id`, ...).
 
 use std::io::{IsTerminal, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use feedwire_core::Close;
 
 use serde_json::{Map, Value};
 
@@ -36,6 +38,54 @@ pub fn payload(raw: &str) -> Value {
     }
 }
 
+/// Why a session's connection ended, for the `reason` of a `disconnected` line: a closed connection gives
+/// its close (or that none came), any other reason its `Debug` text.
+pub trait Disconnect: std::fmt::Debug {
+    /// The close of a closed connection, `None` inside when no close frame came; `None` for another reason.
+    fn closed(&self) -> Option<Option<&Close>>;
+
+    /// The `reason` field.
+    fn reason(&self) -> Value {
+        match self.closed() {
+            Some(close) => Value::from(format!(
+                "closed {}",
+                close.map_or("without a close frame".to_owned(), |c| c.to_string())
+            )),
+            None => Value::from(format!("{self:?}")),
+        }
+    }
+}
+
+/// Implements [`Disconnect`] for reasons whose `Closed(Option<Close>)` variant is the closed connection.
+macro_rules! disconnect_with_closed_variant {
+    ($($reason:ty),+) => {$(
+        impl Disconnect for $reason {
+            fn closed(&self) -> Option<Option<&Close>> {
+                match self {
+                    Self::Closed(close) => Some(close.as_ref()),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+disconnect_with_closed_variant!(
+    feedwire_doshii::client::DisconnectReason,
+    feedwire_igratech::client::DisconnectReason
+);
+
+/// How `listen` reports a protocol's session events: the output line of each, whether one ends the session
+/// with an error (and why), and whether one is a message that `--count` counts.
+pub struct Listen<S: feedwire_core::Session> {
+    /// The output line.
+    pub line: fn(&S::Event) -> Line,
+    /// Why the session ended with an error, when it did.
+    pub terminal: fn(&S::Event) -> Option<String>,
+    /// Whether `--count` counts it.
+    pub is_message: fn(&S::Event) -> bool,
+}
+
 /// Builds one output line.
 pub struct Line(Map<String, Value>);
 
@@ -52,6 +102,11 @@ impl Line {
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.0.insert(key.into(), value.into());
         self
+    }
+    /// Adds `after_ms` and `attempt`: the session dials again `after` from now, its `attempt`-th try.
+    pub fn reconnect(self, after: Duration, attempt: u32) -> Self {
+        self.with("after_ms", after.as_millis() as u64)
+            .with("attempt", attempt)
     }
     /// Adds a field when there is a value.
     pub fn opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
@@ -98,24 +153,20 @@ impl Out {
         let _ = stdout.flush();
     }
 
-    /// Prints a status message on stderr.
-    #[allow(clippy::print_stderr)]
+    /// Prints a status message on stderr (dim, with colors).
     pub fn status(&self, msg: impl std::fmt::Display) {
-        if self.color {
-            eprintln!("\x1b[2m{msg}\x1b[0m");
-        } else {
-            eprintln!("{msg}");
-        }
+        self.stderr(&format!("\x1b[2m{msg}\x1b[0m"), &msg.to_string());
     }
 
     /// Prints a warning or error on stderr.
-    #[allow(clippy::print_stderr)]
     pub fn error(&self, msg: impl std::fmt::Display) {
-        if self.color {
-            eprintln!("\x1b[31merror:\x1b[0m {msg}");
-        } else {
-            eprintln!("error: {msg}");
-        }
+        self.stderr(&format!("\x1b[31merror:\x1b[0m {msg}"), &format!("error: {msg}"));
+    }
+
+    /// Prints `colored` on stderr when colors are on, else `plain`.
+    #[allow(clippy::print_stderr)]
+    fn stderr(&self, colored: &str, plain: &str) {
+        eprintln!("{}", if self.color { colored } else { plain });
     }
 
     /// Whether colors are on.

@@ -77,9 +77,7 @@ pub fn event_line(ev: &Event) -> Line {
         Event::Disconnected { reason } => l("disconnected").with("reason", format!("{reason:?}").to_lowercase()),
         Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
         Event::Unavailable => l("unavailable"),
-        Event::Reconnecting { after, attempt } => {
-            l("reconnecting").with("after_ms", after.as_millis() as u64).with("attempt", *attempt)
-        }
+        Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }

@@ -50,3 +50,63 @@ pub trait Lifecycle: Session {
     #[must_use]
     fn is_stopped(&self) -> bool;
 }
+
+/// Implements [`Lifecycle`] for a client type by forwarding each call to the type's inherent method of the same
+/// name (`connect`, `disconnect`, `is_open`, `is_stopped`), so that the inherent methods stay callable without
+/// importing the trait and the trait impl cannot drift from them.
+///
+/// A generic type is named after `impl` and its parameters, as in an `impl` block:
+///
+/// ```
+/// # use std::time::Instant;
+/// # use feedwire_core::{Session, Transmit, Frame, Close};
+/// # trait Flavour {}
+/// struct Client<F: Flavour> {
+///     open: bool,
+///     # _f: std::marker::PhantomData<F>,
+/// }
+/// impl<F: Flavour> Client<F> {
+///     pub fn connect(&mut self, _now: Instant) { self.open = true; }
+///     pub fn disconnect(&mut self, _now: Instant) { self.open = false; }
+///     pub fn is_open(&self) -> bool { self.open }
+///     pub fn is_stopped(&self) -> bool { !self.open }
+/// }
+/// # impl<F: Flavour> Session for Client<F> {
+/// #     type Event = ();
+/// #     fn handle_open(&mut self, _: Instant, _: Option<&str>) {}
+/// #     fn handle_frame(&mut self, _: Instant, _: Frame) {}
+/// #     fn handle_close(&mut self, _: Instant, _: Option<Close>) {}
+/// #     fn handle_timeout(&mut self, _: Instant) {}
+/// #     fn poll_transmit(&mut self) -> Option<Transmit> { None }
+/// #     fn poll_event(&mut self) -> Option<()> { None }
+/// #     fn poll_timeout(&self) -> Option<Instant> { None }
+/// # }
+/// feedwire_core::forward_lifecycle!(impl<F: Flavour> Client<F>);
+/// ```
+///
+/// A plain type is named alone: `feedwire_core::forward_lifecycle!(Client);`.
+#[macro_export]
+macro_rules! forward_lifecycle {
+    (impl<$($param:ident: $bound:path),*> $client:ty) => {
+        impl<$($param: $bound),*> $crate::Lifecycle for $client {
+            fn connect(&mut self, now: ::std::time::Instant) {
+                <$client>::connect(self, now);
+            }
+
+            fn disconnect(&mut self, now: ::std::time::Instant) {
+                <$client>::disconnect(self, now);
+            }
+
+            fn is_open(&self) -> bool {
+                <$client>::is_open(self)
+            }
+
+            fn is_stopped(&self) -> bool {
+                <$client>::is_stopped(self)
+            }
+        }
+    };
+    ($client:ty) => {
+        $crate::forward_lifecycle!(impl<> $client);
+    };
+}

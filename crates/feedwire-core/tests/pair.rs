@@ -237,14 +237,7 @@ fn published_frames_share_one_buffer() {
     p.take_wire();
     p.hub_mut().publish("news", "shared");
     p.run_until_quiet();
-    let ptrs: Vec<*const u8> = p
-        .wire()
-        .iter()
-        .filter_map(|w| match w {
-            Wire::ToClient { frame, .. } => Some(frame.as_str().as_ptr()),
-            _ => None,
-        })
-        .collect();
+    let ptrs: Vec<*const u8> = p.frames_to_client().iter().map(|f| f.as_ptr()).collect();
     assert_eq!(ptrs.len(), 2);
     assert_eq!(ptrs[0], ptrs[1], "both subscribers got the same buffer");
     assert_eq!(

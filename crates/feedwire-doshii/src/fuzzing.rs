@@ -232,6 +232,20 @@ impl Driver {
     }
 }
 
+/// The operations `u` spells, at most 2000. `arbitrary` keeps yielding default values once the input is used
+/// up: reading stops there (otherwise every run pads itself to 2000 steps, and the fuzzer runs ~100 times
+/// slower).
+fn read_ops<'a, T: Arbitrary<'a>>(u: &mut Unstructured<'a>) -> Vec<T> {
+    let mut ops = Vec::new();
+    while !u.is_empty()
+        && ops.len() < 2000
+        && let Ok(op) = u.arbitrary()
+    {
+        ops.push(op);
+    }
+    ops
+}
+
 /// Drives a [`Client`] with an arbitrary sequence of opens, frames, closes, time steps and commands (time only
 /// moves forward), checking after each step: no dial after a stop unless the application called `connect`,
 /// `poll_timeout` not in the past twice in a row, the session's invariants (bounded queues among them),
@@ -282,16 +296,7 @@ pub fn session(data: &[u8]) {
     d.client.connect(d.now);
     d.drain();
     let mut seq = 0u64;
-    let mut steps = 0;
-    // `arbitrary` keeps yielding default values once the input is used up: stop there (otherwise every run
-    // pads itself to 2000 steps, and the fuzzer runs ~100 times slower)
-    while !u.is_empty()
-        && let Ok(op) = u.arbitrary::<ClientOp>()
-    {
-        steps += 1;
-        if steps > 2000 {
-            break;
-        }
+    for op in read_ops::<ClientOp>(&mut u) {
         match op {
             ClientOp::Connect => {
                 // the events queued so far belong to before the call
@@ -443,16 +448,7 @@ pub fn hub(data: &[u8]) {
     let apps = ["app-a", "app-b"];
     let devices = [None, Some("d1"), Some("d2")];
     let mut last_publish: Option<Instant> = None;
-    let mut steps = 0;
-    // `arbitrary` keeps yielding default values once the input is used up: stop there (otherwise every run
-    // pads itself to 2000 steps, and the fuzzer runs ~100 times slower)
-    while !u.is_empty()
-        && let Ok(op) = u.arbitrary::<HubOp>()
-    {
-        steps += 1;
-        if steps > 2000 {
-            break;
-        }
+    for op in read_ops::<HubOp>(&mut u) {
         let pick = |i: u8, open: &Vec<ConnId>| open.get(i as usize % open.len().max(1)).copied();
         match op {
             HubOp::Open(kind, app, dev) => {

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use feedwire_core::testing::bad_input::{self, DEEP, short};
 use feedwire_core::{Frame, Limits, Session, Transmit, UnixAnchor};
 use feedwire_doshii::client::{Client, Config, Event};
 use feedwire_doshii::codec::DecodeError;
@@ -27,48 +28,23 @@ fn connected() -> (Client, Instant) {
     (c, now)
 }
 
-/// Feeds `bad`, returns its events after checking the session goes on.
+/// Feeds `bad`, returns its events after checking the session goes on (a valid event is delivered).
 fn feed(bad: &str) -> Vec<Event> {
-    let (mut c, now) = connected();
-    c.handle_frame(now, Frame::from(bad.to_owned()));
-    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
-    assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert!(c.is_open() && !c.is_stopped(), "still open");
-    c.handle_frame(now, Frame::from(r#"{"emit":["order_updated",{"id":"ok"}]}"#));
-    let after: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(
-        matches!(&after[..], [Event::Doshii(e)] if e.data.id().as_deref() == Some("ok")),
-        "a valid event after {:?} is delivered: {after:?}",
-        short(bad)
-    );
-    events
+    bad_input::feed(
+        connected(),
+        bad,
+        r#"{"emit":["order_updated",{"id":"ok"}]}"#,
+        |after| matches!(after, [Event::Doshii(e)] if e.data.id().as_deref() == Some("ok")),
+    )
 }
 
 /// `bad` gives exactly one `Malformed` carrying the frame (its first 256 bytes, cut at a character boundary,
 /// when it is longer); returns the error.
 fn rejected(bad: &str) -> DecodeError {
-    let mut events = feed(bad);
-    match events.pop() {
-        Some(Event::Malformed { error, frame }) if events.is_empty() => {
-            let mut kept = bad.len().min(256);
-            while !bad.is_char_boundary(kept) {
-                kept -= 1;
-            }
-            assert_eq!(
-                frame.as_str(),
-                &bad[..kept],
-                "the error carries the frame, cut to 256 bytes"
-            );
-            assert!(!error.to_string().is_empty());
-            error
-        }
-        other => panic!(
-            "{:?}: expected one Malformed, got {}",
-            short(bad),
-            short(&format!("{other:?} {events:?}"))
-        ),
-    }
+    bad_input::one_malformed(bad, feed(bad), |event| match event {
+        Event::Malformed { error, frame } => Some((error, frame)),
+        _ => None,
+    })
 }
 
 /// `text` gives exactly one `Unknown` event carrying it whole: valid JSON of a shape the codec does not know is
@@ -84,22 +60,15 @@ fn unknown(text: &str) {
     }
 }
 
-/// The first 100 characters, for failure messages.
-fn short(s: &str) -> String {
-    s.chars().take(100).collect()
-}
-
 #[test]
 fn malformed_json() {
-    for bad in [
-        "not json",
+    for bad in bad_input::NOT_JSON.into_iter().chain([
         r#"{"emit":["order_updated","#,
         r#"{"emit" ["order_updated",{}]}"#,
         r#"{"emit":["order_updated",{}]}}"#,
         "{'emit':['order_updated']}",
-        "\u{0}",
         r#""primus::ping::"#,
-    ] {
+    ]) {
         rejected(bad);
     }
 }
@@ -115,7 +84,10 @@ fn wrong_types() {
         rejected(bad);
     }
     // valid JSON of another shape is kept and surfaced as `Unknown` (the crate's rule for unknown shapes)
-    for text in ["[]", "42", "null", r#""""#, r#"{"doshii":"pong"}"#] {
+    for text in bad_input::NOT_OBJECTS
+        .into_iter()
+        .chain([r#""""#, r#"{"doshii":"pong"}"#])
+    {
         unknown(text);
     }
 }
@@ -143,29 +115,24 @@ fn heartbeat_stamps_are_echoed_whatever_they_hold() {
 #[test]
 fn oversize_frames() {
     let text = format!(r#"{{"emit":["order_updated",{{"id":"{}"}}]}}"#, "x".repeat(MAX));
-    let error = rejected(&text);
-    assert!(
-        matches!(error, DecodeError::TooLarge { len, max: MAX } if len == text.len()),
-        "{error}"
-    );
-    assert!(matches!(
-        rejected(&"[".repeat(MAX + 1)),
-        DecodeError::TooLarge { .. }
-    ));
+    // and garbage beyond the limit, refused before any parsing
+    for text in [text, bad_input::open_brackets(MAX + 1)] {
+        let error = rejected(&text);
+        assert!(
+            matches!(error, DecodeError::TooLarge { len, max: MAX } if len == text.len()),
+            "{error}"
+        );
+    }
 }
 
 #[test]
 fn nesting_beyond_the_recursion_limit() {
-    rejected(&"[".repeat(10_000));
-    rejected(&format!(r#"{{"emit":{}"#, "[".repeat(10_000)));
-    rejected(&format!(
-        r#"{{"emit":[{}{}]}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
-    ));
+    rejected(&bad_input::open_brackets(DEEP));
+    rejected(&format!(r#"{{"emit":{}"#, bad_input::open_brackets(DEEP)));
+    rejected(&format!(r#"{{"emit":[{}]}}"#, bad_input::nested(DEEP)));
     // balanced, it is valid JSON (the grammar has no depth limit) that serde_json skips iteratively as a raw
     // value, so no stack is at risk: an unknown shape, surfaced whole
-    unknown(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
+    unknown(&bad_input::nested(DEEP));
 }
 
 #[test]
@@ -173,9 +140,8 @@ fn deep_nesting_in_an_opaque_payload_is_delivered_raw() {
     // valid JSON (the grammar has no depth limit), which serde_json skips iteratively as a raw value (no stack
     // risk): delivered raw, and the application's own parse of it gets serde_json's recursion error
     let deep = format!(
-        r#"{{"emit":["order_updated",{{"id":"d","x":{}{}}}]}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"emit":["order_updated",{{"id":"d","x":{}}}]}}"#,
+        bad_input::nested(DEEP)
     );
     match &feed(&deep)[..] {
         [Event::Doshii(e)] => {
@@ -212,7 +178,7 @@ fn invalid_escapes() {
 
 #[test]
 fn empty_frames() {
-    for bad in ["", " ", "\n"] {
+    for bad in bad_input::BLANK {
         rejected(bad);
     }
 }

@@ -1,18 +1,14 @@
 //! The fuzzing entry points, run over every testdata frame and thousands of generated inputs, so their
 //! invariants hold in `cargo test`.
 
+use feedwire_core::testing::chaos;
 use feedwire_doshii::fuzzing;
 use proptest::prelude::*;
 
 fn testdata() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = chaos::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames"));
     assert!(files.len() > 40, "testdata frames missing");
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    files.into_iter().map(|(_, bytes)| bytes).collect()
 }
 
 #[test]
@@ -89,14 +85,8 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     for n in 0..1000 {
         c.handle_frame(t0, event(n));
         c.handle_frame(t0, Frame::from(format!(r#"{{"doshii":{{"ping":{n}}}}}"#)));
-        let stats = c.queue_stats();
-        assert!(stats.queued_events <= 16, "event queue {}", stats.queued_events);
         // the pongs are the session's own frames: queued up to twice the bound, then dropped and counted
-        assert!(
-            stats.queued_transmits <= 2 * 16,
-            "transmit queue {}",
-            stats.queued_transmits
-        );
+        chaos::assert_bounded(c.queue_stats(), 16, 2 * 16);
     }
     let stats = c.queue_stats();
     assert_eq!(stats.queued_transmits, 2 * 16, "the pongs filled twice the bound");
@@ -107,23 +97,14 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     );
     let queued = stats.queued_events as u64;
     let got = drain(&mut c);
-    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    chaos::assert_kept_in_order(&got);
     // one event per frame (the event, or the server ping): each queued or counted as dropped
     assert_eq!(
         queued + c.queue_stats().dropped_events,
         2000,
         "every event delivered or counted"
     );
-    let dropped = c.queue_stats().dropped_events;
-    let mut all = Vec::new();
-    for n in 1000..3000 {
-        c.handle_frame(t0, event(n));
-        all.extend(drain(&mut c));
-    }
-    assert_eq!(
-        all,
-        (1000..3000).collect::<Vec<u64>>(),
-        "each event exactly once, in order"
-    );
-    assert_eq!(c.queue_stats().dropped_events, dropped);
+    chaos::assert_each_delivered_once(&mut c, t0, 1000..3000, event, drain, |c| {
+        c.queue_stats().dropped_events
+    });
 }

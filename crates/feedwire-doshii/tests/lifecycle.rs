@@ -22,6 +22,15 @@ fn client(t0: Instant) -> Client {
     )
 }
 
+/// A client whose connection opened at `t0`, its dial drained.
+fn opened(t0: Instant) -> Client {
+    let mut c = client(t0);
+    c.connect(t0);
+    let _ = transmits(&mut c);
+    c.handle_open(t0, None);
+    c
+}
+
 fn transmits(c: &mut Client) -> Vec<Transmit> {
     std::iter::from_fn(|| c.poll_transmit()).collect()
 }
@@ -62,17 +71,21 @@ fn new_never_dials_and_connect_is_a_no_op_unless_stopped() {
 #[test]
 fn disconnect_closes_what_is_up_or_dialled_and_withdraws_what_is_not() {
     let t0 = Instant::now();
+    // nothing sent, and only `Stopped` reported
+    let disconnect_with_nothing_to_close = |c: &mut Client| {
+        c.disconnect(t0);
+        assert_eq!(transmits(c), vec![]);
+        assert_eq!(
+            events(c),
+            vec![Event::Stopped {
+                reason: StopReason::Requested
+            }]
+        );
+    };
     // a dial the driver has not taken: withdrawn, nothing to close, only Stopped
     let mut c = client(t0);
     c.connect(t0);
-    c.disconnect(t0);
-    assert_eq!(transmits(&mut c), vec![]);
-    assert_eq!(
-        events(&mut c),
-        vec![Event::Stopped {
-            reason: StopReason::Requested
-        }]
-    );
+    disconnect_with_nothing_to_close(&mut c);
     // a dial in flight: closed
     c.connect(t0);
     assert!(matches!(&transmits(&mut c)[..], [Transmit::Connect(_)]));
@@ -97,24 +110,14 @@ fn disconnect_closes_what_is_up_or_dialled_and_withdraws_what_is_not() {
     let _ = transmits(&mut c);
     c.handle_close(t0, None);
     let _ = events(&mut c);
-    c.disconnect(t0);
-    assert_eq!(transmits(&mut c), vec![]);
-    assert_eq!(
-        events(&mut c),
-        vec![Event::Stopped {
-            reason: StopReason::Requested
-        }]
-    );
+    disconnect_with_nothing_to_close(&mut c);
     assert_eq!(c.poll_timeout(), None);
 }
 
 #[test]
 fn connect_restarts_a_stopped_session_with_the_backoff_reset_and_the_window_it_missed() {
     let t0 = Instant::now();
-    let mut c = client(t0);
-    c.connect(t0);
-    let _ = transmits(&mut c);
-    c.handle_open(t0, None);
+    let mut c = opened(t0);
     c.handle_frame(t0, Frame::from(r#"{"emit":["order_updated",{"id":"1"}]}"#));
     // two failed dials grow the backoff
     let mut now = t0 + Duration::from_secs(5);
@@ -160,10 +163,7 @@ fn connect_restarts_a_stopped_session_with_the_backoff_reset_and_the_window_it_m
 #[test]
 fn a_malformed_frame_keeps_at_most_256_bytes_cut_at_a_character() {
     let t0 = Instant::now();
-    let mut c = client(t0);
-    c.connect(t0);
-    let _ = transmits(&mut c);
-    c.handle_open(t0, None);
+    let mut c = opened(t0);
     let _ = events(&mut c);
     let text = format!("x{}", "é".repeat(200)); // 401 bytes, not JSON; byte 256 is inside an 'é'
     c.handle_frame(t0, Frame::from(text.clone()));

@@ -531,15 +531,11 @@ fn device_registrations_filter_events() {
         .collect();
     assert_eq!(ids.len(), 3);
     // one encoding shared by both connections
-    let ptrs: Vec<_> = p
-        .wire()
+    let ptrs: Vec<*const u8> = p
+        .frames_to_client()
         .iter()
-        .filter_map(|w| match w {
-            Wire::ToClient { frame, .. } if frame.as_str().contains(r#""id":"c""#) => {
-                Some(frame.as_str().as_ptr())
-            }
-            _ => None,
-        })
+        .filter(|f| f.contains(r#""id":"c""#))
+        .map(|f| f.as_ptr())
         .collect();
     assert_eq!(ptrs.len(), 2);
     assert_eq!(ptrs[0], ptrs[1]);

@@ -7,7 +7,8 @@
 
 use std::time::Instant;
 
-use feedwire_core::{Frame, Limits, Session, Transmit};
+use feedwire_core::testing::bad_input::{self, DEEP, short};
+use feedwire_core::{Limits, Session};
 use feedwire_igratech::client::{Client, Config, Event};
 
 const MAX: usize = 64 * 1024;
@@ -28,55 +29,25 @@ fn connected(checked: bool) -> (Client, Instant) {
     (c, now)
 }
 
-/// The first 100 characters, for failure messages.
-fn short(s: &str) -> String {
-    s.chars().take(100).collect()
-}
-
-/// Feeds `bad`, returns its events after checking the session goes on.
+/// Feeds `bad`, returns its events after checking the session goes on (a valid bet is delivered).
 fn feed(bad: &str, checked: bool) -> Vec<Event> {
-    let (mut c, now) = connected(checked);
-    c.handle_frame(now, Frame::from(bad.to_owned()));
-    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
-    assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert!(c.is_open() && !c.is_stopped(), "still open");
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"event":"bet","data":{"gameId":"ok","bets":[]}}"#),
-    );
-    let after: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(
-        matches!(&after[..], [Event::Bet(p)] if p.parse().is_ok()),
-        "a valid bet after {:?} is delivered: {after:?}",
-        short(bad)
-    );
-    events
+    bad_input::feed(
+        connected(checked),
+        bad,
+        r#"{"event":"bet","data":{"gameId":"ok","bets":[]}}"#,
+        |after| matches!(after, [Event::Bet(p)] if p.parse().is_ok()),
+    )
 }
 
 /// `bad` gives exactly one `Malformed` carrying the frame (cut to its first 256 bytes), checked or not;
 /// returns the reason.
 fn malformed(bad: &str) -> String {
-    let mut reason = String::new();
-    for checked in [false, true] {
-        match &feed(bad, checked)[..] {
-            [Event::Malformed { error: r, frame }] => {
-                let kept = &bad[..bad.len().min(256)];
-                assert_eq!(
-                    frame.as_str(),
-                    kept,
-                    "the error carries the frame (its first 256 bytes)"
-                );
-                assert!(!r.is_empty());
-                reason = r.clone();
-            }
-            other => panic!(
-                "{:?}: expected one Malformed, got {}",
-                short(bad),
-                short(&format!("{other:?}"))
-            ),
-        }
-    }
+    let [_, reason] = [false, true].map(|checked| {
+        bad_input::one_malformed(bad, feed(bad, checked), |event| match event {
+            Event::Malformed { error, frame } => Some((error, frame)),
+            _ => None,
+        })
+    });
     reason
 }
 
@@ -103,28 +74,23 @@ fn misfit(text: &str) -> String {
 
 #[test]
 fn malformed_json() {
-    for bad in [
-        "not json",
+    for bad in bad_input::NOT_JSON.into_iter().chain([
         r#"{"event":"bet","#,
         r#"{"event":"bet" "data":{}}"#,
         r#"{"event":"bet","data":{}}}"#,
         "{'event':'bet'}",
-        "\u{0}",
-    ] {
+    ]) {
         malformed(bad);
     }
 }
 
 #[test]
 fn wrong_types() {
-    for bad in [
-        "[]",
-        "42",
-        "null",
-        r#""bet""#,
-        r#"{"event":5,"data":{}}"#,
-        r#"{"data":{}}"#,
-    ] {
+    for bad in
+        bad_input::NOT_OBJECTS
+            .into_iter()
+            .chain([r#""bet""#, r#"{"event":5,"data":{}}"#, r#"{"data":{}}"#])
+    {
         malformed(bad);
     }
     misfit(r#"{"event":"bet","data":{"gameId":[1],"bets":5}}"#);
@@ -138,20 +104,19 @@ fn oversize_frames() {
         "x".repeat(MAX)
     );
     assert!(malformed(&text).contains(&MAX.to_string()));
-    malformed(&"[".repeat(MAX + 1));
+    malformed(&bad_input::open_brackets(MAX + 1));
 }
 
 #[test]
 fn nesting_beyond_the_recursion_limit() {
-    malformed(&"[".repeat(10_000));
-    malformed(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
-    malformed(&format!(r#"{{"event":{}"#, "[".repeat(10_000)));
+    malformed(&bad_input::open_brackets(DEEP));
+    malformed(&bad_input::nested(DEEP));
+    malformed(&format!(r#"{{"event":{}"#, bad_input::open_brackets(DEEP)));
     // deep inside the payload: valid JSON (the grammar has no depth limit), which serde_json skips
     // iteratively as a raw value (no stack risk); the typed parse refuses it (before any stack is at risk)
     misfit(&format!(
-        r#"{{"event":"bet","data":{{"gameId":1,"bets":{}{}}}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"event":"bet","data":{{"gameId":1,"bets":{}}}}}"#,
+        bad_input::nested(DEEP)
     ));
 }
 
@@ -180,7 +145,7 @@ fn invalid_escapes() {
 
 #[test]
 fn empty_frames() {
-    for bad in ["", " ", "\n", "{}"] {
+    for bad in bad_input::BLANK.into_iter().chain(["{}"]) {
         malformed(bad);
     }
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use feedwire_core::testing::chaos;
 use feedwire_igratech::fuzzing;
 use proptest::prelude::*;
 
@@ -149,31 +150,11 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_bet_once() {
             game_ids: None,
             extra: Default::default(),
         });
-        let stats = c.queue_stats();
-        assert!(stats.queued_events <= 16, "event queue {}", stats.queued_events);
-        assert!(
-            stats.queued_transmits <= 16 + 4,
-            "transmit queue {}",
-            stats.queued_transmits
-        );
+        chaos::assert_bounded(c.queue_stats(), 16, 16 + 4);
     }
     let got = drain(&mut c);
-    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
-    assert_eq!(
-        got.len() as u64 + c.queue_stats().dropped_events,
-        1000,
-        "every bet delivered or counted"
-    );
-    let dropped = c.queue_stats().dropped_events;
-    let mut all = Vec::new();
-    for n in 1000..3000 {
-        c.handle_frame(now, bet(n));
-        all.extend(drain(&mut c));
-    }
-    assert_eq!(
-        all,
-        (1000..3000).collect::<Vec<i64>>(),
-        "each bet exactly once, in order"
-    );
-    assert_eq!(c.queue_stats().dropped_events, dropped);
+    chaos::assert_delivered_or_counted(&got, c.queue_stats().dropped_events, 1000);
+    chaos::assert_each_delivered_once(&mut c, now, 1000..3000, bet, drain, |c| {
+        c.queue_stats().dropped_events
+    });
 }

@@ -478,14 +478,10 @@ fn publish_goes_to_subscribed_games_once_encoded() {
         ]
     );
     let ptrs: Vec<*const u8> = p
-        .wire()
+        .frames_to_client()
         .iter()
-        .filter_map(|w| match w {
-            Wire::ToClient { frame, .. } if frame.as_str().contains("balance") => {
-                Some(frame.as_str().as_ptr())
-            }
-            _ => None,
-        })
+        .filter(|f| f.contains("balance"))
+        .map(|f| f.as_ptr())
         .collect();
     assert_eq!(ptrs.len(), 2);
     assert_eq!(ptrs[0], ptrs[1], "encoded once, shared");

@@ -116,43 +116,45 @@ fn every_example_validates_and_decodes() {
 #[test]
 fn the_schemas_reject_what_they_should() {
     let s = Schemas::load();
-    assert!(
-        s.check(
+    for (message, frame, why) in [
+        (
             "publish-bet",
-            r#"{"event":"bet","data":{"gameId":"g","bets":[{"betId":1,"odds":"1.5"}]}}"#
-        )
-        .is_err()
-    );
-    assert!(
-        s.check(
+            r#"{"event":"bet","data":{"gameId":"g","bets":[{"betId":1,"odds":"1.5"}]}}"#,
+            "odds are a number",
+        ),
+        (
             "publish-bet",
-            r#"{"event":"stats","data":{"gameId":"g","bets":[]}}"#
-        )
-        .is_err()
-    );
-    assert!(
-        s.check("publish-bet", r#"{"data":{"gameId":"g","bets":[]}}"#)
-            .is_err()
-    );
-    assert!(
-        s.check("subscribe-ping", r#"{"event":"ping-pong","data":{"ping":-1}}"#)
-            .is_err()
-    );
-    assert!(s.check("publish-incident", r#"{"event":"incident","data":{"gameId":1,"incidents":[{"id":1,"type":"goal","startsAt":"yesterday"}]}}"#).is_err(), "date-time format is checked");
-    assert!(
-        s.check(
+            r#"{"event":"stats","data":{"gameId":"g","bets":[]}}"#,
+            "the event names the message",
+        ),
+        (
+            "publish-bet",
+            r#"{"data":{"gameId":"g","bets":[]}}"#,
+            "the event is required",
+        ),
+        (
+            "subscribe-ping",
+            r#"{"event":"ping-pong","data":{"ping":-1}}"#,
+            "a ping is not negative",
+        ),
+        (
+            "publish-incident",
+            r#"{"event":"incident","data":{"gameId":1,"incidents":[{"id":1,"type":"goal","startsAt":"yesterday"}]}}"#,
+            "date-time format is checked",
+        ),
+        (
             "publish-stats",
-            r#"{"event":"stats","data":{"gameId":1,"stats":{"a":"x"}}}"#
-        )
-        .is_err()
-    );
-    assert!(
-        s.check(
+            r#"{"event":"stats","data":{"gameId":1,"stats":{"a":"x"}}}"#,
+            "stats are numbers",
+        ),
+        (
             "publish-connected",
-            r#"{"event":"connected","data":{"status":"ok","userId":1.5}}"#
-        )
-        .is_err()
-    );
+            r#"{"event":"connected","data":{"status":"ok","userId":1.5}}"#,
+            "a user id is an integer",
+        ),
+    ] {
+        assert!(s.check(message, frame).is_err(), "{message} {frame}: {why}");
+    }
     // unknown fields are allowed everywhere
     s.check(
         "publish-balance",

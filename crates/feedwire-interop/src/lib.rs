@@ -87,6 +87,20 @@ impl Peer {
         })
     }
 
+    /// The peer once it listens on `port`, waiting up to `timeout`; when it does not, it is stopped and the
+    /// error says that `what` did not start, with the peer's output so far.
+    pub fn listening(mut self, port: u16, timeout: Duration, what: &str) -> io::Result<Peer> {
+        if let Err(e) = wait_for_port(port, timeout) {
+            let out = self.output();
+            self.stop();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{what} did not start: {e}\n{out}"),
+            ));
+        }
+        Ok(self)
+    }
+
     /// The process id (also the process group id).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -188,38 +202,22 @@ pub fn start_soketi(port: u16, client_messages: bool) -> io::Result<Peer> {
         ("SOKETI_PORT", port_s.as_str()),
         ("SOKETI_METRICS_SERVER_PORT", metrics.as_str()),
     ];
-    let mut peer = Peer::start(
+    let peer = Peer::start(
         "soketi",
         &dir,
         "node",
         &["node_modules/.bin/soketi", "start", "--config=soketi.json"],
         &env,
     )?;
-    if let Err(e) = wait_for_port(port, Duration::from_secs(20)) {
-        let out = peer.output();
-        peer.stop();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("soketi did not start: {e}\n{out}"),
-        ));
-    }
-    Ok(peer)
+    peer.listening(port, Duration::from_secs(20), "soketi")
 }
 
 /// Starts Rails ActionCable 6.1 under puma on `127.0.0.1:port` (`/cable`) and waits until it listens.
 pub fn start_rails(port: u16) -> io::Result<Peer> {
     let dir = peers_dir().join("actioncable");
     let bind = format!("tcp://127.0.0.1:{port}");
-    let mut peer = Peer::start("rails", &dir, "puma", &["-b", &bind, "config.ru"], &[])?;
-    if let Err(e) = wait_for_port(port, Duration::from_secs(30)) {
-        let out = peer.output();
-        peer.stop();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("puma did not start: {e}\n{out}"),
-        ));
-    }
-    Ok(peer)
+    let peer = Peer::start("rails", &dir, "puma", &["-b", &bind, "config.ru"], &[])?;
+    peer.listening(port, Duration::from_secs(30), "puma")
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, free_port, peers_dir, wait_for_port};
+use feedwire_interop::{Peer, free_port, peers_dir};
 use serde_json::Value;
 
 /// The `feedwire` binary, built once per test process (see the module docs).
@@ -111,19 +111,15 @@ fn transcript(server: &Peer, client: &Peer) -> String {
 fn start_feedwire_pusher(name: &str) -> (u16, Peer) {
     let port = free_port().unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let mut server = Peer::start(
+    let server = Peer::start(
         &format!("feedwire-serve-pusher-for-{name}"),
         &std::env::temp_dir(),
         feedwire_bin().to_str().unwrap(),
         &["serve", "pusher", "--addr", &addr],
         &[],
     )
-    .unwrap();
-    if let Err(e) = wait_for_port(port, Duration::from_secs(10)) {
-        let out = server.output();
-        server.stop();
-        panic!("feedwire serve pusher did not start: {e}\n{out}");
-    }
+    .and_then(|server| server.listening(port, Duration::from_secs(10), "feedwire serve pusher"))
+    .unwrap_or_else(|e| panic!("{e}"));
     (port, server)
 }
 
@@ -284,7 +280,7 @@ fn actioncable_scenario(lib: &str) {
     let port = free_port().unwrap();
     let stdin = StdinFile::new(&format!("actioncable-{lib}"));
     // feedwire's stdin is a file the test appends to; `tail -f` and feedwire share the peer's process group
-    let mut server = Peer::start(
+    let server = Peer::start(
         &format!("feedwire-serve-actioncable-for-{lib}"),
         &std::env::temp_dir(),
         "sh",
@@ -297,12 +293,8 @@ fn actioncable_scenario(lib: &str) {
         ],
         &[],
     )
-    .unwrap();
-    if let Err(e) = wait_for_port(port, Duration::from_secs(10)) {
-        let out = server.output();
-        server.stop();
-        panic!("feedwire serve actioncable did not start: {e}\n{out}");
-    }
+    .and_then(|server| server.listening(port, Duration::from_secs(10), "feedwire serve actioncable"))
+    .unwrap_or_else(|e| panic!("{e}"));
     let url = format!("ws://127.0.0.1:{port}/cable");
     let quiet = QUIET_MS.to_string();
     let timeout_ms = (QUIET_MS + 25_000).to_string();

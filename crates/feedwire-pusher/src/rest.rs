@@ -490,7 +490,7 @@ impl RestApi {
         }
         let data = RawJson::from_json_str(data.get()).map_err(|e| bad(e.to_string()))?;
         let socket_id = match ev.socket_id {
-            Some(s) if is_socket_id(&s) => Some(s.into_owned()),
+            Some(s) if crate::codec::is_socket_id(&s) => Some(s.into_owned()),
             Some(s) => return Err(bad(format!("socket_id {s:?} is not of the form 123.456"))),
             None => None,
         };
@@ -548,18 +548,6 @@ fn info_list(params: &[(String, String)]) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn is_socket_id(s: &str) -> bool {
-    match s.split_once('.') {
-        Some((a, b)) => {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        }
-        None => false,
-    }
 }
 
 /// A channel name the API may publish to: a valid subscribable name, or `#server-to-user-{id}`.

@@ -3,10 +3,12 @@
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 #![allow(clippy::print_stderr)] // the figures are reported with --nocapture
 
+mod common;
+
 use std::time::Instant;
 
 use feedwire_core::{Frame, Session};
-use feedwire_pusher::client::{Client, Config, Event};
+use feedwire_pusher::client::{Config, Event};
 use feedwire_pusher::codec::ServerMessage;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -14,11 +16,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 fn listed_frame() -> Frame {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/frames/server_bitskins_listed.json"
-    ))
-    .unwrap();
+    let text = common::bitskins_listed();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
     // A Vec-backed `Bytes` allocates its shared header the first time it is cloned or sliced; frames coming
@@ -59,23 +57,7 @@ fn codec_decode_of_a_channel_event_allocates_nothing() {
 
 fn client_path_allocates_nothing_when_warm() {
     let now = Instant::now();
-    let mut c = Client::new(Config::bitskins());
-    c.connect(now);
-    c.subscribe("inventory_changes").unwrap();
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
+    let mut c = common::subscribed(now, Config::bitskins(), "inventory_changes");
     let frame = listed_frame();
     // warm up once (the event queue already has capacity)
     c.handle_frame(now, frame.clone());
@@ -104,11 +86,7 @@ fn client_path_allocates_nothing_when_warm() {
 fn a_fresh_unshared_frame_costs_one_allocation() {
     // `Frame::from(String)` keeps the Vec as is; the first zero-copy slice promotes it to a shared buffer,
     // which allocates the reference-count header once per frame. Everything else stays allocation-free.
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/frames/server_bitskins_listed.json"
-    ))
-    .unwrap();
+    let text = common::bitskins_listed();
     let frames: Vec<Frame> = (0..100).map(|_| Frame::from(text.clone())).collect();
     let region = Region::new(GLOBAL);
     for f in &frames {

@@ -3,9 +3,12 @@
 //! carrying the frame (its first 256 bytes), nothing is sent or closed, and the session goes on (a valid event is still delivered).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
+mod common;
+
 use std::time::Instant;
 
-use feedwire_core::{Frame, Limits, Session, Transmit};
+use feedwire_core::testing::bad_input::{self, DEEP};
+use feedwire_core::{Frame, Limits, Session};
 use feedwire_pusher::DecodeError;
 use feedwire_pusher::client::{Client, Config, Event};
 
@@ -13,102 +16,51 @@ const MAX: usize = 64 * 1024;
 
 fn connected() -> (Client, Instant) {
     let now = Instant::now();
-    let mut c = Client::new(
-        Config::new("key")
-            .with_host("127.0.0.1")
-            .with_limits(Limits::default().with_max_frame_size(MAX)),
-    );
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#,
-        ),
-    );
-    c.subscribe("c").unwrap();
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    assert!(c.is_open());
-    (c, now)
+    let config = Config::new("key")
+        .with_host("127.0.0.1")
+        .with_limits(Limits::default().with_max_frame_size(MAX));
+    (common::subscribed(now, config, "c"), now)
 }
 
-/// Feeds `bad`, returns its events after checking the session goes on.
+/// Feeds `bad`, returns its events after checking the session goes on (a valid event is delivered).
 fn feed(bad: &str) -> Vec<Event> {
-    let (mut c, now) = connected();
-    c.handle_frame(now, Frame::from(bad.to_owned()));
-    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
-    assert!(sent.is_empty(), "nothing sent for bad input: {sent:?}");
-    assert!(c.is_open(), "still connected");
-    c.handle_frame(
-        now,
-        Frame::from(r#"{"event":"after","channel":"c","data":"{\"ok\":true}"}"#),
-    );
-    let after: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(
-        matches!(&after[..], [Event::Message { event, .. }] if &**event == "after"),
-        "a valid event after {bad:.80?} is delivered: {after:?}"
-    );
-    events
-}
-
-/// The first 256 bytes of `s` (fewer, to end on a character boundary): what `Malformed` keeps of a frame.
-fn first_256(s: &str) -> &str {
-    let end = (0..=s.len().min(256))
-        .rev()
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap();
-    &s[..end]
+    bad_input::feed(
+        connected(),
+        bad,
+        r#"{"event":"after","channel":"c","data":"{\"ok\":true}"}"#,
+        |after| matches!(after, [Event::Message { event, .. }] if &**event == "after"),
+    )
 }
 
 /// `bad` gives exactly one `Malformed` carrying the frame; returns the error's text.
 fn rejected(bad: &str) -> String {
-    let events = feed(bad);
-    match &events[..] {
-        [Event::Malformed { error, frame }] => {
-            assert_eq!(frame.as_str(), first_256(bad), "the error carries the frame");
-            let text = error.to_string();
-            assert!(!text.is_empty());
-            text
-        }
-        other => panic!(
-            "{bad:.80?}: expected one Malformed, got {:.300}",
-            format!("{other:?}")
-        ),
-    }
+    bad_input::one_malformed(bad, feed(bad), |event| match event {
+        Event::Malformed { error, frame } => Some((error, frame)),
+        _ => None,
+    })
+    .to_string()
 }
 
 #[test]
 fn malformed_json() {
-    for bad in [
-        "not json",
+    for bad in bad_input::NOT_JSON.into_iter().chain([
         r#"{"event":"listed","#,
         r#"{"event":"listed" "channel":"c"}"#,
         r#"{"event":"listed","channel":"c","data":"{}"}}"#,
         "{'event':'listed'}",
-        "\u{0}",
-    ] {
+    ]) {
         rejected(bad);
     }
 }
 
 #[test]
 fn wrong_types() {
-    for bad in [
-        "[]",
-        "42",
-        "null",
+    for bad in bad_input::NOT_OBJECTS.into_iter().chain([
         r#""pusher:ping""#,
         r#"{"event":5,"channel":"c","data":"{}"}"#,
         r#"{"event":"listed","channel":["c"],"data":"{}"}"#,
         r#"{"channel":"c","data":"{}"}"#,
-    ] {
+    ]) {
         rejected(bad);
     }
 }
@@ -121,12 +73,12 @@ fn oversize_frames() {
     );
     let events = feed(&text);
     assert!(
-        matches!(&events[..], [Event::Malformed { error: DecodeError::TooLarge { len, max: MAX }, frame }] if *len == text.len() && frame.as_str() == first_256(&text)),
+        matches!(&events[..], [Event::Malformed { error: DecodeError::TooLarge { len, max: MAX }, frame }] if *len == text.len() && frame.as_str() == bad_input::first_256(&text)),
         "{:?}",
         events.first().map(std::mem::discriminant)
     );
     // garbage beyond the limit is refused before any parsing
-    let events = feed(&"[".repeat(MAX + 1));
+    let events = feed(&bad_input::open_brackets(MAX + 1));
     assert!(matches!(
         &events[..],
         [Event::Malformed {
@@ -139,15 +91,13 @@ fn oversize_frames() {
 #[test]
 fn nesting_beyond_the_recursion_limit() {
     // at the top level the envelope refuses the first `[` (not an object) before any depth is reached
-    rejected(&"[".repeat(10_000));
-    rejected(&format!(r#"{{"event":{}"#, "[".repeat(10_000)));
-    let balanced = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    rejected(&balanced);
+    rejected(&bad_input::open_brackets(DEEP));
+    rejected(&format!(r#"{{"event":{}"#, bad_input::open_brackets(DEEP)));
+    rejected(&bad_input::nested(DEEP));
     // where the session parses a typed value (presence data), the depth is an error
     let presence = format!(
-        r#"{{"event":"pusher_internal:subscription_succeeded","channel":"presence-p","data":{{"presence":{}{}}}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"event":"pusher_internal:subscription_succeeded","channel":"presence-p","data":{{"presence":{}}}}}"#,
+        bad_input::nested(DEEP)
     );
     let (mut c, now) = connected();
     c.subscribe("presence-p").unwrap();
@@ -170,9 +120,8 @@ fn nesting_beyond_the_recursion_limit() {
     // serde_json skips iteratively as a raw value (no stack risk): delivered raw, and the application's own
     // parse of it gets serde_json's recursion error, not a stack overflow
     let payload = format!(
-        r#"{{"event":"listed","channel":"c","data":{}{}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
+        r#"{{"event":"listed","channel":"c","data":{}}}"#,
+        bad_input::nested(DEEP)
     );
     let events = feed(&payload);
     match &events[..] {
@@ -233,7 +182,7 @@ fn a_lone_surrogate_in_an_opaque_payload_is_delivered_raw() {
 
 #[test]
 fn empty_frames() {
-    for bad in ["", " ", "\n", "{}"] {
+    for bad in bad_input::BLANK.into_iter().chain(["{}"]) {
         rejected(bad);
     }
 }

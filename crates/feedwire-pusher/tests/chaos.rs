@@ -1,17 +1,18 @@
 //! Chaos: the fuzzing entry points (decoder and session invariants) over every testdata frame and over
 //! thousands of proptest-generated inputs, so the fuzz invariants run in `cargo test`.
 
+mod common;
+
+use feedwire_core::testing::chaos;
 use feedwire_pusher::fuzzing;
 use proptest::prelude::*;
 
 fn testdata() -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            v.push(std::fs::read(path).unwrap());
-        }
-    }
+    let v: Vec<Vec<u8>> = chaos::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/frames"))
+        .into_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "json"))
+        .map(|(_, bytes)| bytes)
+        .collect();
     assert!(v.len() >= 60, "testdata frames: {}", v.len());
     v
 }
@@ -33,20 +34,10 @@ fn session_over_testdata_frames_as_scripts() {
 #[test]
 fn session_long_deterministic_scripts() {
     // a cheap deterministic generator, independent of proptest's shrinking
-    let mut rng = fastrand_like(0x5eed);
+    let mut rng = chaos::xorshift(0x5eed);
     for _ in 0..300 {
         let len = (rng() % 600) as usize;
-        let data: Vec<u8> = (0..len).map(|_| (rng() & 0xff) as u8).collect();
-        fuzzing::session(&data);
-    }
-}
-
-fn fastrand_like(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
+        fuzzing::session(&chaos::bytes(&mut rng, len));
     }
 }
 
@@ -78,29 +69,10 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     use feedwire_pusher::client::{Client, Config, Event};
     #[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
     let now = std::time::Instant::now();
-    let mut c = Client::new(
-        Config::new("key")
-            .with_host("127.0.0.1")
-            .with_limits(Limits::default().with_max_queued(16)),
-    );
-    c.connect(now);
-    while c.poll_transmit().is_some() {}
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#,
-        ),
-    );
-    c.subscribe("inventory_changes").unwrap();
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher_internal:subscription_succeeded","channel":"inventory_changes","data":"{}"}"#,
-        ),
-    );
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
+    let config = Config::new("key")
+        .with_host("127.0.0.1")
+        .with_limits(Limits::default().with_max_queued(16));
+    let mut c = common::subscribed(now, config, "inventory_changes");
     let event = |n: u64| {
         Frame::from(format!(
             r#"{{"event":"listed","channel":"inventory_changes","data":"{{\"n\":{n}}}"}}"#
@@ -118,14 +90,8 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
     for n in 0..1000 {
         c.handle_frame(now, event(n));
         c.handle_frame(now, ping.clone());
-        let s = c.queue_stats();
-        assert!(s.queued_events <= 16, "event queue {}", s.queued_events);
         // pongs are the session's own frames: the outbox keeps up to twice the bound, then counts the rest
-        assert!(
-            s.queued_transmits <= 2 * 16,
-            "transmit queue {}",
-            s.queued_transmits
-        );
+        chaos::assert_bounded(c.queue_stats(), 16, 2 * 16);
     }
     let s = c.queue_stats();
     assert_eq!(
@@ -134,24 +100,10 @@ fn a_flood_keeps_queues_bounded_and_delivers_every_event_once() {
         "every pong queued or counted"
     );
     let got = drain(&mut c);
-    assert!(!got.is_empty() && got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
-    assert_eq!(
-        got.len() as u64 + c.queue_stats().dropped_events,
-        1000,
-        "every event delivered or counted"
-    );
-    let dropped = c.queue_stats().dropped_events;
-    let mut all = Vec::new();
-    for n in 1000..3000 {
-        c.handle_frame(now, event(n));
-        all.extend(drain(&mut c));
-    }
-    assert_eq!(
-        all,
-        (1000..3000).collect::<Vec<u64>>(),
-        "each event exactly once, in order"
-    );
-    assert_eq!(c.queue_stats().dropped_events, dropped);
+    chaos::assert_delivered_or_counted(&got, c.queue_stats().dropped_events, 1000);
+    chaos::assert_each_delivered_once(&mut c, now, 1000..3000, event, drain, |c| {
+        c.queue_stats().dropped_events
+    });
 }
 
 /// Found by the fuzz campaign (pusher_client, 1.8M executions in): the fuzzer's own text frame named an event

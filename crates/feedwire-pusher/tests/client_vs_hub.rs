@@ -79,14 +79,37 @@ fn settle(p: &mut Pair<Client, Hub>, clients: usize) {
 
 fn subscribed(evs: &[Event]) -> Vec<&str> {
     evs.iter()
-        .filter_map(|e| {
-            if let Event::Subscribed { channel, .. } = e {
-                Some(channel.as_str())
-            } else {
-                None
-            }
+        .filter_map(|e| match e {
+            Event::Subscribed { channel, .. } => Some(channel.as_str()),
+            _ => None,
         })
         .collect()
+}
+
+/// The channels of the `Resubscribed` events among `evs`, sorted.
+fn resubscribed(evs: &[Event]) -> Vec<&str> {
+    let mut channels: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Resubscribed { channel, .. } => Some(channel.as_str()),
+            _ => None,
+        })
+        .collect();
+    channels.sort();
+    channels
+}
+
+/// The user ids of the `MemberAdded` and of the `MemberRemoved` events among `evs`.
+fn member_changes(evs: Vec<Event>) -> (Vec<String>, Vec<String>) {
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for e in evs {
+        match e {
+            Event::MemberAdded { user_id, .. } => added.push(user_id),
+            Event::MemberRemoved { user_id, .. } => removed.push(user_id),
+            _ => {}
+        }
+    }
+    (added, removed)
 }
 
 #[test]
@@ -161,33 +184,13 @@ fn presence_two_clients_join_and_leave() {
         .cloned()
         .collect();
     assert_eq!(members, vec!["user-0", "user-1"]);
-    let added: Vec<String> = p
-        .take_client_events()
-        .into_iter()
-        .filter_map(|e| {
-            if let Event::MemberAdded { user_id, .. } = e {
-                Some(user_id)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let (added, _) = member_changes(p.take_client_events());
     // client 0 joined first and heard client 1 join (client 1 got the list in subscription_succeeded)
     assert_eq!(added, vec!["user-1".to_string()]);
     let now = p.now();
     p.client_at(second).disconnect(now);
     p.run_until_quiet();
-    let removed: Vec<String> = p
-        .take_client_events()
-        .into_iter()
-        .filter_map(|e| {
-            if let Event::MemberRemoved { user_id, .. } = e {
-                Some(user_id)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let (_, removed) = member_changes(p.take_client_events());
     assert_eq!(removed, vec!["user-1".to_string()]);
     assert_eq!(p.hub().members("presence-room"), vec!["user-0"]);
 }
@@ -228,17 +231,7 @@ fn forced_drop_4200_reconnects_now_with_fresh_signatures() {
             .any(|e| matches!(e, Event::Reconnecting { after, .. } if after.is_zero())),
         "{evs:?}"
     );
-    let mut resub: Vec<&str> = evs
-        .iter()
-        .filter_map(|e| {
-            if let Event::Resubscribed { channel, .. } = e {
-                Some(channel.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
-    resub.sort();
+    let resub = resubscribed(&evs);
     assert_eq!(
         resub,
         vec!["inventory_changes", "presence-traders", "private-orders"]
@@ -287,12 +280,9 @@ fn over_capacity_4100_backs_off_and_resubscribed_reports_the_gap() {
     let evs = p.take_client_events();
     let delay = evs
         .iter()
-        .find_map(|e| {
-            if let Event::Reconnecting { after, .. } = e {
-                Some(*after)
-            } else {
-                None
-            }
+        .find_map(|e| match e {
+            Event::Reconnecting { after, .. } => Some(*after),
+            _ => None,
         })
         .expect("a backoff");
     assert!(delay >= Duration::from_secs(1), "{delay:?}");
@@ -302,14 +292,11 @@ fn over_capacity_4100_backs_off_and_resubscribed_reports_the_gap() {
     let evs = p.take_client_events();
     let after = evs
         .iter()
-        .find_map(|e| {
-            if let Event::Resubscribed { after, .. } = e {
-                Some(*after)
-            } else {
-                None
-            }
+        .find_map(|e| match e {
+            Event::Resubscribed { after, .. } => Some(*after),
+            _ => None,
         })
-        .unwrap();
+        .expect("a resubscription");
     assert_eq!(after, delay, "down for exactly the backoff");
 }
 

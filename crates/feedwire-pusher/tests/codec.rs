@@ -1,6 +1,8 @@
 //! Codec tests: every testdata frame snapshotted, exact pusher-js encodings, name validation, proptest round
 //! trips of every message in both directions, and arbitrary text never panicking.
 
+mod common;
+
 use feedwire_core::{Frame, RawJson, Secret, StringOrJson};
 use feedwire_pusher::codec::ByteString;
 use feedwire_pusher::codec::{
@@ -46,11 +48,7 @@ fn testdata_frames_snapshot() {
 
 #[test]
 fn bitskins_listed_is_417_bytes_and_zero_copy() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/frames/server_bitskins_listed.json"
-    ))
-    .unwrap();
+    let text = common::bitskins_listed();
     assert_eq!(text.len(), 417);
     let frame = Frame::from(text);
     let ServerMessage::Event(e) = ServerMessage::decode(&frame).unwrap() else {

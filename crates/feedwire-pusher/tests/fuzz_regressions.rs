@@ -4,8 +4,49 @@
 use std::time::Instant;
 
 use feedwire_core::{Frame, Session, Transmit};
-use feedwire_pusher::client::{Client, Config};
+use feedwire_pusher::client::{Client, Config, Event};
 use feedwire_pusher::codec::ClientMessage;
+
+/// The server's handshake (activity timeout 30 s).
+const ESTABLISHED: &str =
+    r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#;
+
+/// The server's answer to a sign-in as user 7.
+const SIGNIN_SUCCESS: &str =
+    r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#;
+
+/// A client whose connection just opened (no handshake yet), the time, and the channels it sent subscribes
+/// for so far.
+fn opened() -> (Client, Instant, Vec<String>) {
+    let now = Instant::now();
+    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
+    c.connect(now);
+    let mut sent = Vec::new();
+    subscribes_sent(&mut c, &mut sent);
+    c.handle_open(now, None);
+    (c, now, sent)
+}
+
+/// A connected client signed in as user 7, which sent the subscribe for its user channel; the time, and the
+/// channels it sent subscribes for.
+fn signed_in() -> (Client, Instant, Vec<String>) {
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(ESTABLISHED));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
+    subscribes_sent(&mut c, &mut sent);
+    assert_eq!(sent, ["#server-to-user-7"]);
+    (c, now, sent)
+}
+
+/// The channels of the `SubscriptionFailed` events `c` reports now.
+fn failed_channels(c: &mut Client) -> Vec<Option<String>> {
+    std::iter::from_fn(|| c.poll_event())
+        .filter_map(|ev| match ev {
+            Event::SubscriptionFailed { channel, .. } => Some(channel),
+            _ => None,
+        })
+        .collect()
+}
 
 fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
     while let Some(t) = c.poll_transmit() {
@@ -24,24 +65,9 @@ fn subscribes_sent(c: &mut Client, out: &mut Vec<String>) {
 /// established answers nothing of ours and is surfaced as `Event::Unknown`.
 #[test]
 fn early_signin_success_does_not_double_subscribe_the_user_channel() {
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
-        ),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
+    let (mut c, now, mut sent) = opened();
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
+    c.handle_frame(now, Frame::from(ESTABLISHED));
     subscribes_sent(&mut c, &mut sent);
     let n = sent.iter().filter(|s| *s == "#server-to-user-7").count();
     assert!(n <= 1, "{n} subscribes in flight for #server-to-user-7: {sent:?}");
@@ -56,41 +82,19 @@ fn early_signin_success_does_not_double_subscribe_the_user_channel() {
 /// the error names no channel; a named channel that is not ours drops nothing.
 #[test]
 fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one() {
-    use feedwire_pusher::client::Event;
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
-    let signin_success =
-        r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#;
-    c.handle_frame(now, Frame::from(signin_success));
-    subscribes_sent(&mut c, &mut sent);
-    assert_eq!(sent, ["#server-to-user-7"]);
+    let (mut c, now, mut sent) = signed_in();
     c.handle_frame(
         now,
         Frame::from(
             r#"{"event":"pusher:subscription_error","channel":"inventory_changes","data":{"type":"AuthError","error":"no","status":401}}"#,
         ),
     );
-    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
-        .filter_map(|ev| match ev {
-            Event::SubscriptionFailed { channel, .. } => Some(channel),
-            _ => None,
-        })
-        .collect();
+    let failed = failed_channels(&mut c);
     assert!(
         !failed.contains(&Some("#server-to-user-7".to_owned())),
         "the error named inventory_changes, not the user channel: {failed:?}"
     );
-    c.handle_frame(now, Frame::from(signin_success));
+    c.handle_frame(now, Frame::from(SIGNIN_SUCCESS));
     subscribes_sent(&mut c, &mut sent);
     assert_eq!(
         sent,
@@ -107,27 +111,7 @@ fn a_subscription_error_for_an_unknown_channel_is_not_pinned_on_the_pending_one(
 /// other's.
 #[test]
 fn a_failed_user_channel_is_no_longer_the_user_channel() {
-    use feedwire_pusher::client::Event;
-    let now = Instant::now();
-    let mut c = Client::new(Config::new("key").with_host("127.0.0.1"));
-    c.connect(now);
-    let mut sent = Vec::new();
-    subscribes_sent(&mut c, &mut sent);
-    c.handle_open(now, None);
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#,
-        ),
-    );
-    c.handle_frame(
-        now,
-        Frame::from(
-            r#"{"event":"pusher:signin_success","data":"{\"user_data\":\"{\\\"id\\\":\\\"7\\\"}\"}"}"#,
-        ),
-    );
-    subscribes_sent(&mut c, &mut sent);
-    assert_eq!(sent, ["#server-to-user-7"]);
+    let (mut c, now, _) = signed_in();
     // poxa's shape: an error naming no channel, pinned on the one pending subscription
     c.handle_frame(
         now,
@@ -135,12 +119,7 @@ fn a_failed_user_channel_is_no_longer_the_user_channel() {
             r#"{"event":"pusher:subscription_error","data":{"type":"AuthError","error":"no","status":401}}"#,
         ),
     );
-    let failed: Vec<Option<String>> = std::iter::from_fn(|| c.poll_event())
-        .filter_map(|ev| match ev {
-            Event::SubscriptionFailed { channel, .. } => Some(channel),
-            _ => None,
-        })
-        .collect();
+    let failed = failed_channels(&mut c);
     assert_eq!(failed, [Some("#server-to-user-7".to_owned())]);
     c.check_invariants().unwrap();
     c.handle_frame(

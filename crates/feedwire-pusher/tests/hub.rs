@@ -1,6 +1,9 @@
 //! The Pusher hub on its own: every handshake and rejection path, frame by frame and close code by close code.
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
+mod common;
+
+use common::req;
 use std::time::{Duration, Instant};
 
 use feedwire_core::{Close, CloseCode, ConnId, Frame, Hub as _, HubTransmit, OpenRequest, RawJson, Secret};
@@ -27,6 +30,12 @@ impl H {
         self.drain()
     }
     /// Opens and returns the socket id.
+    /// A hub with the default configuration and connection 1 established; its socket id.
+    fn connected() -> (H, String) {
+        let mut h = H::new(HubConfig::default());
+        let sid = h.connect(1);
+        (h, sid)
+    }
     fn connect(&mut self, conn: u64) -> String {
         let out = self.open(conn, OPEN);
         assert_eq!(out.len(), 1, "{out:?}");
@@ -183,8 +192,7 @@ fn ping_pong_both_ways_and_4201_after_silence() {
 
 #[test]
 fn public_private_and_bad_signatures() {
-    let mut h = H::new(HubConfig::default());
-    let sid = h.connect(1);
+    let (mut h, sid) = H::connected();
     assert_eq!(
         h.send(
             1,
@@ -288,8 +296,7 @@ fn presence_subscribe(
 
 #[test]
 fn presence_members_across_connections() {
-    let mut h = H::new(HubConfig::default());
-    let s1 = h.connect(1);
+    let (mut h, s1) = H::connected();
     let s2 = h.connect(2);
     let s3 = h.connect(3);
     let out = presence_subscribe(
@@ -504,8 +511,7 @@ fn client_events_rules_and_rate_limit() {
 
 #[test]
 fn signin_and_server_to_user() {
-    let mut h = H::new(HubConfig::default());
-    let sid = h.connect(1);
+    let (mut h, sid) = H::connected();
     // subscribing to a user channel before signin is refused
     assert!(
         h.send(
@@ -623,35 +629,14 @@ fn publish_to_ten_thousand_shares_one_buffer() {
 
 #[test]
 fn rest_triggers_reach_subscribers_and_read_endpoints_answer() {
-    #[derive(serde::Deserialize)]
-    struct V {
-        now_unix: u64,
-        requests: Vec<R>,
-    }
-    #[derive(serde::Deserialize)]
-    struct R {
-        method: String,
-        path: String,
-        query: String,
-        body: String,
-    }
-    let v: V = serde_json::from_str(include_str!("../testdata/rest/sdk-requests.json")).unwrap();
-    let mut h = H::new(HubConfig::default());
-    let s1 = h.connect(1);
+    let v = common::vectors();
+    let (mut h, s1) = H::connected();
     h.send(
         1,
         r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"inventory_changes"}}"#,
     );
     presence_subscribe(&mut h, 1, &s1, "presence-room", r#"{"user_id":"7"}"#);
     h.drain();
-    fn req(r: &R) -> feedwire_pusher::rest::RestRequest<'_> {
-        feedwire_pusher::rest::RestRequest {
-            method: &r.method,
-            path: &r.path,
-            query: &r.query,
-            body: r.body.as_bytes(),
-        }
-    }
     let resp = h.hub.handle_rest(&req(&v.requests[0]), v.now_unix);
     assert_eq!((resp.status, resp.body.as_str()), (200, "{}"));
     assert_eq!(

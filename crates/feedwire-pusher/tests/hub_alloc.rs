@@ -3,9 +3,11 @@
 //! subscriber: the count must not grow with N.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::time::Instant;
 
-use feedwire_core::{ConnId, Frame, Hub as _, OpenRequest, RawJson};
+use feedwire_core::{Hub as _, RawJson};
 use feedwire_pusher::server::{Hub, HubConfig};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -13,19 +15,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 fn hub_with(subscribers: u64) -> Hub {
-    let now = Instant::now();
-    let mut hub = Hub::new(HubConfig::default());
-    for c in 0..subscribers {
-        hub.handle_open(now, ConnId(c), &OpenRequest::new("/app/app-key?protocol=7"));
-        hub.handle_frame(
-            now,
-            ConnId(c),
-            Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"inventory_changes"}}"#),
-        );
-    }
-    while hub.poll_transmit().is_some() {}
-    while hub.poll_event().is_some() {}
-    hub
+    common::hub_with_subscribers(Instant::now(), HubConfig::default(), subscribers)
 }
 
 /// Allocations of one publish plus draining every transmit (after one warm-up publish that sizes the queue).

@@ -2,6 +2,7 @@
 //! and time, with every hub invariant checked after each step (see `fuzzing::hub`).
 #![cfg(feature = "fuzzing")]
 
+use feedwire_core::testing::chaos;
 use proptest::prelude::*;
 
 proptest! {
@@ -16,17 +17,10 @@ proptest! {
 fn the_driver_reaches_deep_states_from_random_bytes() {
     // Deterministic pseudo-random programs: the driver must open connections and subscribe, or the chaos
     // test above would only be testing the early returns.
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = chaos::xorshift(0x2545_f491_4f6c_dd1d);
     let mut deep = 0;
     for _ in 0..200 {
-        let data: Vec<u8> = (0..1024)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                rng as u8
-            })
-            .collect();
+        let data = chaos::bytes(&mut rng, 1024);
         let run = feedwire_pusher::fuzzing::hub(&data);
         assert!(run.steps > 100, "{run:?}");
         if run.max_connections >= 2 && run.max_subscriptions >= 2 {

@@ -2,18 +2,17 @@
 //! command on a full queue is refused with nothing changed; closes are never refused).
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 
+mod common;
+
 use std::time::Instant;
 
 use feedwire_core::{
-    Close, ConnId, Frame, Hub as _, HubTransmit, Lifecycle, Limits, OpenRequest, QueueFull, RawJson, Session,
-    Transmit,
+    Close, ConnId, Frame, Hub as _, HubTransmit, Lifecycle, Limits, QueueFull, RawJson, Session, Transmit,
 };
 use feedwire_pusher::client::{ChannelAuth, DisconnectReason, StopReason, UserAuth};
-use feedwire_pusher::rest::RestRequest;
 use feedwire_pusher::{Client, CommandError, Config, Event, Hub, HubConfig, HubError};
 
-const ESTABLISHED: &str =
-    r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#;
+use common::ESTABLISHED;
 
 fn config(max_queued: usize) -> Config {
     Config::new("key")
@@ -215,18 +214,8 @@ fn a_malformed_frame_is_kept_cut_to_256_bytes() {
 
 fn hub_with_subscribers(max_queued: usize, n: u64) -> (Hub, Instant) {
     let now = Instant::now();
-    let mut hub = Hub::new(HubConfig::default().with_limits(Limits::default().with_max_queued(max_queued)));
-    for conn in 0..n {
-        hub.handle_open(now, ConnId(conn), &OpenRequest::new("/app/app-key?protocol=7"));
-        hub.handle_frame(
-            now,
-            ConnId(conn),
-            Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"inventory_changes"}}"#),
-        );
-        while hub.poll_transmit().is_some() {}
-    }
-    while hub.poll_event().is_some() {}
-    (hub, now)
+    let config = HubConfig::default().with_limits(Limits::default().with_max_queued(max_queued));
+    (common::hub_with_subscribers(now, config, n), now)
 }
 
 #[test]
@@ -258,26 +247,8 @@ fn hub_commands_are_bounded_and_closes_are_not() {
 #[test]
 fn a_rest_trigger_on_a_full_hub_is_503_and_publishes_nothing() {
     // the first captured request is the `pusher` SDK's trigger of `listed` on `inventory_changes`
-    #[derive(serde::Deserialize)]
-    struct V {
-        now_unix: u64,
-        requests: Vec<R>,
-    }
-    #[derive(serde::Deserialize)]
-    struct R {
-        method: String,
-        path: String,
-        query: String,
-        body: String,
-    }
-    let v: V = serde_json::from_str(include_str!("../testdata/rest/sdk-requests.json")).unwrap();
-    let r = &v.requests[0];
-    let req = RestRequest {
-        method: &r.method,
-        path: &r.path,
-        query: &r.query,
-        body: r.body.as_bytes(),
-    };
+    let v = common::vectors();
+    let req = common::req(&v.requests[0]);
     let (mut hub, _) = hub_with_subscribers(1, 1);
     let data = RawJson::from_json_str(r#""{}""#).unwrap();
     hub.publish(&["inventory_changes"], "e", &data, None).unwrap();

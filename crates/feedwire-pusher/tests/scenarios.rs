@@ -2,6 +2,8 @@
 //! server hub is a later issue), answering with the frames pusher.md gives, wired through `Pair`.
 #![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock origin
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -455,11 +457,7 @@ fn bitskins_feed_handshake_subscribe_and_events() {
             },
         ]
     );
-    let listed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/frames/server_bitskins_listed.json"
-    ))
-    .unwrap();
+    let listed = common::bitskins_listed();
     p.inject_to_client(0, Frame::from(listed));
     p.hub_mut().publish(
         "inventory_changes",

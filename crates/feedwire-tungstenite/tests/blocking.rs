@@ -5,24 +5,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Ev, TopicClient, TopicHub};
+use common::{Ev, TopicClient, TopicHub, closed_port, kicked_and_resubscribed, topic_server};
 use feedwire_core::ConnId;
-use feedwire_tungstenite::{BlockingConnection, ClientConfig, Server, TransportError};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use feedwire_tungstenite::{BlockingConnection, ClientConfig, TransportError};
 
 #[test]
 fn blocking_client_subscribes_receives_reconnects_and_resubscribes() {
-    let rt = runtime();
-    let server = rt
-        .block_on(Server::bind("127.0.0.1:0", TopicHub::default()))
-        .unwrap();
+    let (rt, server) = topic_server();
     let url = format!("ws://{}/topics", server.local_addr());
     let handle = server.handle();
 
@@ -60,29 +49,13 @@ fn blocking_client_subscribes_receives_reconnects_and_resubscribes() {
 
     let (events, opened) = client.join().unwrap();
     assert_eq!(opened, 2);
-    assert_eq!(
-        events,
-        vec![
-            Ev::Open(Some("topic-v1".into())),
-            Ev::Subscribed("news".into()),
-            Ev::Message("one".into()),
-            Ev::Closed(Some(4001)),
-            Ev::Reconnecting,
-            Ev::Open(Some("topic-v1".into())),
-            Ev::Subscribed("news".into()),
-            Ev::Message("bye".into()),
-        ]
-    );
+    assert_eq!(events, kicked_and_resubscribed("bye"));
     rt.block_on(server.shutdown());
 }
 
 #[test]
 fn blocking_dial_failures_are_closes() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut conn = BlockingConnection::new(TopicClient::new(&format!("ws://127.0.0.1:{port}/"), "t").once());
     assert_eq!(conn.next_event(), Some(Ev::Closed(None)));
     assert_eq!(conn.next_event(), Some(Ev::Stopped));
@@ -111,11 +84,7 @@ fn blocking_dial_failures_are_closes() {
 
 #[test]
 fn blocking_client_backs_off_between_failed_dials() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut conn = BlockingConnection::new(TopicClient::new(&format!("ws://127.0.0.1:{port}/"), "t"));
     let started = Instant::now();
     let mut closes = 0;
@@ -135,10 +104,7 @@ fn blocking_client_backs_off_between_failed_dials() {
 
 #[test]
 fn blocking_wss_to_a_plain_server_is_a_close() {
-    let rt = runtime();
-    let server = rt
-        .block_on(Server::bind("127.0.0.1:0", TopicHub::default()))
-        .unwrap();
+    let (rt, server) = topic_server();
     let url = format!("wss://{}/topics", server.local_addr());
     let config = ClientConfig::default().with_dial_timeout(Duration::from_secs(2));
     let mut conn = BlockingConnection::with_config(TopicClient::new(&url, "t").once(), config);

@@ -14,6 +14,17 @@ use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// The connection's next event, within [`WAIT`].
+async fn next(conn: &mut Connection<TopicClient>) -> Option<Ev> {
+    timeout(WAIT, conn.next_event()).await.unwrap()
+}
+
+/// Waits for the connection to open and subscribe to `news`.
+async fn opened_and_subscribed(conn: &mut Connection<TopicClient>) {
+    assert!(matches!(next(conn).await, Some(Ev::Open(_))));
+    assert_eq!(next(conn).await, Some(Ev::Subscribed("news".into())));
+}
+
 /// Takes `ask:N` messages, answers `answer:N` after a slow piece of work, passes every other event.
 struct Answerer {
     delay: Duration,
@@ -59,22 +70,12 @@ async fn async_hook_work_runs_beside_the_connection() {
     let mut conn = Connection::new(TopicClient::new(&url, "news")).with_hook(Answerer {
         delay: Duration::from_millis(300),
     });
-    assert!(matches!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Open(_))
-    ));
-    assert_eq!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Subscribed("news".into()))
-    );
+    opened_and_subscribed(&mut conn).await;
     server.call(|hub| hub.publish("news", "ask:1"));
     server.call(|hub| hub.publish("news", "plain"));
     // the question is taken; the next message arrives while the answer is still being worked out
     let started = Instant::now();
-    assert_eq!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Message("plain".into()))
-    );
+    assert_eq!(next(&mut conn).await, Some(Ev::Message("plain".into())));
     assert!(
         started.elapsed() < Duration::from_millis(300),
         "{:?}",
@@ -87,8 +88,8 @@ async fn async_hook_work_runs_beside_the_connection() {
     };
     assert_eq!(answer, "answer:1");
     conn.disconnect();
-    assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), Some(Ev::Stopped));
-    assert_eq!(timeout(WAIT, conn.next_event()).await.unwrap(), None);
+    assert_eq!(next(&mut conn).await, Some(Ev::Stopped));
+    assert_eq!(next(&mut conn).await, None);
     server.shutdown().await;
 }
 
@@ -162,23 +163,13 @@ async fn a_tap_records_a_transcript_with_secrets_redacted() {
             .unwrap()
             .push(tap.transcript_line(&mut recorder, Instant::now()))
     });
-    assert!(matches!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Open(_))
-    ));
-    assert_eq!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Subscribed("news".into()))
-    );
+    opened_and_subscribed(&mut conn).await;
     conn.session_mut().send("my token is hunter2-secret");
     server.call(|hub| {
         let conn = hub.subscribers("news")[0];
         hub.kick(conn, 4000);
     });
-    assert_eq!(
-        timeout(WAIT, conn.next_event()).await.unwrap(),
-        Some(Ev::Closed(Some(4000)))
-    );
+    assert_eq!(next(&mut conn).await, Some(Ev::Closed(Some(4000))));
     let text = lines.lock().unwrap().concat();
     assert!(!text.contains("hunter2"), "{text}");
     let t = Transcript::parse(&text).unwrap();

@@ -27,6 +27,24 @@ fn url(server: &Server<TopicHub>) -> String {
     format!("ws://{}/topics?v=1", server.local_addr())
 }
 
+/// A plain tungstenite client on `/raw` of `server`, welcomed.
+async fn raw_client(
+    server: &Server<TopicHub>,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/raw", server.local_addr()))
+        .await
+        .unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("welcome"));
+    ws
+}
+
+/// A client connected to `server` and subscribed to `news` (its open and subscribed events taken).
+async fn subscribed(server: &Server<TopicHub>) -> Connection<TopicClient> {
+    let mut conn = Connection::new(TopicClient::new(&url(server), "news"));
+    take(&mut conn, 2).await;
+    conn
+}
+
 async fn next(conn: &mut Connection<TopicClient>) -> Ev {
     timeout(WAIT, conn.next_event())
         .await
@@ -89,8 +107,7 @@ async fn connect_subscribe_and_frames_both_ways() {
 #[tokio::test]
 async fn server_close_then_backoff_reconnect_and_resubscribe() {
     let server = server().await;
-    let mut conn = Connection::new(TopicClient::new(&url(&server), "news"));
-    take(&mut conn, 2).await;
+    let mut conn = subscribed(&server).await;
     conn.session_mut().subscribe("sport");
     assert_eq!(next(&mut conn).await, Ev::Subscribed("sport".into()));
 
@@ -277,8 +294,7 @@ async fn headers_and_no_subprotocol_reach_the_hub() {
 #[tokio::test]
 async fn handles_send_commands_from_other_tasks() {
     let server = server().await;
-    let mut conn = Connection::new(TopicClient::new(&url(&server), "news"));
-    take(&mut conn, 2).await;
+    let mut conn = subscribed(&server).await;
     let handle = conn.handle();
     let h2 = handle.clone();
     let task = tokio::spawn(async move {
@@ -335,8 +351,7 @@ async fn session_deadlines_fire_and_the_event_stream_works() {
 #[tokio::test]
 async fn hub_deadlines_fire() {
     let server = server().await;
-    let mut conn = Connection::new(TopicClient::new(&url(&server), "news"));
-    take(&mut conn, 2).await;
+    let mut conn = subscribed(&server).await;
     let at = Instant::now() + Duration::from_millis(100);
     server.call(|hub| hub.send_at(at, ConnId(1), "later"));
     assert_eq!(next(&mut conn).await, Ev::Message("later".into()));
@@ -500,10 +515,7 @@ async fn a_close_frame_without_status_is_reported_as_1005() {
 async fn the_server_refuses_binary_and_survives_garbage() {
     let server = server().await;
     // a raw client: binary frame -> 1003 close back, hub told handle_close(Some(1003))
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/raw", server.local_addr()))
-        .await
-        .unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("welcome"));
+    let mut ws = raw_client(&server).await;
     ws.send(Message::text("not a command {")).await.unwrap();
     ws.send(Message::Binary(vec![0u8; 10].into())).await.unwrap();
     let mut close = None;
@@ -544,11 +556,7 @@ async fn the_server_refuses_binary_and_survives_garbage() {
 #[tokio::test]
 async fn a_client_reset_is_a_close_without_frame_for_the_hub() {
     let server = server().await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/raw", server.local_addr()))
-        .await
-        .unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("welcome"));
-    drop(ws);
+    drop(raw_client(&server).await);
     hub_event(&server).await; // open
     assert_eq!(hub_event(&server).await, HubEv::Close(ConnId(1), None));
     server.shutdown().await;
@@ -692,10 +700,7 @@ async fn the_server_answers_pings_and_can_ignore_binary() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = ServerConfig::default().with_binary(BinaryPolicy::Ignore);
     let server = Server::new(listener, TopicHub::default(), config).unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/raw", server.local_addr()))
-        .await
-        .unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("welcome"));
+    let mut ws = raw_client(&server).await;
     ws.send(Message::Ping("hi".into())).await.unwrap();
     ws.send(Message::Binary(vec![7u8; 4].into())).await.unwrap();
     ws.send(Message::text("after binary")).await.unwrap();

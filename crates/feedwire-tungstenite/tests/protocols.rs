@@ -64,17 +64,26 @@ async fn pusher_client_and_hub() {
         subs == 2
     })
     .await;
+    // publishes `event` on `channel` to its one subscriber and waits until the client delivers it
     let data = RawJson::from_json_str(r#""{\"id\":1}""#).unwrap();
-    assert_eq!(
-        server.call(|hub| hub.publish(&["private-orders"], "paid", &data, None)),
-        Ok(1)
-    );
-    until(
-        &mut c,
-        &secret,
-        |e| matches!(e, Event::Message { event, .. } if &**event == "paid"),
-    )
-    .await;
+    async fn delivered(
+        server: &Server<Hub>,
+        c: &mut Connection<Client>,
+        secret: &Secret<String>,
+        (channel, name, data): (&str, &str, &RawJson),
+    ) {
+        assert_eq!(
+            server.call(|hub| hub.publish(&[channel], name, data, None)),
+            Ok(1)
+        );
+        until(
+            c,
+            secret,
+            |e| matches!(e, Event::Message { event, .. } if &**event == name),
+        )
+        .await;
+    }
+    delivered(&server, &mut c, &secret, ("private-orders", "paid", &data)).await;
     // the server closes every connection with 4200: the client reconnects now and resubscribes both channels
     server.call(|hub| hub.disconnect(ConnId(1), Close::new(4200, "restart")));
     let mut resubs = Vec::new();
@@ -87,16 +96,7 @@ async fn pusher_client_and_hub() {
     .await;
     resubs.sort();
     assert_eq!(resubs, vec!["inventory_changes", "private-orders"]);
-    assert_eq!(
-        server.call(|hub| hub.publish(&["inventory_changes"], "listed", &data, None)),
-        Ok(1)
-    );
-    until(
-        &mut c,
-        &secret,
-        |e| matches!(e, Event::Message { event, .. } if &**event == "listed"),
-    )
-    .await;
+    delivered(&server, &mut c, &secret, ("inventory_changes", "listed", &data)).await;
     drop(c);
     server.shutdown().await;
 }

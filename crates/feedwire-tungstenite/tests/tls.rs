@@ -31,31 +31,39 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client configuration that trusts the test CA only.
-fn trusting_test_ca() -> ClientConfig {
+/// A rustls client that trusts the test CA only.
+fn client_tls() -> rustls::ClientConfig {
     let mut roots = RootCertStore::empty();
     roots.add(CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(provider())
+    rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    ClientConfig::default().with_tls(Arc::new(tls))
+        .with_no_client_auth()
+}
+
+/// A client configuration that trusts the test CA only.
+fn trusting_test_ca() -> ClientConfig {
+    ClientConfig::default().with_tls(Arc::new(client_tls()))
+}
+
+/// The servers' TLS: the test certificate for 127.0.0.1, no client authentication.
+fn server_tls() -> rustls::ServerConfig {
+    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap()
 }
 
 /// A `wss://` server on 127.0.0.1 speaking the topic protocol of `common` (welcome, `sub:` answered with
 /// `subscribed:`, then one message); returns its URL and a channel that reports each finished TLS handshake
 /// (Ok) or refused one (Err).
 async fn tls_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>) {
-    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
-    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_tls()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("wss://127.0.0.1:{}/topics", listener.local_addr().unwrap().port());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -179,15 +187,7 @@ fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 /// Our own server with `ServerConfig::with_tls`: the topic hub of `common` on https/wss only.
 async fn our_tls_server() -> feedwire_tungstenite::Server<common::TopicHub> {
-    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
-    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let config = feedwire_tungstenite::ServerConfig::default().with_tls(Arc::new(tls));
+    let config = feedwire_tungstenite::ServerConfig::default().with_tls(Arc::new(server_tls()));
     feedwire_tungstenite::Server::builder(common::TopicHub::default())
         .config(config)
         .http(|hub, req| {
@@ -222,13 +222,7 @@ async fn our_server_speaks_wss_and_https_with_a_certificate_of_the_test_ca() {
     assert_eq!(ev, Ev::Message("over our TLS".into()));
 
     // https: the HTTP handler and the built-in routes, on one keep-alive TLS connection
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client = client_tls();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(client))

@@ -52,9 +52,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use feedwire_core::json::raw_value;
-use feedwire_core::{
-    Backoff, Close, Frame, Lifecycle, Outbox, QueueStats, RawJson, Secret, Session, Transmit,
-};
+use feedwire_core::{Backoff, Close, Frame, Outbox, QueueStats, RawJson, Secret, Session, Transmit};
 use serde::Serialize;
 
 use crate::codec::{self, ClientMessage, DecodeError, IdentifierStr, MessageData, ServerMessage};
@@ -778,20 +776,4 @@ impl Session for Client {
     }
 }
 
-impl Lifecycle for Client {
-    fn connect(&mut self, now: Instant) {
-        Client::connect(self, now);
-    }
-
-    fn disconnect(&mut self, now: Instant) {
-        Client::disconnect(self, now);
-    }
-
-    fn is_open(&self) -> bool {
-        Client::is_open(self)
-    }
-
-    fn is_stopped(&self) -> bool {
-        Client::is_stopped(self)
-    }
-}
+feedwire_core::forward_lifecycle!(Client);

@@ -217,21 +217,22 @@ impl<S: Session, H: Hub> Pair<S, H> {
 
     /// The text of every frame clients sent to the hub, in order (all clients).
     pub fn frames_to_hub(&self) -> Vec<&str> {
-        self.wire
-            .iter()
-            .filter_map(|w| match w {
-                Wire::ToHub { frame, .. } => Some(frame.as_str()),
-                _ => None,
-            })
-            .collect()
+        self.frames(true)
     }
 
     /// The text of every frame the hub sent to clients, in order (all clients).
     pub fn frames_to_client(&self) -> Vec<&str> {
+        self.frames(false)
+    }
+
+    /// The text of every frame sent to the hub (`to_hub`) or to clients, in order.
+    fn frames(&self, to_hub: bool) -> Vec<&str> {
         self.wire
             .iter()
-            .filter_map(|w| match w {
-                Wire::ToClient { frame, .. } => Some(frame.as_str()),
+            .filter_map(|w| match (w, to_hub) {
+                (Wire::ToHub { frame, .. }, true) | (Wire::ToClient { frame, .. }, false) => {
+                    Some(frame.as_str())
+                }
                 _ => None,
             })
             .collect()
@@ -329,13 +330,7 @@ impl<S: Session, H: Hub> Pair<S, H> {
             Transmit::Send(frame) => {
                 // Sending on a closed transport is dropped, as a real driver drops it.
                 if let Some(conn) = self.clients[i].conn {
-                    self.wire.push(Wire::ToHub {
-                        at,
-                        client: i,
-                        conn,
-                        frame: frame.clone(),
-                    });
-                    self.hub.handle_frame(now, conn, frame);
+                    self.deliver(i, conn, frame, true);
                 }
             }
             Transmit::Close(close) => {
@@ -359,15 +354,7 @@ impl<S: Session, H: Hub> Pair<S, H> {
             return; // the connection is already gone; a real driver drops it too
         };
         match t {
-            HubTransmit::Send(frame) => {
-                self.wire.push(Wire::ToClient {
-                    at,
-                    client: i,
-                    conn,
-                    frame: frame.clone(),
-                });
-                self.clients[i].session.handle_frame(now, frame);
-            }
+            HubTransmit::Send(frame) => self.deliver(i, conn, frame, false),
             HubTransmit::Close(close) => {
                 self.clients[i].conn = None;
                 self.wire.push(Wire::HubClosed {
@@ -504,30 +491,42 @@ impl<S: Session, H: Hub> Pair<S, H> {
 
     /// Delivers a frame to client `i` as if the hub had sent it (for malformed or foreign frames).
     pub fn inject_to_client(&mut self, i: usize, frame: Frame) {
-        if let Some(conn) = self.clients[i].conn {
-            let now = self.now;
-            self.wire.push(Wire::ToClient {
-                at: self.at(),
-                client: i,
-                conn,
-                frame: frame.clone(),
-            });
-            self.clients[i].session.handle_frame(now, frame);
-        }
-        self.run_until_quiet();
+        self.inject(i, frame, false);
     }
 
     /// Delivers a frame to the hub as if client `i` had sent it.
     pub fn inject_to_hub(&mut self, i: usize, frame: Frame) {
-        if let Some(conn) = self.clients[i].conn {
-            let now = self.now;
+        self.inject(i, frame, true);
+    }
+
+    /// Delivers `frame` now to the hub (`to_hub`, from client `i`) or to client `i` (from the hub) on
+    /// `conn`, and records it on the wire.
+    fn deliver(&mut self, i: usize, conn: ConnId, frame: Frame, to_hub: bool) {
+        let (now, at, sent) = (self.now, self.at(), frame.clone());
+        if to_hub {
             self.wire.push(Wire::ToHub {
-                at: self.at(),
+                at,
                 client: i,
                 conn,
-                frame: frame.clone(),
+                frame: sent,
             });
             self.hub.handle_frame(now, conn, frame);
+        } else {
+            self.wire.push(Wire::ToClient {
+                at,
+                client: i,
+                conn,
+                frame: sent,
+            });
+            self.clients[i].session.handle_frame(now, frame);
+        }
+    }
+
+    /// Delivers `frame` to the hub (`to_hub`, as if client `i` had sent it) or to client `i`, then runs until
+    /// quiet; without a connection, only runs.
+    fn inject(&mut self, i: usize, frame: Frame, to_hub: bool) {
+        if let Some(conn) = self.clients[i].conn {
+            self.deliver(i, conn, frame, to_hub);
         }
         self.run_until_quiet();
     }
@@ -556,6 +555,8 @@ pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
     out
 }
 
+pub mod bad_input;
+pub mod chaos;
 pub mod replay;
 
 #[doc(hidden)]

@@ -3,7 +3,7 @@
 //!
 //! # Behaviour
 //!
-//! - [`Client::new`] never dials: [`Client::connect`] starts the session (the [`Lifecycle`] of every feedwire
+//! - [`Client::new`] never dials: [`Client::connect`] starts the session (the [`Lifecycle`](feedwire_core::Lifecycle) of every feedwire
 //!   client). [`Client::disconnect`] closes the connection and stops; `connect` starts it again.
 //! - On open, a ping `{"doshii":{"ping":<unix ms>,"version":..}}` goes out at once (it completes Doshii's
 //!   handshake), then one every [`Config::heartbeat_interval`] (30 s).
@@ -33,8 +33,7 @@ use std::fmt;
 use std::time::Instant;
 
 use feedwire_core::{
-    Backoff, Close, CloseCode, ConnectRequest, Frame, Lifecycle, Outbox, QueueStats, RawJson, Secret,
-    Session, Transmit,
+    Backoff, Close, CloseCode, ConnectRequest, Frame, Outbox, QueueStats, RawJson, Secret, Session, Transmit,
 };
 
 use crate::codec::{self, ClientMessage, DecodeError, EventKind, Heartbeat, PosStatus, ServerMessage, Stamp};
@@ -488,23 +487,7 @@ impl Session for Client {
     }
 }
 
-impl Lifecycle for Client {
-    fn connect(&mut self, now: Instant) {
-        Client::connect(self, now);
-    }
-
-    fn disconnect(&mut self, now: Instant) {
-        Client::disconnect(self, now);
-    }
-
-    fn is_open(&self) -> bool {
-        Client::is_open(self)
-    }
-
-    fn is_stopped(&self) -> bool {
-        Client::is_stopped(self)
-    }
-}
+feedwire_core::forward_lifecycle!(Client);
 
 #[cfg(all(test, feature = "fuzzing"))]
 mod tests {

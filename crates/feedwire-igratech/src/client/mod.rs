@@ -1,6 +1,6 @@
 //! The client session: connects, pings, re-applies settings after reconnects, stops on logout.
 //!
-//! [`Client`] implements [`feedwire_core::Session`] and follows core's [`Lifecycle`]: [`Client::new`] only
+//! [`Client`] implements [`feedwire_core::Session`] and follows core's [`Lifecycle`](feedwire_core::Lifecycle): [`Client::new`] only
 //! prepares, [`Client::connect`] dials, [`Client::disconnect`] closes and stops. Once connecting, it
 //! - asks to connect to [`Config::url`] (default [`DEFAULT_URL`], the seed document's server);
 //! - sends its [`Settings`] (if any) on every connection, so a reconnect restores them;
@@ -52,8 +52,8 @@ mod event;
 use std::time::{Duration, Instant};
 
 use feedwire_core::{
-    Backoff, Close, CloseCode, ConnectRequest, Frame, Lifecycle, Outbox, QueueStats, RawJson, Session,
-    Transmit, UnixAnchor,
+    Backoff, Close, CloseCode, ConnectRequest, Frame, Outbox, QueueStats, RawJson, Session, Transmit,
+    UnixAnchor,
 };
 
 pub use config::{Config, DEFAULT_URL};
@@ -448,23 +448,7 @@ fn check(channel: &Channel, data: &RawJson) -> Result<(), String> {
     }
 }
 
-impl<E: Envelope> Lifecycle for Client<E> {
-    fn connect(&mut self, now: Instant) {
-        Client::connect(self, now);
-    }
-
-    fn disconnect(&mut self, now: Instant) {
-        Client::disconnect(self, now);
-    }
-
-    fn is_open(&self) -> bool {
-        Client::is_open(self)
-    }
-
-    fn is_stopped(&self) -> bool {
-        Client::is_stopped(self)
-    }
-}
+feedwire_core::forward_lifecycle!(impl<E: Envelope> Client<E>);
 
 impl<E: Envelope> Session for Client<E> {
     type Event = Event;

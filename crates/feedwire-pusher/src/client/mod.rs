@@ -1,7 +1,7 @@
 //! The Pusher client session: a [`Session`] with pusher-js's connection policy.
 //!
 //! # What it does
-//! - follows feedwire's one [`Lifecycle`]: [`Client::new`] never dials, [`Client::connect`] does,
+//! - follows feedwire's one [`Lifecycle`](feedwire_core::Lifecycle): [`Client::new`] never dials, [`Client::connect`] does,
 //!   [`Client::disconnect`] closes (1000) and stops; [`Client::is_open`] is true from
 //!   `pusher:connection_established` until the connection is lost;
 //! - dials `ws[s]://HOST:PORT[/PATH]/app/KEY?protocol=7&client=..&version=..&flash=false` ([`Config::url`]);
@@ -49,9 +49,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use feedwire_core::{
-    Backoff, Close, ConnectRequest, Frame, Lifecycle, Outbox, QueueStats, RawJson, Session, Transmit,
-};
+use feedwire_core::{Backoff, Close, ConnectRequest, Frame, Outbox, QueueStats, RawJson, Session, Transmit};
 use serde::Deserialize;
 
 pub use auth::{AuthRequest, AuthResponseError, ChannelAuth, UserAuth};
@@ -727,20 +725,4 @@ impl Session for Client {
     }
 }
 
-impl Lifecycle for Client {
-    fn connect(&mut self, now: Instant) {
-        Client::connect(self, now);
-    }
-
-    fn disconnect(&mut self, now: Instant) {
-        Client::disconnect(self, now);
-    }
-
-    fn is_open(&self) -> bool {
-        Client::is_open(self)
-    }
-
-    fn is_stopped(&self) -> bool {
-        Client::is_stopped(self)
-    }
-}
+feedwire_core::forward_lifecycle!(Client);

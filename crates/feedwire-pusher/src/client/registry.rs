@@ -255,16 +255,7 @@ impl Registry {
         auth: ChannelAuth,
         out: &mut Outbox<Event>,
     ) -> Result<(), CommandError> {
-        let not_pending = || CommandError::NotPending {
-            channel: channel.to_owned(),
-        };
-        let Some(c) = self.channels.get_mut(channel) else {
-            return Err(not_pending());
-        };
-        let rekey = c.rekeying();
-        if c.status != Status::AwaitingAuth && !rekey {
-            return Err(not_pending());
-        }
+        let c = self.awaiting_auth(channel)?;
         let mut me = None;
         if c.kind == ChannelKind::Presence {
             me = Some(auth.presence_user_id(channel)?);
@@ -283,7 +274,7 @@ impl Registry {
             None
         };
         #[cfg(feature = "encrypted")]
-        if rekey {
+        if c.rekeying() {
             c.secret = secret;
             let queued = c.rekey.take().unwrap_or_default();
             for (event, data) in queued {
@@ -314,12 +305,8 @@ impl Registry {
         reason: &str,
         out: &mut Outbox<Event>,
     ) -> Result<(), CommandError> {
-        let not_pending = || CommandError::NotPending {
-            channel: channel.to_owned(),
-        };
-        let Some(c) = self.channels.get_mut(channel) else {
-            return Err(not_pending());
-        };
+        #[cfg_attr(not(feature = "encrypted"), allow(unused_variables))] // only a rekeying channel is read
+        let c = self.awaiting_auth(channel)?;
         #[cfg(feature = "encrypted")]
         if c.rekeying() {
             let queued = c.rekey.take().unwrap_or_default();
@@ -331,9 +318,6 @@ impl Registry {
                 });
             }
             return Ok(());
-        }
-        if c.status != Status::AwaitingAuth {
-            return Err(not_pending());
         }
         self.remove_channel(channel);
         out.push_event_kept(Event::SubscriptionFailed {
@@ -348,6 +332,17 @@ impl Registry {
             },
         });
         Ok(())
+    }
+
+    /// The channel a `provide_auth` or `fail_auth` answers: one that awaits its authorization, or a subscribed
+    /// encrypted one that waits for a new key; any other is `NotPending`.
+    fn awaiting_auth(&mut self, channel: &str) -> Result<&mut Chan, CommandError> {
+        match self.channels.get_mut(channel) {
+            Some(c) if c.status == Status::AwaitingAuth || c.rekeying() => Ok(c),
+            _ => Err(CommandError::NotPending {
+                channel: channel.to_owned(),
+            }),
+        }
     }
 
     /// Removes a channel, and with it the user channel's mark when it is that one (a failed or withdrawn

@@ -297,3 +297,44 @@ impl Hub for TopicHub {
         self.scheduled.iter().map(|(t, _, _)| *t).min()
     }
 }
+
+/// A [`TopicHub`] server on a free loopback port, and the one-worker tokio runtime that runs it (for a test
+/// whose client does not run on tokio).
+pub fn topic_server() -> (tokio::runtime::Runtime, feedwire_tungstenite::Server<TopicHub>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(feedwire_tungstenite::Server::bind(
+            "127.0.0.1:0",
+            TopicHub::default(),
+        ))
+        .unwrap();
+    (rt, server)
+}
+
+/// A loopback port nobody listens on (bound, then released): dials to it are refused.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What a [`TopicClient`] on `news` reports when it receives `one`, is kicked with 4001, reconnects,
+/// resubscribes and receives `last`.
+pub fn kicked_and_resubscribed(last: &str) -> Vec<Ev> {
+    vec![
+        Ev::Open(Some("topic-v1".into())),
+        Ev::Subscribed("news".into()),
+        Ev::Message("one".into()),
+        Ev::Closed(Some(4001)),
+        Ev::Reconnecting,
+        Ev::Open(Some("topic-v1".into())),
+        Ev::Subscribed("news".into()),
+        Ev::Message(last.into()),
+    ]
+}
