@@ -60,18 +60,24 @@ fn allocation_budget() {
 fn decode_allocates_nothing() {
     assert!((300..=340).contains(&FRAME.len()), "{}", FRAME.len());
     let frame = Frame::from(FRAME);
-    // one decode first: one-time initialisation (with the `tracing` feature, its callsites register on first
-    // use and allocate) is not a per-frame cost
-    assert!(ServerMessage::decode(&frame).is_ok());
-    let region = Region::new(GLOBAL);
-    let mut ok = 0;
-    for _ in 0..100 {
-        if let Ok(ServerMessage::Message { identifier, .. }) = ServerMessage::decode(&frame) {
-            ok += usize::from(identifier.eq_str(r#"{"channel":"ChatChannel","room":"<b>R&D</b>"}"#));
-        }
-    }
-    let allocs = region.change().allocations;
-    assert_eq!(ok, 100);
+    // The counter is process-wide: an allocation made elsewhere in the process while a measurement runs (4 of
+    // them once, in CI's package check, not reproduced since) must not fail the budget, so the fewest of three
+    // tries of 100 frames counts; an allocation per frame shows in every try.
+    let allocs = (0..3)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            let mut ok = 0;
+            for _ in 0..100 {
+                if let Ok(ServerMessage::Message { identifier, .. }) = ServerMessage::decode(&frame) {
+                    ok += usize::from(identifier.eq_str(r#"{"channel":"ChatChannel","room":"<b>R&D</b>"}"#));
+                }
+            }
+            let n = region.change().allocations;
+            assert_eq!(ok, 100);
+            n
+        })
+        .min()
+        .unwrap_or(usize::MAX);
     eprintln!("decode: {allocs} allocations for 100 frames");
     assert_eq!(allocs, 0);
 }

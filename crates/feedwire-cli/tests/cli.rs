@@ -332,52 +332,35 @@ fn an_https_endpoint_with_an_untrusted_certificate_is_refused_clearly() {
 /// Input that cannot work is refused before dialing (exit 2), with what to type instead (issue 17).
 #[test]
 fn inputs_that_cannot_work_are_refused_with_what_to_type_instead() {
-    let cases: [(&[&str], &str); 5] = [
+    let pusher = ["listen", "pusher", "--key", "k", "--channel", "c", "--host"];
+    let with = |head: &[&'static str], last: &'static str| [head, &[last]].concat();
+    let cases: [(Vec<&str>, &str); 5] = [
         (
-            &[
-                "listen",
-                "pusher",
-                "--key",
-                "k",
-                "--channel",
-                "c",
-                "--host",
-                "ws://127.0.0.1:6001",
-            ],
+            with(&pusher, "ws://127.0.0.1:6001"),
             "a host name, not a URL: try --host 127.0.0.1 --port 6001 --no-tls",
         ),
         (
-            &[
-                "listen",
-                "pusher",
-                "--key",
-                "k",
-                "--channel",
-                "c",
-                "--host",
-                "127.0.0.1:6001",
-            ],
+            with(&pusher, "127.0.0.1:6001"),
             "the port goes in --port: try --host 127.0.0.1 --port 6001",
         ),
         (
-            &[
-                "listen",
-                "actioncable",
-                "--channel",
-                "X",
-                "--url",
+            with(
+                &["listen", "actioncable", "--channel", "X", "--url"],
                 "http://localhost:3000/cable",
-            ],
+            ),
             "a WebSocket URL: try ws://localhost:3000/cable",
         ),
         (
-            &["listen", "igratech", "--url", "https://feed.example/wspublic"],
+            with(&["listen", "igratech", "--url"], "https://feed.example/wspublic"),
             "a WebSocket URL: try wss://feed.example/wspublic",
         ),
-        (&["serve", "doshii", "--echo"], "unexpected argument '--echo'"),
+        (
+            with(&["serve", "doshii"], "--echo"),
+            "unexpected argument '--echo'",
+        ),
     ];
     for (args, message) in cases {
-        let out = Command::new(BIN).args(args).output().unwrap();
+        let out = Command::new(BIN).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");

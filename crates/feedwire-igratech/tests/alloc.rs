@@ -59,18 +59,26 @@ fn allocation_budgets() {
     let r = Region::new(GLOBAL);
     serde_json::from_str::<serde::de::IgnoredAny>(frame.as_str()).unwrap();
     let ignored_any = r.change().allocations;
-    let r = Region::new(GLOBAL);
-    let m = NestEnvelope.split(frame.as_str()).unwrap();
-    let split = r.change().allocations;
-    assert_eq!(m.event, "bet");
-    drop(m);
+    // The counter is process-wide: an allocation made elsewhere in the process while a measurement runs
+    // (seen about once in ten runs on a loaded machine, for the first measurement of a process) must not fail
+    // a budget, so the fewest of three tries counts; an allocation per frame shows in every try.
+    let split = (0..3)
+        .map(|_| {
+            let r = Region::new(GLOBAL);
+            let m = NestEnvelope.split(frame.as_str()).unwrap();
+            let n = r.change().allocations;
+            assert_eq!(m.event, "bet");
+            n
+        })
+        .min()
+        .unwrap_or(usize::MAX);
 
     let r = Region::new(GLOBAL);
     let typed = ServerMessage::decode(&frame).unwrap();
     let decode = r.change().allocations;
     drop(typed);
 
-    let path = client_path(false);
+    let path = (0..3).map(|_| client_path(false)).min().unwrap_or(usize::MAX);
     let checked = client_path(true);
 
     eprintln!(
