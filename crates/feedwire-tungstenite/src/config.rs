@@ -220,6 +220,12 @@ pub struct ServerConfig {
     pub binary: BinaryPolicy,
     /// Disable Nagle's algorithm on accepted sockets (default true).
     pub nodelay: bool,
+    /// The kernel send buffer (`SO_SNDBUF`) of each accepted socket, in bytes (default 128 KiB; Linux doubles
+    /// the value and turns its autotuning off for that socket). `None` leaves the kernel's default (on Linux
+    /// autotuned up to `net.ipv4.tcp_wmem`'s maximum, 4 MiB a socket). Frames the kernel does not take wait
+    /// in the connection's counted queue, so with a bound a client that does not read is held to
+    /// [`conn_budget`](Self::conn_budget) plus this, not to whatever the kernel grows to.
+    pub send_buffer: Option<usize>,
     /// The tungstenite settings; see [`default_websocket_config`]. Its `max_message_size` and
     /// `max_frame_size` bound incoming messages: a larger one is answered with a 1009 close.
     pub websocket: WebSocketConfig,
@@ -261,6 +267,7 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             binary: BinaryPolicy::Close,
             nodelay: true,
+            send_buffer: Some(128 << 10),
             websocket: default_websocket_config(),
             backlog: 1024,
             builtin_routes: true,
@@ -321,6 +328,11 @@ impl ServerConfig {
     /// Sets [`nodelay`](Self::nodelay).
     pub fn with_nodelay(mut self, on: bool) -> Self {
         self.nodelay = on;
+        self
+    }
+    /// Sets [`send_buffer`](Self::send_buffer).
+    pub fn with_send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.send_buffer = bytes;
         self
     }
     /// Sets [`websocket`](Self::websocket).

@@ -230,19 +230,20 @@ async fn burst_subscribe_gets_every_reply_and_is_not_closed() {
             sink
         })
     };
-    // read only once everything is sent, or once the sends stopped going through (the server is not reading
-    // us: it is behind, as it should be)
-    let mut last = (0, Instant::now());
+    // read only once the server paused reading us (it went behind, as it should), or once it read every
+    // subscribe without pausing (then the assertion below fails: it queued everything instead). Reading
+    // earlier, on a loaded machine, would drain the replies as fast as a slow server makes them.
+    let waited = Instant::now();
     loop {
-        let n = sent.load(Ordering::Relaxed);
-        if n == SUBSCRIBES {
+        let stats = server.handle().stats();
+        if stats.read_pauses > 0 || stats.frames_in == SUBSCRIBES as u64 {
             break;
         }
-        if n != last.0 {
-            last = (n, Instant::now());
-        } else if last.1.elapsed() > Duration::from_millis(500) {
-            break;
-        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the server neither paused nor read everything: {stats:?}, {} sent",
+            sent.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let got = timeout(Duration::from_secs(120), async {

@@ -76,6 +76,9 @@ where
     H::Event: Send,
 {
     let _ = stream.set_nodelay(shared.config.nodelay);
+    if let Some(bytes) = shared.config.send_buffer {
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
+    }
     #[cfg(feature = "rustls")]
     if let Some(tls) = shared.config.tls.clone() {
         let mut phase = shared.phase.subscribe();
