@@ -45,6 +45,20 @@ pub enum BinaryPolicy {
     Ignore,
 }
 
+/// Builder setters that store their argument as is, each documented as "Sets [`field`](Self::field)."
+/// (setters that clamp or convert are written out).
+macro_rules! setters {
+    ($($name:ident($field:ident: $ty:ty);)*) => {
+        $(
+            #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+            pub fn $name(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 /// Settings of the client drivers ([`ClientDriver`](crate::ClientDriver) and, with feature `blocking`,
 /// `BlockingConnection`).
 ///
@@ -96,34 +110,16 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Sets [`dial_timeout`](Self::dial_timeout).
-    pub fn with_dial_timeout(mut self, d: Duration) -> Self {
-        self.dial_timeout = d;
-        self
-    }
-    /// Sets [`close_timeout`](Self::close_timeout).
-    pub fn with_close_timeout(mut self, d: Duration) -> Self {
-        self.close_timeout = d;
-        self
-    }
-    /// Sets [`binary`](Self::binary).
-    pub fn with_binary(mut self, p: BinaryPolicy) -> Self {
-        self.binary = p;
-        self
+    setters! {
+        with_dial_timeout(dial_timeout: Duration);
+        with_close_timeout(close_timeout: Duration);
+        with_binary(binary: BinaryPolicy);
+        with_nodelay(nodelay: bool);
+        with_websocket(websocket: WebSocketConfig);
     }
     /// Sets [`max_outbox`](Self::max_outbox) (at least 1).
     pub fn with_max_outbox(mut self, n: usize) -> Self {
         self.max_outbox = n.max(1);
-        self
-    }
-    /// Sets [`nodelay`](Self::nodelay).
-    pub fn with_nodelay(mut self, on: bool) -> Self {
-        self.nodelay = on;
-        self
-    }
-    /// Sets [`websocket`](Self::websocket).
-    pub fn with_websocket(mut self, c: WebSocketConfig) -> Self {
-        self.websocket = c;
         self
     }
     /// Sets the per-connection read buffer size (see [`DEFAULT_READ_BUFFER_SIZE`]).
@@ -280,6 +276,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    setters! {
+        with_stall_timeout(stall_timeout: Duration);
+        with_publish_wait(publish_wait: Duration);
+        with_max_http_body(max_http_body: usize);
+        with_handshake_timeout(handshake_timeout: Duration);
+        with_close_timeout(close_timeout: Duration);
+        with_binary(binary: BinaryPolicy);
+        with_nodelay(nodelay: bool);
+        with_send_buffer(send_buffer: Option<usize>);
+        with_websocket(websocket: WebSocketConfig);
+        with_builtin_routes(builtin_routes: bool);
+    }
     /// Sets [`conn_budget`](Self::conn_budget) (at least 1 byte).
     pub fn with_conn_budget(mut self, bytes: usize) -> Self {
         self.conn_budget = bytes.max(1);
@@ -290,64 +298,14 @@ impl ServerConfig {
         self.global_budget = bytes.max(1);
         self
     }
-    /// Sets [`stall_timeout`](Self::stall_timeout).
-    pub fn with_stall_timeout(mut self, d: Duration) -> Self {
-        self.stall_timeout = d;
-        self
-    }
-    /// Sets [`publish_wait`](Self::publish_wait).
-    pub fn with_publish_wait(mut self, d: Duration) -> Self {
-        self.publish_wait = d;
-        self
-    }
     /// Sets [`max_http_head`](Self::max_http_head) (at least 256 bytes).
     pub fn with_max_http_head(mut self, bytes: usize) -> Self {
         self.max_http_head = bytes.max(256);
         self
     }
-    /// Sets [`max_http_body`](Self::max_http_body).
-    pub fn with_max_http_body(mut self, bytes: usize) -> Self {
-        self.max_http_body = bytes;
-        self
-    }
-    /// Sets [`handshake_timeout`](Self::handshake_timeout).
-    pub fn with_handshake_timeout(mut self, d: Duration) -> Self {
-        self.handshake_timeout = d;
-        self
-    }
-    /// Sets [`close_timeout`](Self::close_timeout).
-    pub fn with_close_timeout(mut self, d: Duration) -> Self {
-        self.close_timeout = d;
-        self
-    }
-    /// Sets [`binary`](Self::binary).
-    pub fn with_binary(mut self, p: BinaryPolicy) -> Self {
-        self.binary = p;
-        self
-    }
-    /// Sets [`nodelay`](Self::nodelay).
-    pub fn with_nodelay(mut self, on: bool) -> Self {
-        self.nodelay = on;
-        self
-    }
-    /// Sets [`send_buffer`](Self::send_buffer).
-    pub fn with_send_buffer(mut self, bytes: Option<usize>) -> Self {
-        self.send_buffer = bytes;
-        self
-    }
-    /// Sets [`websocket`](Self::websocket).
-    pub fn with_websocket(mut self, c: WebSocketConfig) -> Self {
-        self.websocket = c;
-        self
-    }
     /// Sets [`backlog`](Self::backlog) (at least 1).
     pub fn with_backlog(mut self, n: u32) -> Self {
         self.backlog = n.max(1);
-        self
-    }
-    /// Sets [`builtin_routes`](Self::builtin_routes).
-    pub fn with_builtin_routes(mut self, on: bool) -> Self {
-        self.builtin_routes = on;
         self
     }
     /// Makes the listener speak https and wss only, with this rustls configuration ([`tls`](Self::tls)):

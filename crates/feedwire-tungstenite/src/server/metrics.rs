@@ -48,75 +48,79 @@ pub(super) fn exposition(registry: &Registry) -> Response<ResponseBody> {
 #[derive(Debug)]
 struct Figures(Arc<Meters>);
 
-fn counter(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    v: u64,
-) -> std::fmt::Result {
-    let c = ConstCounter::new(v);
-    c.encode(enc.encode_descriptor(name, help, unit, c.metric_type())?)
-}
-
-fn gauge(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    v: u64,
-) -> std::fmt::Result {
-    let g = ConstGauge::new(v);
-    g.encode(enc.encode_descriptor(name, help, unit, g.metric_type())?)
-}
-
 impl Collector for Figures {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> std::fmt::Result {
         let s = self.0.stats();
         let bytes = Some(&Unit::Bytes);
-        gauge(
-            &mut enc,
-            "connections_open",
-            "WebSocket connections open now",
-            None,
-            s.connections_open,
-        )?;
-        counter(
-            &mut enc,
-            "connections",
-            "WebSocket connections opened",
-            None,
-            s.connections_total,
-        )?;
-        counter(
-            &mut enc,
-            "frames_received",
-            "Text frames received",
-            None,
-            s.frames_in,
-        )?;
-        counter(
-            &mut enc,
-            "received",
-            "Payload bytes of the text frames received",
-            bytes,
-            s.bytes_in,
-        )?;
-        counter(&mut enc, "frames_sent", "Text frames written", None, s.frames_out)?;
-        counter(
-            &mut enc,
-            "sent",
-            "Payload bytes of the text frames written",
-            bytes,
-            s.bytes_out,
-        )?;
-        counter(
-            &mut enc,
-            "slow_reader_closes",
-            "Connections closed with 1008 for making no write progress for the stall timeout",
-            None,
-            s.slow_reader_closes,
-        )?;
+        // (name, help, unit, value, whether a gauge); the labelled families follow
+        let single: [(&str, &str, Option<&Unit>, u64, bool); 9] = [
+            (
+                "connections_open",
+                "WebSocket connections open now",
+                None,
+                s.connections_open,
+                true,
+            ),
+            (
+                "connections",
+                "WebSocket connections opened",
+                None,
+                s.connections_total,
+                false,
+            ),
+            (
+                "frames_received",
+                "Text frames received",
+                None,
+                s.frames_in,
+                false,
+            ),
+            (
+                "received",
+                "Payload bytes of the text frames received",
+                bytes,
+                s.bytes_in,
+                false,
+            ),
+            ("frames_sent", "Text frames written", None, s.frames_out, false),
+            (
+                "sent",
+                "Payload bytes of the text frames written",
+                bytes,
+                s.bytes_out,
+                false,
+            ),
+            (
+                "slow_reader_closes",
+                "Connections closed with 1008 for making no write progress for the stall timeout",
+                None,
+                s.slow_reader_closes,
+                false,
+            ),
+            (
+                "publish_rejections",
+                "HTTP requests answered 429 after waiting for the backlog to fall",
+                None,
+                s.publish_rejections,
+                false,
+            ),
+            (
+                "queued",
+                "Bytes queued for writing on all connections",
+                bytes,
+                s.queued_bytes,
+                true,
+            ),
+        ];
+        for (name, help, unit, v, gauge) in single {
+            if gauge {
+                let g = ConstGauge::new(v);
+                g.encode(enc.encode_descriptor(name, help, unit, g.metric_type())?)?;
+            } else {
+                let c = ConstCounter::new(v);
+                c.encode(enc.encode_descriptor(name, help, unit, c.metric_type())?)?;
+            }
+        }
         {
             let mut m = enc.encode_descriptor(
                 "backpressure_waits",
@@ -128,20 +132,6 @@ impl Collector for Figures {
                 ConstCounter::new(v).encode(m.encode_family(&[("kind", kind)])?)?;
             }
         }
-        counter(
-            &mut enc,
-            "publish_rejections",
-            "HTTP requests answered 429 after waiting for the backlog to fall",
-            None,
-            s.publish_rejections,
-        )?;
-        gauge(
-            &mut enc,
-            "queued",
-            "Bytes queued for writing on all connections",
-            bytes,
-            s.queued_bytes,
-        )?;
         let mut m = enc.encode_descriptor(
             "http_responses",
             "HTTP responses by status class (WebSocket upgrades are 1xx)",
