@@ -340,6 +340,11 @@ pub struct ListenArgs {
     pub count: Option<u64>,
 }
 
+/// Refuses, before dialing, channels whose identifiers cannot be built.
+pub fn check(a: &ListenArgs) -> Result<(), String> {
+    a.channels.iter().try_for_each(|c| identifier(c, &a.params).map(drop))
+}
+
 /// What `listen` makes of ActionCable events: when the server rejected every channel, nothing can arrive.
 struct Listener {
     /// identifiers asked for and not rejected
@@ -371,10 +376,13 @@ impl crate::listen::Protocol for Listener {
                 self.alive.retain(|id| id.as_str() != identifier.as_str());
                 self.rejected.push(name.clone());
                 if self.alive.is_empty() {
-                    return Seen::Fatal(format!(
-                        "nothing can arrive: the server rejected every channel ({}); check each channel's class and params (a key, the records it names)",
-                        self.rejected.join(", ")
-                    ));
+                    return Seen::Fatal(
+                        format!(
+                            "nothing can arrive: the server rejected every channel ({})",
+                            self.rejected.join(", ")
+                        ),
+                        Some("check each channel's class and params (a key, the records it names)".to_owned()),
+                    );
                 }
                 Seen::Failure(
                     Failure::new("rejected", format!("the server rejected {name} (it stays rejected)"))
@@ -401,7 +409,7 @@ impl crate::listen::Protocol for Listener {
                 _ => Seen::Nothing,
             },
             _ => match terminal_error(ev) {
-                Some(why) => Seen::Fatal(why),
+                Some(why) => Seen::Fatal(why, None),
                 None => Seen::Nothing,
             },
         }

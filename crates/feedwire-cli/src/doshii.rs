@@ -270,7 +270,7 @@ impl crate::listen::Protocol for Listener {
                 reason: DisconnectReason::PongTimeout,
             } => Seen::Failure(Failure::new("timeout", "no pong from the server in time")),
             _ => match terminal_error(ev) {
-                Some(why) => Seen::Fatal(why),
+                Some(why) => Seen::Fatal(why, None),
                 None => Seen::Nothing,
             },
         }

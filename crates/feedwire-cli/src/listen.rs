@@ -143,8 +143,8 @@ pub enum Seen {
     Connected,
     /// Why a connection ended, said once per change of reason; the session goes on.
     Failure(Failure),
-    /// Nothing asked for can arrive any more: exit 1 with this message.
-    Fatal(String),
+    /// Nothing asked for can arrive any more: exit 1 with this message (and hint).
+    Fatal(String, Option<String>),
 }
 
 /// What a protocol's `listen` needs to say about its events.
@@ -234,8 +234,11 @@ pub async fn run<P: Protocol>(
             Seen::Nothing => {}
             Seen::Connected => reporter.connected(),
             Seen::Failure(f) => reporter.report(out, name, f),
-            Seen::Fatal(why) => {
+            Seen::Fatal(why, hint) => {
                 out.error(why);
+                if let Some(h) = hint {
+                    out.hint(h);
+                }
                 close(out, &mut conn, &protocol).await;
                 return Ok(ExitCode::FAILURE);
             }

@@ -329,6 +329,9 @@ fn check(cli: &Cli) -> Result<(), (&'static str, String)> {
         Command::Listen {
             protocol: ListenProtocol::Pusher(a),
         } => pusher::check(a).map_err(|e| ("pusher", e)),
+        Command::Listen {
+            protocol: ListenProtocol::Actioncable(a),
+        } => actioncable::check(a).map_err(|e| ("actioncable", e)),
         _ => Ok(()),
     }
 }

@@ -86,23 +86,23 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
-/// Whether an event means the session stopped for good (the CLI then exits non-zero).
-pub fn terminal_error(ev: &Event) -> Option<String> {
+/// Whether an event means the session stopped for good (the CLI then exits non-zero): why, and what to check.
+pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
     match ev {
         Event::Stopped {
             reason: StopReason::Closed { close },
         } => {
             let hint = match close.code.0 {
-                4001 => "; check --key (and --cluster or --host: the key belongs to one)",
-                4003 => ": the app is disabled",
-                4004 | 4005 => ": the app is over a quota",
-                4009 => ": the connection is not authorized",
-                4301 => ": too many client events (the limit is 10 per second per connection)",
-                _ => "",
+                4001 => Some("check --key (and --cluster or --host: a key belongs to one cluster or server)"),
+                4003 => Some("the app is disabled"),
+                4004 | 4005 => Some("the app is over a quota"),
+                4009 => Some("the connection is not authorized"),
+                4301 => Some("too many client events (the limit is 10 per second per connection)"),
+                _ => None,
             };
-            Some(format!(
-                "{} and asked not to reconnect{hint}",
-                closed_reason(Some(close))
+            Some((
+                format!("the server ended the session for good (its close code says not to reconnect): {close}"),
+                hint.map(str::to_owned),
             ))
         }
         _ => None,
@@ -591,10 +591,10 @@ impl crate::listen::Protocol for Listener {
                 self.alive.retain(|c| Some(c) != channel.as_ref());
                 self.failed.push(format!("{name}: {why}"));
                 if self.alive.is_empty() {
-                    return Seen::Fatal(format!(
-                        "nothing can arrive: every channel failed for good ({})",
-                        self.failed.join("; ")
-                    ));
+                    return Seen::Fatal(
+                        format!("nothing can arrive: every channel failed for good ({})", self.failed.join("; ")),
+                        None,
+                    );
                 }
                 Seen::Failure(Failure::new("subscription", format!("subscription to {name} failed for good: {why}")))
             }
@@ -623,7 +623,7 @@ impl crate::listen::Protocol for Listener {
                 _ => Failure::new("timeout", "the server stopped answering pings"),
             }),
             _ => match terminal_error(ev) {
-                Some(why) => Seen::Fatal(why),
+                Some((why, hint)) => Seen::Fatal(why, hint),
                 None => Seen::Nothing,
             },
         }
