@@ -66,7 +66,11 @@ impl Failure {
             text: e.to_string(),
             hint,
             status: e.status(),
-            io_kind: e.io_kind().map(snake_kind),
+            // "uncategorized" and "other" say nothing a script could use
+            io_kind: e
+                .io_kind()
+                .filter(|k| !matches!(k, ErrorKind::Other) && format!("{k:?}") != "Uncategorized")
+                .map(snake_kind),
             code: None,
         }
     }

@@ -564,9 +564,8 @@ where
                     if let Some(hint) = line.get("hint").and_then(|h| h.as_str())
                         && !hints_said.iter().any(|h| h == hint)
                     {
-                        let what = line.get("reason").and_then(|r| r.as_str()).unwrap_or("refused");
-                        out.error(format!("a client's request was refused: {what}"));
-                        out.hint(hint);
+                        let kind = line.get("kind").and_then(|k| k.as_str()).unwrap_or("refused");
+                        out.error(format!("{}: {hint}", kind.replace('_', " ")));
                         hints_said.push(hint.to_owned());
                     }
                     out.line(line);

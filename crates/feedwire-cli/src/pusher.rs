@@ -109,14 +109,18 @@ pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
     }
 }
 
-/// The hint for a server's refusal of client events, naming the flag first (hosted Pusher's own text names
-/// its dashboard only).
-pub fn client_events_hint(message: &str) -> Option<&'static str> {
+/// Whether a server's error refuses client events because they are off (hosted Pusher and the hub say "enable
+/// this feature in the Settings page of your dashboard").
+fn client_events_off(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    (m.contains("client events") && (m.contains("enable") || m.contains("not allowed") || m.contains("disabled")))
-        .then_some(
-            "start `feedwire serve pusher` with --client-events; on hosted Pusher, enable client events in the app's settings",
-        )
+    m.contains("client events") && m.contains("enable")
+}
+
+/// The hint for a refusal of client events by a server, naming the flag first.
+pub fn client_events_hint(message: &str) -> Option<&'static str> {
+    client_events_off(message).then_some(
+        "client events are off on this server: `feedwire serve pusher --client-events` turns them on; on hosted Pusher, enable client events in the app's settings",
+    )
 }
 
 /// Decodes one frame (`in`: server to client, `out`: client to server) into an output line.
@@ -410,7 +414,11 @@ pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
             .with("conn", conn.0)
             .with("channel", channel.as_str())
             .with("reason", reason.as_str())
-            .opt("hint", client_events_hint(reason)),
+            .opt(
+                "hint",
+                client_events_off(reason)
+                    .then_some("client events are off: restart with `feedwire serve pusher --client-events`"),
+            ),
         H::SignedIn { conn, user_id } => l("signed_in")
             .with("conn", conn.0)
             .with("user_id", user_id.as_str()),

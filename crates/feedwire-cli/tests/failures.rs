@@ -466,3 +466,22 @@ fn verbose_shows_the_libraries_tracing() {
     let text = l.stderr_text();
     assert!(text.contains("DEBUG") && text.contains("feedwire_tungstenite"), "{text}");
 }
+
+#[test]
+fn serve_names_the_flag_when_it_refuses_a_client_event() {
+    use feedwire_tungstenite::tungstenite::{Message, connect};
+    let (mut server, port) = serve("pusher");
+    let (mut ws, _) = connect(format!("ws://127.0.0.1:{port}/app/app-key?protocol=7")).unwrap();
+    ws.send(Message::text(
+        r#"{"event":"client-typing","channel":"private-a","data":{}}"#,
+    ))
+    .unwrap();
+    server.stderr_until("--client-events");
+    let refused = server.stdout_kind("client_event_rejected");
+    assert!(refused["hint"].as_str().unwrap().contains("--client-events"), "{refused}");
+    let text = server.stderr_text();
+    assert!(
+        text.contains("error: client event rejected: client events are off: restart with `feedwire serve pusher --client-events`"),
+        "{text}"
+    );
+}
