@@ -216,7 +216,10 @@ pub fn identifier(spec: &str, params: &[String]) -> Result<Identifier, String> {
         .next()
         .ok_or("--channel: a channel class such as ApiChannel, then its params as key=value")?;
     let mut b = Identifier::builder(channel);
-    for (p, flag) in words.map(|w| (w, "--channel")).chain(params.iter().map(|p| (p.as_str(), "--param"))) {
+    for (p, flag) in words
+        .map(|w| (w, "--channel"))
+        .chain(params.iter().map(|p| (p.as_str(), "--param")))
+    {
         let (k, v) = param(p, flag)?;
         b = b.param(&k, v).map_err(|e| format!("{flag} {k}=..: {e}"))?;
     }
@@ -342,7 +345,9 @@ pub struct ListenArgs {
 
 /// Refuses, before dialing, channels whose identifiers cannot be built.
 pub fn check(a: &ListenArgs) -> Result<(), String> {
-    a.channels.iter().try_for_each(|c| identifier(c, &a.params).map(drop))
+    a.channels
+        .iter()
+        .try_for_each(|c| identifier(c, &a.params).map(drop))
 }
 
 /// What `listen` makes of ActionCable events: when the server rejected every channel, nothing can arrive.
@@ -381,12 +386,17 @@ impl crate::listen::Protocol for Listener {
                             "nothing can arrive: the server rejected every channel ({})",
                             self.rejected.join(", ")
                         ),
-                        Some("check each channel's class and params (a key, the records it names)".to_owned()),
+                        Some(
+                            "check each channel's class and params (a key, the records it names)".to_owned(),
+                        ),
                     );
                 }
                 Seen::Failure(
-                    Failure::new("rejected", format!("the server rejected {name} (it stays rejected)"))
-                        .hint(Some("check the channel's class and params".to_owned())),
+                    Failure::new(
+                        "rejected",
+                        format!("the server rejected {name} (it stays rejected)"),
+                    )
+                    .hint(Some("check the channel's class and params".to_owned())),
                 )
             }
             Event::Disconnected { reason } => match reason {
@@ -404,7 +414,10 @@ impl crate::listen::Protocol for Listener {
                 }
                 DisconnectReason::Stale { silent_for } => Seen::Failure(Failure::new(
                     "timeout",
-                    format!("no ping from the server for {} s: the connection went stale", silent_for.as_secs()),
+                    format!(
+                        "no ping from the server for {} s: the connection went stale",
+                        silent_for.as_secs()
+                    ),
                 )),
                 _ => Seen::Nothing,
             },
@@ -416,7 +429,11 @@ impl crate::listen::Protocol for Listener {
     }
 
     fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
-        crate::listen::common_hint(e, "ws:// instead of wss://", "the URL's path (Rails mounts the cable on /cable)")
+        crate::listen::common_hint(
+            e,
+            "ws:// instead of wss://",
+            "the URL's path (Rails mounts the cable on /cable)",
+        )
     }
 }
 
@@ -427,7 +444,14 @@ pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process
         .iter()
         .map(|c| identifier(c, &a.params))
         .collect::<Result<Vec<_>, _>>()?;
-    let c = client(&a.url, &a.headers, a.ext, ids.clone(), Instant::now(), crate::out::unix_ms())?;
+    let c = client(
+        &a.url,
+        &a.headers,
+        a.ext,
+        ids.clone(),
+        Instant::now(),
+        crate::out::unix_ms(),
+    )?;
     out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
     let listener = Listener {
         alive: ids,

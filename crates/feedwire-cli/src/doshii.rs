@@ -58,7 +58,9 @@ fn down(reason: &DisconnectReason) -> String {
 fn stop_text(reason: &StopReason) -> String {
     match reason {
         StopReason::Requested => "requested".to_owned(),
-        StopReason::ServerClose => "the server closed the session for good (primus::server::close)".to_owned(),
+        StopReason::ServerClose => {
+            "the server closed the session for good (primus::server::close)".to_owned()
+        }
         _ => "the session stopped".to_owned(),
     }
 }
@@ -278,7 +280,9 @@ impl crate::listen::Protocol for Listener {
 
     fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
         if matches!(e.status(), Some(401 | 403)) {
-            return Some("Doshii refused the credentials: check --client-id (or --token) and --env".to_owned());
+            return Some(
+                "Doshii refused the credentials: check --client-id (or --token) and --env".to_owned(),
+            );
         }
         crate::listen::common_hint(e, "a ws:// --env", "--env and --role")
     }

@@ -218,14 +218,24 @@ impl crate::listen::Protocol for Listener {
     }
 
     fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
-        crate::listen::common_hint(e, "ws:// instead of wss://", "the URL's path (the public feed is /wspublic)")
+        crate::listen::common_hint(
+            e,
+            "ws:// instead of wss://",
+            "the URL's path (the public feed is /wspublic)",
+        )
     }
 }
 
 /// `feedwire listen igratech`.
 pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
     let settings = a.settings.as_deref().map(settings).transpose()?;
-    let c = client(&a.url, a.token.as_deref(), settings, Instant::now(), crate::out::unix_ms());
+    let c = client(
+        &a.url,
+        a.token.as_deref(),
+        settings,
+        Instant::now(),
+        crate::out::unix_ms(),
+    );
     out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
     crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, Listener).await
 }

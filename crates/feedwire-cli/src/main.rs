@@ -223,8 +223,12 @@ fn main() -> ExitCode {
             .find_subcommand_mut("listen")
             .and_then(|l| l.find_subcommand_mut(protocol));
         match sub {
-            Some(sub) => sub.error(clap::error::ErrorKind::MissingRequiredArgument, message).exit(),
-            None => cmd.error(clap::error::ErrorKind::MissingRequiredArgument, message).exit(),
+            Some(sub) => sub
+                .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+                .exit(),
+            None => cmd
+                .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+                .exit(),
         }
     }
     init_tracing(cli.verbose);
@@ -384,7 +388,9 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let server = Server::bind_with_http(
                 a.addr,
                 feedwire_pusher::server::Hub::new(config),
-                move |hub: &mut feedwire_pusher::server::Hub, req| logged(&log, req, |req| pusher_rest(hub, req)),
+                move |hub: &mut feedwire_pusher::server::Hub, req| {
+                    logged(&log, req, |req| pusher_rest(hub, req))
+                },
             )
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
@@ -413,9 +419,13 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 pusher::hub_line(ev)
             };
             let goodbye = |hub: &mut feedwire_pusher::server::Hub| {
-                let open = std::mem::take(&mut *open.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                let open =
+                    std::mem::take(&mut *open.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
                 for conn in open {
-                    hub.disconnect(conn, feedwire_core::Close::new(4200, "server shutting down: reconnect"));
+                    hub.disconnect(
+                        conn,
+                        feedwire_core::Close::new(4200, "server shutting down: reconnect"),
+                    );
                 }
             };
             serve_loop(out, server, host, pusher::publish_line, goodbye).await

@@ -127,7 +127,10 @@ impl Out {
 
     /// Prints a hint (what to try) on stderr, under an error.
     pub fn hint(&self, msg: impl std::fmt::Display) {
-        self.stderr(&format!("  \x1b[36mhint:\x1b[0m {msg}"), &format!("  hint: {msg}"));
+        self.stderr(
+            &format!("  \x1b[36mhint:\x1b[0m {msg}"),
+            &format!("  hint: {msg}"),
+        );
     }
 
     /// Prints `colored` on stderr when colors are on, else `plain`.

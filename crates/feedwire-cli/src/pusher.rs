@@ -101,7 +101,9 @@ pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
                 _ => None,
             };
             Some((
-                format!("the server ended the session for good (its close code says not to reconnect): {close}"),
+                format!(
+                    "the server ended the session for good (its close code says not to reconnect): {close}"
+                ),
                 hint.map(str::to_owned),
             ))
         }
@@ -584,7 +586,9 @@ impl crate::listen::Protocol for Listener {
         match ev {
             Event::Connected { .. } => Seen::Connected,
             Event::SubscriptionFailed { channel, error } => {
-                let channel = channel.clone().or_else(|| (self.alive.len() == 1).then(|| self.alive[0].clone()));
+                let channel = channel
+                    .clone()
+                    .or_else(|| (self.alive.len() == 1).then(|| self.alive[0].clone()));
                 let why = error
                     .error
                     .as_ref()
@@ -600,25 +604,41 @@ impl crate::listen::Protocol for Listener {
                 self.failed.push(format!("{name}: {why}"));
                 if self.alive.is_empty() {
                     return Seen::Fatal(
-                        format!("nothing can arrive: every channel failed for good ({})", self.failed.join("; ")),
+                        format!(
+                            "nothing can arrive: every channel failed for good ({})",
+                            self.failed.join("; ")
+                        ),
                         None,
                     );
                 }
-                Seen::Failure(Failure::new("subscription", format!("subscription to {name} failed for good: {why}")))
+                Seen::Failure(Failure::new(
+                    "subscription",
+                    format!("subscription to {name} failed for good: {why}"),
+                ))
             }
             Event::ServerError { message, .. } => match client_events_hint(message) {
                 Some(hint) => Seen::Failure(
-                    Failure::new("server_error", format!("the server refused a client event: {message}"))
-                        .hint(Some(hint.to_owned())),
+                    Failure::new(
+                        "server_error",
+                        format!("the server refused a client event: {message}"),
+                    )
+                    .hint(Some(hint.to_owned())),
                 ),
                 None => Seen::Nothing,
             },
             Event::Disconnected {
-                reason: DisconnectReason::Closed { close: Some(close), action },
+                reason:
+                    DisconnectReason::Closed {
+                        close: Some(close),
+                        action,
+                    },
             } if *action != feedwire_pusher::client::CloseAction::Stop => Seen::Failure(
-                Failure::new("close", closed_reason(Some(close))).code(Some(close.code.0)).hint(
-                    (close.code.0 == 4000 && self.no_tls).then(|| "the app wants TLS: drop --no-tls".to_owned()),
-                ),
+                Failure::new("close", closed_reason(Some(close)))
+                    .code(Some(close.code.0))
+                    .hint(
+                        (close.code.0 == 4000 && self.no_tls)
+                            .then(|| "the app wants TLS: drop --no-tls".to_owned()),
+                    ),
             ),
             Event::Disconnected {
                 reason: DisconnectReason::TimedOut { kind },
@@ -627,7 +647,9 @@ impl crate::listen::Protocol for Listener {
                     "timeout",
                     "the server sent no pusher:connection_established in time",
                 )
-                .hint(Some("is this a Pusher (protocol 7) server? check --host, --port and --key".to_owned())),
+                .hint(Some(
+                    "is this a Pusher (protocol 7) server? check --host, --port and --key".to_owned(),
+                )),
                 _ => Failure::new("timeout", "the server stopped answering pings"),
             }),
             _ => match terminal_error(ev) {
@@ -649,7 +671,14 @@ impl crate::listen::Protocol for Listener {
 pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
     // one TLS configuration for the wss:// connection and an https:// auth endpoint
     let tls = crate::http::tls_config(a.ca_file.as_deref())?;
-    let c = client(&a.key, a.cluster.as_deref(), a.host.as_deref(), a.port, !a.no_tls, &a.channels)?;
+    let c = client(
+        &a.key,
+        a.cluster.as_deref(),
+        a.host.as_deref(),
+        a.port,
+        !a.no_tls,
+        &a.channels,
+    )?;
     out.status(format!(
         "connecting to {}",
         c.config().url(!a.no_tls).split('?').next().unwrap_or("")
