@@ -8,8 +8,11 @@
 //! ```
 //!
 //! Every event is one JSON object per line on stdout (schema in `out.rs` and the README); human-readable
-//! status goes to stderr. Exit status: 0 on success or Ctrl-C, 1 when a frame failed to decode or the
-//! service ended the session for good (unknown app, unauthorized, logged out ...), 2 on bad arguments.
+//! status goes to stderr (why each connection failed, once per change of reason, with a hint; `-v` and
+//! `RUST_LOG` add the libraries' tracing). Exit status: 0 on success or Ctrl-C (after a close frame), 1 when a
+//! frame failed to decode or nothing `listen` was asked for can arrive any more (the service ended the session
+//! for good: unknown app, unauthorized, logged out ...; or every channel failed for good), 2 on bad arguments
+//! and on input that cannot work (refused before dialing, with what to type instead).
 #![forbid(unsafe_code)]
 #![allow(clippy::disallowed_methods)] // the CLI owns the clock: it drives sans-IO sessions with real time
 
