@@ -106,23 +106,21 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
-/// Whether an event means the session stopped for good (other than by Ctrl-C).
-pub fn terminal_error(ev: &Event) -> Option<String> {
+/// Whether an event means the session stopped for good (other than by Ctrl-C): why, and what to check.
+pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
     match ev {
         Event::Stopped {
             reason: StopReason::Requested,
         } => None,
         Event::Stopped {
             reason: reason @ StopReason::ServerDisconnect { reason: why },
-        } => {
-            let hint = if why.as_deref() == Some("unauthorized") {
-                ": Rails refused the connection (reject_unauthorized_connection); check the credentials it wants (cookies, --header, the identifier's key)"
-            } else {
-                ""
-            };
-            Some(format!("{}{hint}", stop_text(reason)))
-        }
-        Event::Stopped { reason } => Some(stop_text(reason)),
+        } => Some((
+            stop_text(reason),
+            (why.as_deref() == Some("unauthorized")).then(|| {
+                "Rails refused the connection (reject_unauthorized_connection): check the credentials it wants (cookies, --header, the identifier's key)".to_owned()
+            }),
+        )),
+        Event::Stopped { reason } => Some((stop_text(reason), None)),
         _ => None,
     }
 }
@@ -422,7 +420,7 @@ impl crate::listen::Protocol for Listener {
                 _ => Seen::Nothing,
             },
             _ => match terminal_error(ev) {
-                Some(why) => Seen::Fatal(why, None),
+                Some((why, hint)) => Seen::Fatal(why, hint),
                 None => Seen::Nothing,
             },
         }

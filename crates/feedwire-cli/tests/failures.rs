@@ -604,3 +604,46 @@ fn serve_names_the_flag_when_it_refuses_a_client_event() {
         "{text}"
     );
 }
+
+/// A one-connection ActionCable server that welcomes the client, then disconnects it as Rails'
+/// `reject_unauthorized_connection` does (`reconnect: false`).
+fn rails_refusing_the_connection() -> u16 {
+    use feedwire_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use feedwire_tungstenite::tungstenite::{Message, accept_hdr};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((s, _)) = l.accept() else { return };
+        let agree = |_: &Request, mut resp: Response| {
+            resp.headers_mut()
+                .insert("Sec-WebSocket-Protocol", "actioncable-v1-json".parse().unwrap());
+            Ok(resp)
+        };
+        let Ok(mut ws) = accept_hdr(s, agree) else { return };
+        let _ = ws.send(Message::text(r#"{"type":"welcome"}"#));
+        let _ = ws.send(Message::text(
+            r#"{"type":"disconnect","reason":"unauthorized","reconnect":false}"#,
+        ));
+        let _ = ws.close(None);
+        while ws.read().is_ok() {}
+    });
+    port
+}
+
+#[test]
+fn rails_refusing_the_connection_is_said_in_words_not_debug_text() {
+    let port = rails_refusing_the_connection();
+    let url = format!("ws://127.0.0.1:{port}/cable");
+    let mut l = Feedwire::start(&["listen", "actioncable", "--url", &url, "--channel", "ApiChannel"]);
+    assert_eq!(l.exit().code(), Some(1));
+    let text = l.stderr_text();
+    assert!(
+        !text.contains("ServerDisconnect") && !text.contains("Some("),
+        "{text}"
+    );
+    insta::assert_snapshot!(text, @r"
+    connecting to ws://127.0.0.1:PORT/cable
+    error: the server disconnected this client (unauthorized) and asked not to reconnect
+      hint: Rails refused the connection (reject_unauthorized_connection): check the credentials it wants (cookies, --header, the identifier's key)
+    ");
+}
