@@ -614,6 +614,8 @@ fn rails_refusing_the_connection() -> u16 {
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let Ok((s, _)) = l.accept() else { return };
+        // tungstenite's callback type returns its whole error response by value
+        #[allow(clippy::result_large_err)]
         let agree = |_: &Request, mut resp: Response| {
             resp.headers_mut()
                 .insert("Sec-WebSocket-Protocol", "actioncable-v1-json".parse().unwrap());
