@@ -9,7 +9,8 @@ use feedwire_actioncable::server::{Hub, HubEvent};
 use feedwire_core::UnixAnchor;
 use serde_json::Value;
 
-use crate::out::{Line, Listen, payload};
+use crate::listen::{Failure, Seen};
+use crate::out::{Line, closed_reason, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "actioncable";
@@ -47,7 +48,23 @@ fn down(reason: &DisconnectReason) -> Value {
         DisconnectReason::ServerDisconnect { reason, reconnect } => {
             serde_json::json!({"disconnect": reason, "reconnect": reconnect})
         }
-        other => Value::from(format!("{other:?}")),
+        _ => Value::from("other"),
+    }
+}
+
+/// Why the session stopped, in words.
+fn stop_text(reason: &StopReason) -> String {
+    match reason {
+        StopReason::Requested => "requested".to_owned(),
+        StopReason::ServerDisconnect { reason } => format!(
+            "the server disconnected this client ({}) and asked not to reconnect",
+            reason.as_deref().unwrap_or("no reason given")
+        ),
+        StopReason::UnsupportedSubprotocol(p) => format!(
+            "the server does not speak ActionCable's JSON protocol (it agreed to {})",
+            p.as_deref().unwrap_or("no subprotocol")
+        ),
+        _ => "the session stopped".to_owned(),
     }
 }
 
@@ -81,7 +98,7 @@ pub fn event_line(ev: &Event) -> Line {
                     .collect::<Vec<_>>(),
             )
             .with("still_down", still_down.iter().map(|id| redacted_identifier(id.as_str())).collect::<Vec<_>>()),
-        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
+        Event::Stopped { reason } => l("stopped").with("reason", stop_text(reason)),
         Event::Unmatched { .. } => l("unmatched"),
         Event::Unknown { .. } => l("unknown"),
         Event::Malformed { error, .. } => l("error").with("reason", error.to_string()),
@@ -89,20 +106,21 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
-/// How `listen` reports this protocol's session.
-pub const LISTEN: Listen<Client> = Listen {
-    line: event_line,
-    terminal: terminal_error,
-    is_message: |e| matches!(e, Event::Message { .. }),
-};
-
-/// Whether an event means the session stopped for good (other than by Ctrl-C).
-pub fn terminal_error(ev: &Event) -> Option<String> {
+/// Whether an event means the session stopped for good (other than by Ctrl-C): why, and what to check.
+pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
     match ev {
         Event::Stopped {
             reason: StopReason::Requested,
         } => None,
-        Event::Stopped { reason } => Some(format!("the session stopped: {reason:?}")),
+        Event::Stopped {
+            reason: reason @ StopReason::ServerDisconnect { reason: why },
+        } => Some((
+            stop_text(reason),
+            (why.as_deref() == Some("unauthorized")).then(|| {
+                "Rails refused the connection (reject_unauthorized_connection): check the credentials it wants (cookies, --header, the identifier's key)".to_owned()
+            }),
+        )),
+        Event::Stopped { reason } => Some((stop_text(reason), None)),
         _ => None,
     }
 }
@@ -157,20 +175,51 @@ pub fn decode(text: &str, outbound: bool) -> Line {
     }
 }
 
-/// Builds the identifier of `--channel NAME --param k=v ...` (channel first, params in the order given).
-pub fn identifier(channel: &str, params: &[String]) -> Result<Identifier, String> {
+/// A parameter `key=value` as JSON: numbers and booleans stay typed, as JSON.stringify(params) would write
+/// them. The value is never echoed in errors (it may be an API key).
+fn param(p: &str, flag: &str) -> Result<(String, Value), String> {
+    let (k, v) = p.split_once('=').ok_or_else(|| {
+        format!(
+            "{flag}: expected key=value, got {:?}",
+            p.chars().take_while(|c| *c != ':').take(20).collect::<String>()
+        )
+    })?;
+    let value: Value = match v.parse::<i64>() {
+        Ok(n) => Value::from(n),
+        Err(_) if v == "true" || v == "false" => Value::from(v == "true"),
+        Err(_) => Value::from(v),
+    };
+    Ok((k.to_owned(), value))
+}
+
+/// Builds the identifier of one `--channel`: `NAME [key=value ...]` (the channel class, then its own params
+/// separated by spaces), followed by every `--param`; or a whole identifier as JSON (`{"channel":..,..}`),
+/// taken as it is.
+pub fn identifier(spec: &str, params: &[String]) -> Result<Identifier, String> {
+    let spec = spec.trim();
+    if spec.starts_with('{') {
+        if !params.is_empty() {
+            return Err(
+                "--param does not combine with a JSON --channel: put the parameter in the JSON".to_owned(),
+            );
+        }
+        let id = Identifier::from_raw(spec).map_err(|e| format!("--channel (JSON identifier): {e}"))?;
+        if id.channel().is_none() {
+            return Err("--channel (JSON identifier): needs a \"channel\" field".to_owned());
+        }
+        return Ok(id);
+    }
+    let mut words = spec.split_whitespace();
+    let channel = words
+        .next()
+        .ok_or("--channel: a channel class such as ApiChannel, then its params as key=value")?;
     let mut b = Identifier::builder(channel);
-    for p in params {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--param {p}: expected key=value"))?;
-        // numbers and booleans stay typed, as JSON.stringify(params) would write them
-        let value: Value = match v.parse::<i64>() {
-            Ok(n) => Value::from(n),
-            Err(_) if v == "true" || v == "false" => Value::from(v == "true"),
-            Err(_) => Value::from(v),
-        };
-        b = b.param(k, value).map_err(|e| format!("--param {p}: {e}"))?;
+    for (p, flag) in words
+        .map(|w| (w, "--channel"))
+        .chain(params.iter().map(|p| (p.as_str(), "--param")))
+    {
+        let (k, v) = param(p, flag)?;
+        b = b.param(&k, v).map_err(|e| format!("{flag} {k}=..: {e}"))?;
     }
     Ok(b.build())
 }
@@ -264,4 +313,147 @@ pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
         serde_json::from_str(line).map_err(|e| format!("expected {{\"stream\",\"message\"}}: {e}"))?;
     hub.broadcast(&i.stream, i.message.get())
         .map_err(|e| e.to_string())
+}
+
+/// `feedwire listen actioncable`.
+#[derive(clap::Args)]
+pub struct ListenArgs {
+    /// The cable URL (metasmoke: wss://metasmoke.erwaysoftware.com/cable).
+    #[arg(long, value_parser = crate::ws_url)]
+    pub url: String,
+    /// A channel to subscribe to (repeat for more): its class, then its own params as key=value separated by
+    /// spaces (`--channel 'ChatChannel room=lobby'`), or its whole identifier as JSON
+    /// (`--channel '{"channel":"ChatChannel","room":"a b"}'`).
+    #[arg(long = "channel", required = true)]
+    pub channels: Vec<String>,
+    /// A parameter added to every channel given by name, after its own (repeat), for values with spaces or
+    /// shared by all: `--param key=KEY --param 'events=posts#create'`. A key, token or secret is never printed.
+    #[arg(long = "param")]
+    pub params: Vec<String>,
+    /// An extra request header (repeat): `--header 'Cookie: a=b'`.
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    /// Speak AnyCable's extended protocol (session restore, history).
+    #[arg(long)]
+    pub ext: bool,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// Refuses, before dialing, channels whose identifiers cannot be built.
+pub fn check(a: &ListenArgs) -> Result<(), String> {
+    a.channels
+        .iter()
+        .try_for_each(|c| identifier(c, &a.params).map(drop))
+}
+
+/// What `listen` makes of ActionCable events: when the server rejected every channel, nothing can arrive.
+struct Listener {
+    /// identifiers asked for and not rejected
+    alive: Vec<Identifier>,
+    /// the channels rejected
+    rejected: Vec<String>,
+}
+
+impl crate::listen::Protocol for Listener {
+    type Session = Client;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn line(&self, ev: &Event) -> Option<Line> {
+        Some(event_line(ev))
+    }
+
+    fn is_message(&self, ev: &Event) -> bool {
+        matches!(ev, Event::Message { .. })
+    }
+
+    fn assess(&mut self, ev: &Event) -> Seen {
+        match ev {
+            Event::Connected { .. } => Seen::Connected,
+            Event::Rejected { identifier, .. } => {
+                let name = identifier.channel().unwrap_or_else(|| "a channel".to_owned());
+                self.alive.retain(|id| id.as_str() != identifier.as_str());
+                self.rejected.push(name.clone());
+                if self.alive.is_empty() {
+                    return Seen::Fatal(
+                        format!(
+                            "nothing can arrive: the server rejected every channel ({})",
+                            self.rejected.join(", ")
+                        ),
+                        Some(
+                            "check each channel's class and params (a key, the records it names)".to_owned(),
+                        ),
+                    );
+                }
+                Seen::Failure(
+                    Failure::new(
+                        "rejected",
+                        format!("the server rejected {name} (it stays rejected)"),
+                    )
+                    .hint(Some("check the channel's class and params".to_owned())),
+                )
+            }
+            Event::Disconnected { reason } => match reason {
+                DisconnectReason::Closed(Some(c)) => {
+                    Seen::Failure(Failure::new("close", closed_reason(Some(c))).code(Some(c.code.0)))
+                }
+                DisconnectReason::ServerDisconnect { reason, reconnect } if *reconnect != Some(false) => {
+                    Seen::Failure(Failure::new(
+                        "disconnect",
+                        format!(
+                            "the server disconnected this client ({})",
+                            reason.as_deref().unwrap_or("no reason given")
+                        ),
+                    ))
+                }
+                DisconnectReason::Stale { silent_for } => Seen::Failure(Failure::new(
+                    "timeout",
+                    format!(
+                        "no ping from the server for {} s: the connection went stale",
+                        silent_for.as_secs()
+                    ),
+                )),
+                _ => Seen::Nothing,
+            },
+            _ => match terminal_error(ev) {
+                Some((why, hint)) => Seen::Fatal(why, hint),
+                None => Seen::Nothing,
+            },
+        }
+    }
+
+    fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
+        crate::listen::common_hint(
+            e,
+            "ws:// instead of wss://",
+            "the URL's path (Rails mounts the cable on /cable)",
+        )
+    }
+}
+
+/// `feedwire listen actioncable`.
+pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+    let ids = a
+        .channels
+        .iter()
+        .map(|c| identifier(c, &a.params))
+        .collect::<Result<Vec<_>, _>>()?;
+    let c = client(
+        &a.url,
+        &a.headers,
+        a.ext,
+        ids.clone(),
+        Instant::now(),
+        crate::out::unix_ms(),
+    )?;
+    out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
+    let listener = Listener {
+        alive: ids,
+        rejected: Vec::new(),
+    };
+    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, listener).await
 }

@@ -3,11 +3,12 @@
 use std::time::Instant;
 
 use feedwire_core::UnixAnchor;
-use feedwire_doshii::client::{Client, Config, Environment, Event, Role, StopReason};
+use feedwire_doshii::client::{Client, Config, DisconnectReason, Environment, Event, Role, StopReason};
 use feedwire_doshii::codec::{self, ClientMessage, ServerMessage};
 use feedwire_doshii::server::{Hub, HubEvent, Peer};
 
-use crate::out::{Disconnect as _, Line, Listen, payload};
+use crate::listen::{Failure, Seen};
+use crate::out::{Line, closed_reason, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "doshii";
@@ -35,27 +36,42 @@ pub fn event_line(ev: &Event) -> Line {
         Event::ServerPing { stamp } => l("server_ping").with("stamp", stamp.as_str()),
         Event::Unknown(raw) => l("unknown").with("data", payload(raw.as_str())),
         Event::Malformed { error, .. } => l("error").with("reason", error.to_string()),
-        Event::Disconnected { reason } => l("disconnected").with("reason", reason.reason()),
+        Event::Disconnected { reason } => l("disconnected").with("reason", down(reason)),
         Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
-        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
+        Event::Stopped { reason } => l("stopped").with("reason", stop_text(reason)),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }
 
-/// How `listen` reports this protocol's session.
-pub const LISTEN: Listen<Client> = Listen {
-    line: event_line,
-    terminal: terminal_error,
-    is_message: |e| matches!(e, Event::Doshii(_)),
-};
+/// Why a connection ended, in words.
+fn down(reason: &DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::Closed(close) => closed_reason(close.as_ref()),
+        DisconnectReason::PongTimeout => "no pong from the server in time".to_owned(),
+        DisconnectReason::ServerClose => "the server closed the session (primus::server::close)".to_owned(),
+        DisconnectReason::Requested => "requested".to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// Why the session stopped, in words.
+fn stop_text(reason: &StopReason) -> String {
+    match reason {
+        StopReason::Requested => "requested".to_owned(),
+        StopReason::ServerClose => {
+            "the server closed the session for good (primus::server::close)".to_owned()
+        }
+        _ => "the session stopped".to_owned(),
+    }
+}
 
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {
     match ev {
         Event::Stopped {
-            reason: StopReason::ServerClose,
-        } => Some("the server closed the session for good (primus::server::close)".to_owned()),
-        Event::Stopped { reason } => Some(format!("the session stopped: {reason:?}")),
+            reason: StopReason::Requested,
+        } => None,
+        Event::Stopped { reason } => Some(stop_text(reason)),
         _ => None,
     }
 }
@@ -197,4 +213,94 @@ pub fn publish_line(hub: &mut Hub, now: Instant, line: &str) -> Result<usize, St
     let data = feedwire_core::RawJson::from_json_str(i.data.get()).map_err(|e| e.to_string())?;
     hub.publish_to_app(now, &i.client_id, &i.event, &data)
         .map_err(|e| e.to_string())
+}
+
+/// `feedwire listen doshii`.
+#[derive(clap::Args)]
+pub struct ListenArgs {
+    /// `sandbox`, `live`, or a host / base URL (`ws://127.0.0.1:9000` for a mock).
+    #[arg(long, default_value = "sandbox")]
+    pub env: String,
+    /// `app`, `app-v3`, `pos` or `vendor`.
+    #[arg(long, default_value = "app")]
+    pub role: String,
+    /// The app partner's client id (base64- and URL-encoded into `auth` for you; never printed).
+    #[arg(long, env = "DOSHII_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+    /// The v3 device id.
+    #[arg(long)]
+    pub device_id: Option<String>,
+    /// The POS location token or the vendor JWT.
+    #[arg(long, env = "DOSHII_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The vendor's API name.
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// The version sent in heartbeats.
+    #[arg(long)]
+    pub app_version: Option<String>,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// What `listen` makes of Doshii events.
+struct Listener;
+
+impl crate::listen::Protocol for Listener {
+    type Session = Client;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn line(&self, ev: &Event) -> Option<Line> {
+        Some(event_line(ev))
+    }
+
+    fn is_message(&self, ev: &Event) -> bool {
+        matches!(ev, Event::Doshii(_))
+    }
+
+    fn assess(&mut self, ev: &Event) -> Seen {
+        match ev {
+            Event::Connected { .. } => Seen::Connected,
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(c)),
+            } => Seen::Failure(Failure::new("close", closed_reason(Some(c))).code(Some(c.code.0))),
+            Event::Disconnected {
+                reason: DisconnectReason::PongTimeout,
+            } => Seen::Failure(Failure::new("timeout", "no pong from the server in time")),
+            _ => match terminal_error(ev) {
+                Some(why) => Seen::Fatal(why, None),
+                None => Seen::Nothing,
+            },
+        }
+    }
+
+    fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
+        if matches!(e.status(), Some(401 | 403)) {
+            return Some(
+                "Doshii refused the credentials: check --client-id (or --token) and --env".to_owned(),
+            );
+        }
+        crate::listen::common_hint(e, "a ws:// --env", "--env and --role")
+    }
+}
+
+/// `feedwire listen doshii`.
+pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+    let c = client(
+        &a.role,
+        &a.env,
+        a.client_id.as_deref(),
+        a.device_id.as_deref(),
+        a.token.as_deref(),
+        a.vendor.as_deref(),
+        a.app_version.as_deref(),
+        Instant::now(),
+        crate::out::unix_ms(),
+    )?;
+    out.status(format!("connecting to Doshii ({})", a.env));
+    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, Listener).await
 }

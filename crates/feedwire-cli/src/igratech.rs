@@ -3,11 +3,12 @@
 use std::time::Instant;
 
 use feedwire_core::{Frame, UnixAnchor};
-use feedwire_igratech::client::{Client, Config, Event};
+use feedwire_igratech::client::{Client, Config, DisconnectReason, Event, StopReason};
 use feedwire_igratech::codec::{ClientMessage, ServerMessage, Settings};
 use feedwire_igratech::server::{Hub, HubEvent};
 
-use crate::out::{Disconnect as _, Line, Listen, payload};
+use crate::listen::{Failure, Seen};
+use crate::out::{Line, closed_reason, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "igratech";
@@ -38,9 +39,15 @@ pub fn event_line(ev: &Event) -> Line {
             .with("data", payload(data.as_str()))
             .with("reason", reason.as_str()),
         Event::Malformed { error, .. } => l("error").with("reason", error.as_str()),
-        Event::Disconnected { reason } => l("disconnected").with("reason", reason.reason()),
+        Event::Disconnected { reason } => l("disconnected").with("reason", down(reason)),
         Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
-        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
+        Event::Stopped { reason } => l("stopped").with(
+            "reason",
+            match reason {
+                StopReason::LoggedOut => "logged out",
+                _ => "requested",
+            },
+        ),
         Event::Gap {
             from_unix_ms,
             to_unix_ms,
@@ -52,17 +59,24 @@ pub fn event_line(ev: &Event) -> Line {
     }
 }
 
-/// How `listen` reports this protocol's session.
-pub const LISTEN: Listen<Client> = Listen {
-    line: event_line,
-    terminal: terminal_error,
-    is_message: |e| {
-        matches!(
-            e,
-            Event::Bet(_) | Event::BetsResult(_) | Event::Balance(_) | Event::Stats(_) | Event::Incident(_)
-        )
-    },
-};
+/// Why a connection ended, in words.
+fn down(reason: &DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::Closed(close) => closed_reason(close.as_ref()),
+        DisconnectReason::PongTimeout => "no pong from the server in time".to_owned(),
+        DisconnectReason::LoggedOut => "logged out".to_owned(),
+        DisconnectReason::Requested => "requested".to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// Whether `--count` counts an event.
+fn is_message(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Bet(_) | Event::BetsResult(_) | Event::Balance(_) | Event::Stats(_) | Event::Incident(_)
+    )
+}
 
 /// Whether an event means the session stopped for good.
 pub fn terminal_error(ev: &Event) -> Option<String> {
@@ -150,4 +164,78 @@ pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
     let msg = ServerMessage::decode(&Frame::from(line.to_owned()))
         .map_err(|e| format!("expected {{\"event\",\"data\"}}: {e}"))?;
     hub.publish(&msg).map_err(|e| e.to_string())
+}
+
+/// `feedwire listen igratech`.
+#[derive(clap::Args)]
+pub struct ListenArgs {
+    /// The feed URL.
+    #[arg(long, default_value = "ws://ws.igratech.webspark.dev/wspublic", value_parser = crate::ws_url)]
+    pub url: String,
+    /// The session token, if the feed wants one.
+    #[arg(long, env = "IGRATECH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Settings to send (and re-send after every reconnect): `{"lang":"en","oddsFormat":"decimal","gameIds":[1]}`.
+    #[arg(long)]
+    pub settings: Option<String>,
+    /// Stop after this many `message` events.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// What `listen` makes of Igratech events.
+struct Listener;
+
+impl crate::listen::Protocol for Listener {
+    type Session = Client;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn line(&self, ev: &Event) -> Option<Line> {
+        Some(event_line(ev))
+    }
+
+    fn is_message(&self, ev: &Event) -> bool {
+        is_message(ev)
+    }
+
+    fn assess(&mut self, ev: &Event) -> Seen {
+        match ev {
+            Event::Connected { .. } => Seen::Connected,
+            Event::Disconnected {
+                reason: DisconnectReason::Closed(Some(c)),
+            } => Seen::Failure(Failure::new("close", closed_reason(Some(c))).code(Some(c.code.0))),
+            Event::Disconnected {
+                reason: DisconnectReason::PongTimeout,
+            } => Seen::Failure(Failure::new("timeout", "no pong from the server in time")),
+            _ => match terminal_error(ev) {
+                Some(why) => Seen::Fatal(why, None),
+                None => Seen::Nothing,
+            },
+        }
+    }
+
+    fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
+        crate::listen::common_hint(
+            e,
+            "ws:// instead of wss://",
+            "the URL's path (the public feed is /wspublic)",
+        )
+    }
+}
+
+/// `feedwire listen igratech`.
+pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+    let settings = a.settings.as_deref().map(settings).transpose()?;
+    let c = client(
+        &a.url,
+        a.token.as_deref(),
+        settings,
+        Instant::now(),
+        crate::out::unix_ms(),
+    );
+    out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
+    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, Listener).await
 }

@@ -8,8 +8,11 @@
 //! ```
 //!
 //! Every event is one JSON object per line on stdout (schema in `out.rs` and the README); human-readable
-//! status goes to stderr. Exit status: 0 on success or Ctrl-C, 1 when a frame failed to decode or the
-//! service ended the session for good (unknown app, unauthorized, logged out ...), 2 on bad arguments.
+//! status goes to stderr (why each connection failed, once per change of reason, with a hint; `-v` and
+//! `RUST_LOG` add the libraries' tracing). Exit status: 0 on success or Ctrl-C (after a close frame), 1 when a
+//! frame failed to decode or nothing `listen` was asked for can arrive any more (the service ended the session
+//! for good: unknown app, unauthorized, logged out ...; or every channel failed for good), 2 on bad arguments
+//! and on input that cannot work (refused before dialing, with what to type instead).
 #![forbid(unsafe_code)]
 #![allow(clippy::disallowed_methods)] // the CLI owns the clock: it drives sans-IO sessions with real time
 
@@ -18,6 +21,7 @@ mod demo;
 mod doshii;
 mod http;
 mod igratech;
+mod listen;
 mod out;
 mod pusher;
 
@@ -26,10 +30,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use feedwire_tungstenite::{Connection, Server};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use feedwire_tungstenite::Server;
 
-use crate::out::{Line, Listen, Out};
+use crate::out::{Line, Out};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +45,9 @@ struct Cli {
     /// Indented JSON instead of one object per line.
     #[arg(long, global = true)]
     pretty: bool,
+    /// Show the libraries' diagnostics on stderr (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,13 +73,13 @@ enum Command {
 #[derive(Subcommand)]
 enum ListenProtocol {
     /// Pusher Channels (protocol 7): hosted Pusher, soketi, BitSkins ...
-    Pusher(PusherListen),
+    Pusher(pusher::ListenArgs),
     /// Rails ActionCable (and AnyCable): metasmoke's ApiChannel ...
-    Actioncable(CableListen),
+    Actioncable(actioncable::ListenArgs),
     /// Doshii (app partner, POS or vendor socket).
-    Doshii(DoshiiListen),
+    Doshii(doshii::ListenArgs),
     /// The Igratech betting feed.
-    Igratech(IgratechListen),
+    Igratech(igratech::ListenArgs),
 }
 
 /// `--host`: a host name or address, refused with what to type instead when it is a URL or carries a port.
@@ -115,115 +122,6 @@ fn ws_url(s: &str) -> Result<String, String> {
         Some(("https", rest)) => Err(format!("a WebSocket URL: try wss://{rest}")),
         _ => Err("a WebSocket URL starting with ws:// or wss://".to_owned()),
     }
-}
-
-#[derive(Args)]
-struct CableListen {
-    /// The cable URL (metasmoke: wss://metasmoke.erwaysoftware.com/cable).
-    #[arg(long, value_parser = ws_url)]
-    url: String,
-    /// The channel class (ApiChannel, ChatChannel ...).
-    #[arg(long)]
-    channel: String,
-    /// An identifier parameter, in order (repeat): `--param key=KEY --param events=posts#create`.
-    #[arg(long = "param")]
-    params: Vec<String>,
-    /// An extra request header (repeat): `--header 'Cookie: a=b'`.
-    #[arg(long = "header")]
-    headers: Vec<String>,
-    /// Speak AnyCable's extended protocol (session restore, history).
-    #[arg(long)]
-    ext: bool,
-    /// Stop after this many `message` events.
-    #[arg(long)]
-    count: Option<u64>,
-}
-
-#[derive(Args)]
-struct DoshiiListen {
-    /// `sandbox`, `live`, or a host / base URL (`ws://127.0.0.1:9000` for a mock).
-    #[arg(long, default_value = "sandbox")]
-    env: String,
-    /// `app`, `app-v3`, `pos` or `vendor`.
-    #[arg(long, default_value = "app")]
-    role: String,
-    /// The app partner's client id (base64- and URL-encoded into `auth` for you; never printed).
-    #[arg(long, env = "DOSHII_CLIENT_ID", hide_env_values = true)]
-    client_id: Option<String>,
-    /// The v3 device id.
-    #[arg(long)]
-    device_id: Option<String>,
-    /// The POS location token or the vendor JWT.
-    #[arg(long, env = "DOSHII_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The vendor's API name.
-    #[arg(long)]
-    vendor: Option<String>,
-    /// The version sent in heartbeats.
-    #[arg(long)]
-    app_version: Option<String>,
-    /// Stop after this many `message` events.
-    #[arg(long)]
-    count: Option<u64>,
-}
-
-#[derive(Args)]
-struct IgratechListen {
-    /// The feed URL.
-    #[arg(long, default_value = "ws://ws.igratech.webspark.dev/wspublic", value_parser = ws_url)]
-    url: String,
-    /// The session token, if the feed wants one.
-    #[arg(long, env = "IGRATECH_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Settings to send (and re-send after every reconnect): `{"lang":"en","oddsFormat":"decimal","gameIds":[1]}`.
-    #[arg(long)]
-    settings: Option<String>,
-    /// Stop after this many `message` events.
-    #[arg(long)]
-    count: Option<u64>,
-}
-
-#[derive(Args)]
-struct PusherListen {
-    /// The app key.
-    #[arg(long)]
-    key: String,
-    /// A hosted Pusher cluster (ws-CLUSTER.pusher.com).
-    #[arg(long, conflicts_with = "host")]
-    cluster: Option<String>,
-    /// A custom host (BitSkins: notifier.bitskins.com), without scheme or path; the port goes in --port.
-    #[arg(long, value_parser = host_name)]
-    host: Option<String>,
-    /// The port (default 443 with TLS, 80 without).
-    #[arg(long)]
-    port: Option<u16>,
-    /// Plain ws:// instead of wss://.
-    #[arg(long)]
-    no_tls: bool,
-    /// A channel to subscribe to (repeat for more).
-    #[arg(long = "channel", required = true)]
-    channels: Vec<String>,
-    /// Print only these events (repeat for more); status events are always printed.
-    #[arg(long = "event")]
-    events: Vec<String>,
-    /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// or https://).
-    #[arg(long, conflicts_with = "secret")]
-    auth_endpoint: Option<String>,
-    /// Also trust the CA certificates in this PEM file, for wss:// and an https:// auth endpoint (private
-    /// servers); the public web roots stay trusted.
-    #[arg(long)]
-    ca_file: Option<std::path::PathBuf>,
-    /// Sign private/presence channels locally with the app secret (local testing only). Unlike `serve`,
-    /// `listen` reads no PUSHER_APP_SECRET from the environment: exported for a server, it would silently
-    /// turn a listener into a signer.
-    #[arg(long)]
-    secret: Option<String>,
-    /// The presence user id used with --secret.
-    #[arg(long, default_value = "feedwire-cli")]
-    user_id: String,
-    /// Stop after this many `message` events (default: run until Ctrl-C).
-    #[arg(long)]
-    count: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -321,6 +219,22 @@ enum Direction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err((protocol, message)) = check(&cli) {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let sub = cmd
+            .find_subcommand_mut("listen")
+            .and_then(|l| l.find_subcommand_mut(protocol));
+        match sub {
+            Some(sub) => sub
+                .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+                .exit(),
+            None => cmd
+                .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+                .exit(),
+        }
+    }
+    init_tracing(cli.verbose);
     let out = Out::new(cli.pretty);
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -405,166 +319,65 @@ fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
+/// `feedwire listen`: each protocol module owns its loop.
 async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String> {
     match protocol {
-        ListenProtocol::Pusher(a) => {
-            // one TLS configuration for the wss:// connection and an https:// auth endpoint
-            let tls = crate::http::tls_config(a.ca_file.as_deref())?;
-            let authorizer = match (&a.auth_endpoint, &a.secret) {
-                (Some(url), _) => pusher::Authorizer::Endpoint {
-                    url: url.clone(),
-                    tls: tls.clone(),
-                },
-                (None, Some(s)) => pusher::Authorizer::Secret {
-                    key: a.key.clone(),
-                    secret: feedwire_core::Secret::new(s.clone()),
-                    user_id: a.user_id.clone(),
-                },
-                (None, None) => pusher::Authorizer::None,
+        ListenProtocol::Pusher(a) => pusher::listen(out, a).await,
+        ListenProtocol::Actioncable(a) => actioncable::listen(out, a).await,
+        ListenProtocol::Doshii(a) => doshii::listen(out, a).await,
+        ListenProtocol::Igratech(a) => igratech::listen(out, a).await,
+    }
+}
+
+/// Refuses, before anything is dialled, arguments that each parse but cannot work together (exit 2, with
+/// what to add).
+fn check(cli: &Cli) -> Result<(), (&'static str, String)> {
+    match &cli.command {
+        Command::Listen {
+            protocol: ListenProtocol::Pusher(a),
+        } => pusher::check(a).map_err(|e| ("pusher", e)),
+        Command::Listen {
+            protocol: ListenProtocol::Actioncable(a),
+        } => actioncable::check(a).map_err(|e| ("actioncable", e)),
+        _ => Ok(()),
+    }
+}
+
+/// Installs the tracing subscriber (stderr): `RUST_LOG` when set, else `-v` shows the libraries' debug
+/// diagnostics (why a dial or connection failed) and `-vv` everything they trace.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    const CRATES: [&str; 7] = [
+        "feedwire",
+        "feedwire_core",
+        "feedwire_pusher",
+        "feedwire_actioncable",
+        "feedwire_doshii",
+        "feedwire_igratech",
+        "feedwire_tungstenite",
+    ];
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.trim().is_empty() => EnvFilter::try_new(f).unwrap_or_else(|_| EnvFilter::new("warn")),
+        _ => {
+            let level = match verbose {
+                0 => "warn",
+                1 => "debug",
+                _ => "trace",
             };
-            let client = pusher::client(
-                &a.key,
-                a.cluster.as_deref(),
-                a.host.as_deref(),
-                a.port,
-                !a.no_tls,
-                &a.channels,
-            )?;
-            out.status(format!(
-                "connecting to {}",
-                client.config().url(!a.no_tls).split('?').next().unwrap_or("")
-            ));
-            let mut config = feedwire_tungstenite::ClientConfig::default();
-            if a.ca_file.is_some() {
-                config = config.with_tls(tls);
-            }
-            let mut conn = Connection::with_config(client, config);
-            let mut messages = 0u64;
-            loop {
-                let Some(ev) = next_or_interrupted(out, &mut conn).await else {
-                    return Ok(ExitCode::SUCCESS);
-                };
-                if let feedwire_pusher::client::Event::AuthRequired { socket_id, channel } = &ev {
-                    let answer = authorizer.authorize(socket_id, channel).await;
-                    let channel = channel.clone();
-                    let s = conn.session_mut();
-                    let r = match answer {
-                        Ok(auth) => s.provide_auth(&channel, auth),
-                        Err(reason) => {
-                            out.error(&reason);
-                            s.fail_auth(&channel, &reason)
-                        }
-                    };
-                    if let Err(e) = r {
-                        out.error(format!("auth for {channel}: {e}"));
-                    }
-                }
-                if let Some(why) = pusher::terminal_error(&ev) {
-                    out.line(pusher::event_line(&ev));
-                    out.error(why);
-                    return Ok(ExitCode::FAILURE);
-                }
-                if let feedwire_pusher::client::Event::Message { event, .. } = &ev {
-                    if !a.events.is_empty() && !a.events.iter().any(|e| **e == **event) {
-                        continue;
-                    }
-                    messages += 1;
-                }
-                out.line(pusher::event_line(&ev));
-                if a.count.is_some_and(|n| messages >= n) {
-                    return Ok(ExitCode::SUCCESS);
+            let base = if verbose >= 2 { "debug" } else { "warn" };
+            let mut f = EnvFilter::new(base);
+            for c in CRATES {
+                if let Ok(d) = format!("{c}={level}").parse() {
+                    f = f.add_directive(d);
                 }
             }
+            f
         }
-        ListenProtocol::Actioncable(a) => {
-            let id = actioncable::identifier(&a.channel, &a.params)?;
-            let client = actioncable::client(
-                &a.url,
-                &a.headers,
-                a.ext,
-                vec![id],
-                Instant::now(),
-                out::unix_ms(),
-            )?;
-            out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(out, Connection::new(client), a.count, actioncable::LISTEN).await
-        }
-        ListenProtocol::Doshii(a) => {
-            let client = doshii::client(
-                &a.role,
-                &a.env,
-                a.client_id.as_deref(),
-                a.device_id.as_deref(),
-                a.token.as_deref(),
-                a.vendor.as_deref(),
-                a.app_version.as_deref(),
-                Instant::now(),
-                out::unix_ms(),
-            )?;
-            out.status(format!("connecting to Doshii ({})", a.env));
-            run_listen(out, Connection::new(client), a.count, doshii::LISTEN).await
-        }
-        ListenProtocol::Igratech(a) => {
-            let settings = a.settings.as_deref().map(igratech::settings).transpose()?;
-            let client = igratech::client(
-                &a.url,
-                a.token.as_deref(),
-                settings,
-                Instant::now(),
-                out::unix_ms(),
-            );
-            out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-            run_listen(out, Connection::new(client), a.count, igratech::LISTEN).await
-        }
-    }
-}
-
-/// The connection's next event; `None` when the session ended, or on Ctrl-C (said on stderr).
-async fn next_or_interrupted<S>(out: &Out, conn: &mut Connection<S>) -> Option<S::Event>
-where
-    S: feedwire_core::Lifecycle + Send + 'static,
-{
-    tokio::select! {
-        ev = conn.next_event() => ev,
-        _ = tokio::signal::ctrl_c() => {
-            out.status("interrupted");
-            None
-        }
-    }
-}
-
-/// The listen loop shared by the protocols without auth round trips.
-async fn run_listen<S>(
-    out: &Out,
-    mut conn: Connection<S>,
-    count: Option<u64>,
-    listen: Listen<S>,
-) -> Result<ExitCode, String>
-where
-    S: feedwire_core::Lifecycle + Send + 'static,
-{
-    let Listen {
-        line,
-        terminal,
-        is_message,
-    } = listen;
-    let mut messages = 0u64;
-    loop {
-        let Some(ev) = next_or_interrupted(out, &mut conn).await else {
-            return Ok(ExitCode::SUCCESS);
-        };
-        out.line(line(&ev));
-        if let Some(why) = terminal(&ev) {
-            out.error(why);
-            return Ok(ExitCode::FAILURE);
-        }
-        if is_message(&ev) {
-            messages += 1;
-            if count.is_some_and(|n| messages >= n) {
-                return Ok(ExitCode::SUCCESS);
-            }
-        }
-    }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
@@ -574,17 +387,51 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let config = feedwire_pusher::server::HubConfig::new(a.app_id, a.key.clone(), a.secret)
                 .with_client_events(a.client_events)
                 .with_seed(out::unix_ms());
-            let server =
-                Server::bind_with_http(a.addr, feedwire_pusher::server::Hub::new(config), pusher_rest)
-                    .await
-                    .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
+            let log = *out;
+            let server = Server::bind_with_http(
+                a.addr,
+                feedwire_pusher::server::Hub::new(config),
+                move |hub: &mut feedwire_pusher::server::Hub, req| {
+                    logged(&log, req, |req| pusher_rest(hub, req))
+                },
+            )
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
             out.status(format!(
                 "pusher server on ws://{addr}/app/{} ; HTTP API on http://{addr}/apps/{}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
                 a.key,
                 app_id,
                 addr = server.local_addr(),
             ));
-            serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
+            // the hub does not say goodbye on its own (no `handle_shutdown`): the open connections, seen in
+            // its events, are closed with 4200 (reconnect now) before the server stops
+            let open = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            let host = |_: &mut feedwire_pusher::server::Hub, ev: &feedwire_pusher::server::HubEvent| {
+                use feedwire_pusher::server::HubEvent as E;
+                if let Ok(mut open) = open.lock() {
+                    match ev {
+                        E::Connected { conn, .. } => {
+                            open.insert(*conn);
+                        }
+                        E::Disconnected { conn, .. } | E::Rejected { conn, .. } => {
+                            open.remove(conn);
+                        }
+                        _ => {}
+                    }
+                }
+                pusher::hub_line(ev)
+            };
+            let goodbye = |hub: &mut feedwire_pusher::server::Hub| {
+                let open =
+                    std::mem::take(&mut *open.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                for conn in open {
+                    hub.disconnect(
+                        conn,
+                        feedwire_core::Close::new(4200, "server shutting down: reconnect"),
+                    );
+                }
+            };
+            serve_loop(out, server, host, pusher::publish_line, goodbye).await
         }
         ServeProtocol::Actioncable(a) => {
             let addr = a.addr;
@@ -598,6 +445,13 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(out, addr, hub, "ws://{addr}/cable").await?,
                 move |hub, ev| actioncable::host(hub, ev, echo),
                 actioncable::publish_line,
+                // as Rails says goodbye on a restart: clients reconnect at once
+                |hub: &mut feedwire_actioncable::server::Hub| {
+                    let open: Vec<_> = hub.connections().collect();
+                    for conn in open {
+                        let _ = hub.disconnect(conn, Some("server_restart"), Some(true));
+                    }
+                },
             )
             .await
         }
@@ -614,6 +468,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 .await?,
                 |_, ev| doshii::hub_line(ev),
                 |hub, line| doshii::publish_line(hub, Instant::now(), line),
+                |_| {},
             )
             .await
         }
@@ -625,10 +480,29 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(out, addr, hub, "ws://{addr}/wspublic").await?,
                 |_, ev| igratech::hub_line(ev),
                 igratech::publish_line,
+                |_| {},
             )
             .await
         }
     }
+}
+
+/// Answers an HTTP API call through `handle` and logs it on stderr: method, path, status and the time taken
+/// (never the query or the body, which carry the signature and the payload).
+fn logged(
+    out: &Out,
+    req: feedwire_tungstenite::HttpRequest,
+    handle: impl FnOnce(feedwire_tungstenite::HttpRequest) -> feedwire_tungstenite::HttpResponse,
+) -> feedwire_tungstenite::HttpResponse {
+    let started = Instant::now();
+    let (method, path) = (req.method.clone(), req.path.clone());
+    let resp = handle(req);
+    out.status(format!(
+        "http {method} {path} {} in {:.1} ms",
+        resp.status,
+        started.elapsed().as_secs_f64() * 1000.0
+    ));
+    resp
 }
 
 /// `feedwire serve pusher`'s HTTP route: the Channels HTTP API (`POST /apps/{id}/events`, `batch_events`,
@@ -668,12 +542,14 @@ where
 }
 
 /// The serve loop shared by every protocol: hub events become lines (through `host`, which may act on the
-/// hub), stdin lines are published through `publish`, until Ctrl-C.
+/// hub), stdin lines are published through `publish`, until Ctrl-C or SIGTERM; then `goodbye` tells the
+/// clients (the protocol's "reconnect now") and the server shuts down gracefully.
 async fn serve_loop<H>(
     out: &Out,
     server: Server<H>,
     host: impl Fn(&mut H, &H::Event) -> Line,
     publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
+    goodbye: impl FnOnce(&mut H),
 ) -> Result<ExitCode, String>
 where
     H: feedwire_core::Hub + Send + 'static,
@@ -689,11 +565,22 @@ where
         }
     });
     let mut stdin_open = true;
+    let stop = stop_signal(*out);
+    let mut hints_said: Vec<String> = Vec::new();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             ev = server.next_event() => match ev {
                 Some(ev) => {
                     let line = server.call(|hub| host(hub, &ev));
+                    // a refusal with an obvious fix (client events off) is said once on stderr too
+                    if let Some(hint) = line.get("hint").and_then(|h| h.as_str())
+                        && !hints_said.iter().any(|h| h == hint)
+                    {
+                        let kind = line.get("kind").and_then(|k| k.as_str()).unwrap_or("refused");
+                        out.error(format!("{}: {hint}", kind.replace('_', " ")));
+                        hints_said.push(hint.to_owned());
+                    }
                     out.line(line);
                 }
                 None => break,
@@ -709,9 +596,31 @@ where
                 }
                 None => stdin_open = false,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
         }
     }
-    let _ = server.shutdown().await;
+    out.status("shutting down: closing every connection gracefully");
+    server.call(goodbye);
+    let _ = server.shutdown_gracefully(SHUTDOWN_GRACE).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `serve` waits for its clients to close after the hub said goodbye (then it closes them with 1001).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Completes on Ctrl-C or SIGTERM (`kill`, `docker stop`, systemd), saying which.
+async fn stop_signal(out: Out) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => out.status("interrupted"),
+                _ = term.recv() => out.status("terminated (SIGTERM)"),
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    out.status("interrupted");
 }

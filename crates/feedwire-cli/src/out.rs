@@ -38,52 +38,13 @@ pub fn payload(raw: &str) -> Value {
     }
 }
 
-/// Why a session's connection ended, for the `reason` of a `disconnected` line: a closed connection gives
-/// its close (or that none came), any other reason its `Debug` text.
-pub trait Disconnect: std::fmt::Debug {
-    /// The close of a closed connection, `None` inside when no close frame came; `None` for another reason.
-    fn closed(&self) -> Option<Option<&Close>>;
-
-    /// The `reason` field.
-    fn reason(&self) -> Value {
-        match self.closed() {
-            Some(close) => Value::from(format!(
-                "closed {}",
-                close.map_or("without a close frame".to_owned(), |c| c.to_string())
-            )),
-            None => Value::from(format!("{self:?}")),
-        }
+/// Why a session's connection ended, in words, for the `reason` of a `disconnected` line and for stderr: a
+/// closed connection gives its close (the server's own text kept), or says that none came.
+pub fn closed_reason(close: Option<&Close>) -> String {
+    match close {
+        Some(c) => format!("the server closed the connection with {c}"),
+        None => "the connection ended without a close frame".to_owned(),
     }
-}
-
-/// Implements [`Disconnect`] for reasons whose `Closed(Option<Close>)` variant is the closed connection.
-macro_rules! disconnect_with_closed_variant {
-    ($($reason:ty),+) => {$(
-        impl Disconnect for $reason {
-            fn closed(&self) -> Option<Option<&Close>> {
-                match self {
-                    Self::Closed(close) => Some(close.as_ref()),
-                    _ => None,
-                }
-            }
-        }
-    )+};
-}
-
-disconnect_with_closed_variant!(
-    feedwire_doshii::client::DisconnectReason,
-    feedwire_igratech::client::DisconnectReason
-);
-
-/// How `listen` reports a protocol's session events: the output line of each, whether one ends the session
-/// with an error (and why), and whether one is a message that `--count` counts.
-pub struct Listen<S: feedwire_core::Session> {
-    /// The output line.
-    pub line: fn(&S::Event) -> Line,
-    /// Why the session ended with an error, when it did.
-    pub terminal: fn(&S::Event) -> Option<String>,
-    /// Whether `--count` counts it.
-    pub is_message: fn(&S::Event) -> bool,
 }
 
 /// Builds one output line.
@@ -126,6 +87,7 @@ impl Line {
 }
 
 /// Where lines and status go.
+#[derive(Clone, Copy)]
 pub struct Out {
     pretty: bool,
     color: bool,
@@ -161,6 +123,14 @@ impl Out {
     /// Prints a warning or error on stderr.
     pub fn error(&self, msg: impl std::fmt::Display) {
         self.stderr(&format!("\x1b[31merror:\x1b[0m {msg}"), &format!("error: {msg}"));
+    }
+
+    /// Prints a hint (what to try) on stderr, under an error.
+    pub fn hint(&self, msg: impl std::fmt::Display) {
+        self.stderr(
+            &format!("  \x1b[36mhint:\x1b[0m {msg}"),
+            &format!("  hint: {msg}"),
+        );
     }
 
     /// Prints `colored` on stderr when colors are on, else `plain`.

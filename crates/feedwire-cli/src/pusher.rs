@@ -6,7 +6,8 @@ use feedwire_pusher::client::{ChannelAuth, Client, Config, DisconnectReason, Eve
 use feedwire_pusher::codec::{self, ClientMessage, ServerMessage};
 use serde_json::Value;
 
-use crate::out::{Line, payload};
+use crate::listen::{Failure, Seen};
+use crate::out::{Line, closed_reason, payload};
 
 /// The protocol name in output lines.
 pub const NAME: &str = "pusher";
@@ -74,24 +75,54 @@ pub fn event_line(ev: &Event) -> Line {
         Event::Disconnected { reason: DisconnectReason::TimedOut { kind } } => {
             l("timed_out").with("deadline", format!("{kind:?}").to_lowercase())
         }
-        Event::Disconnected { reason } => l("disconnected").with("reason", format!("{reason:?}").to_lowercase()),
-        Event::Stopped { reason } => l("stopped").with("reason", format!("{reason:?}")),
+        Event::Disconnected { .. } => l("disconnected").with("reason", "requested"),
+        Event::Stopped { reason: StopReason::Closed { close } } => {
+            l("stopped").with("reason", closed_reason(Some(close))).with("code", close.code.0)
+        }
+        Event::Stopped { .. } => l("stopped").with("reason", "requested"),
         Event::Unavailable => l("unavailable"),
         Event::Reconnecting { after, attempt } => l("reconnecting").reconnect(*after, *attempt),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }
 
-/// Whether an event means the session stopped for good (the CLI then exits non-zero).
-pub fn terminal_error(ev: &Event) -> Option<String> {
+/// Whether an event means the session stopped for good (the CLI then exits non-zero): why, and what to check.
+pub fn terminal_error(ev: &Event) -> Option<(String, Option<String>)> {
     match ev {
         Event::Stopped {
             reason: StopReason::Closed { close },
-        } => Some(format!(
-            "the server closed the connection with {close} and asked not to reconnect"
-        )),
+        } => {
+            let hint = match close.code.0 {
+                4001 => Some("check --key (and --cluster or --host: a key belongs to one cluster or server)"),
+                4003 => Some("the app is disabled"),
+                4004 | 4005 => Some("the app is over a quota"),
+                4009 => Some("the connection is not authorized"),
+                4301 => Some("too many client events (the limit is 10 per second per connection)"),
+                _ => None,
+            };
+            Some((
+                format!(
+                    "the server ended the session for good (its close code says not to reconnect): {close}"
+                ),
+                hint.map(str::to_owned),
+            ))
+        }
         _ => None,
     }
+}
+
+/// Whether a server's error refuses client events because they are off (hosted Pusher and the hub say "enable
+/// this feature in the Settings page of your dashboard").
+fn client_events_off(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("client events") && m.contains("enable")
+}
+
+/// The hint for a refusal of client events by a server, naming the flag first.
+pub fn client_events_hint(message: &str) -> Option<&'static str> {
+    client_events_off(message).then_some(
+        "client events are off on this server: `feedwire serve pusher --client-events` turns them on; on hosted Pusher, enable client events in the app's settings",
+    )
 }
 
 /// Decodes one frame (`in`: server to client, `out`: client to server) into an output line.
@@ -183,6 +214,9 @@ pub fn decode(text: &str, outbound: bool) -> Line {
     }
 }
 
+/// How often `listen` tries an auth endpoint that cannot be reached before the channel fails.
+const AUTH_TRIES: u64 = 3;
+
 /// How `listen` gets channel signatures.
 pub enum Authorizer {
     /// No private channels.
@@ -222,9 +256,21 @@ impl Authorizer {
             }
             Authorizer::Endpoint { url, tls } => {
                 let body = format!("socket_id={}&channel_name={}", form(socket_id), form(channel));
-                let (status, text) = crate::http::post_form(url, &body, tls)
-                    .await
-                    .map_err(|e| format!("auth endpoint: {e}"))?;
+                let mut tries = 1;
+                let (status, text) = loop {
+                    match crate::http::post_form(url, &body, tls).await {
+                        Ok(answer) => break answer,
+                        // an endpoint that is down or restarting gets more tries; a TLS refusal does not
+                        Err(e) if tries < AUTH_TRIES && !e.contains("TLS") => {
+                            tokio::time::sleep(std::time::Duration::from_millis(300 * tries)).await;
+                            tries += 1;
+                        }
+                        Err(e) if tries > 1 => {
+                            return Err(format!("auth endpoint unreachable after {tries} tries: {e}"));
+                        }
+                        Err(e) => return Err(format!("auth endpoint: {e}")),
+                    }
+                };
                 if status != 200 {
                     return Err(format!(
                         "auth endpoint answered {status}: {}",
@@ -369,7 +415,12 @@ pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
         } => l("client_event_rejected")
             .with("conn", conn.0)
             .with("channel", channel.as_str())
-            .with("reason", reason.as_str()),
+            .with("reason", reason.as_str())
+            .opt(
+                "hint",
+                client_events_off(reason)
+                    .then_some("client events are off: restart with `feedwire serve pusher --client-events`"),
+            ),
         H::SignedIn { conn, user_id } => l("signed_in")
             .with("conn", conn.0)
             .with("user_id", user_id.as_str()),
@@ -380,4 +431,268 @@ pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
             .with("raw", frame.as_str()),
         other => l("other").with("debug", format!("{other:?}")),
     }
+}
+
+/// `feedwire listen pusher`.
+#[derive(clap::Args)]
+pub struct ListenArgs {
+    /// The app key.
+    #[arg(long)]
+    pub key: String,
+    /// A hosted Pusher cluster (ws-CLUSTER.pusher.com).
+    #[arg(long, conflicts_with = "host")]
+    pub cluster: Option<String>,
+    /// A custom host (BitSkins: notifier.bitskins.com), without scheme or path; the port goes in --port.
+    #[arg(long, value_parser = crate::host_name)]
+    pub host: Option<String>,
+    /// The port (default 443 with TLS, 80 without).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Plain ws:// instead of wss://.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// A channel to subscribe to (repeat for more); private-* and presence-* channels need --auth-endpoint
+    /// (or --secret against a local server).
+    #[arg(long = "channel", required = true)]
+    pub channels: Vec<String>,
+    /// Print only these events (repeat for more); status events are always printed.
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// or https://).
+    #[arg(long, conflicts_with = "secret")]
+    pub auth_endpoint: Option<String>,
+    /// Also trust the CA certificates in this PEM file, for wss:// and an https:// auth endpoint (private
+    /// servers); the public web roots stay trusted.
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Sign private/presence channels locally with the app secret (local testing only). Unlike `serve`,
+    /// `listen` reads no PUSHER_APP_SECRET from the environment: exported for a server, it would silently
+    /// turn a listener into a signer.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// The presence user id used with --secret.
+    #[arg(long, default_value = "feedwire-cli")]
+    pub user_id: String,
+    /// Stop after this many `message` events (default: run until Ctrl-C).
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// Whether a channel needs a signature.
+fn needs_auth(channel: &str) -> bool {
+    channel.starts_with("private-") || channel.starts_with("presence-")
+}
+
+/// Refuses, before dialing, what cannot work: a private or presence channel without any way to sign it.
+pub fn check(a: &ListenArgs) -> Result<(), String> {
+    if let Some(url) = &a.auth_endpoint
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(format!(
+            "--auth-endpoint {url}: an http:// or https:// URL, such as https://api.example/pusher/auth"
+        ));
+    }
+    match a.channels.iter().find(|c| needs_auth(c)) {
+        Some(c) if a.auth_endpoint.is_none() && a.secret.is_none() => Err(format!(
+            "--channel {c} needs a signature: add --auth-endpoint URL (your backend's auth endpoint), or --secret SECRET against a local server such as `feedwire serve pusher`"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The hook that answers the session's `AuthRequired` events, concurrently with the connection (pings and
+/// frames keep flowing while a request is in flight). The one place `listen` signs channels: swap in the
+/// library's authorizer here.
+fn auth_hook(a: &ListenArgs, tls: &std::sync::Arc<feedwire_tungstenite::rustls::ClientConfig>) -> AuthHook {
+    let authorizer = match (&a.auth_endpoint, &a.secret) {
+        (Some(url), _) => Authorizer::Endpoint {
+            url: url.clone(),
+            tls: tls.clone(),
+        },
+        (None, Some(s)) => Authorizer::Secret {
+            key: a.key.clone(),
+            secret: Secret::new(s.clone()),
+            user_id: a.user_id.clone(),
+        },
+        (None, None) => Authorizer::None,
+    };
+    AuthHook(std::sync::Arc::new(authorizer))
+}
+
+/// Runs [`Authorizer::authorize`] beside the connection for each `AuthRequired` (which is still printed).
+struct AuthHook(std::sync::Arc<Authorizer>);
+
+impl feedwire_tungstenite::Hook<Client> for AuthHook {
+    fn on_event(
+        &mut self,
+        _: &mut Client,
+        event: Event,
+        jobs: &mut feedwire_tungstenite::Jobs<Client>,
+    ) -> Option<Event> {
+        if let Event::AuthRequired { socket_id, channel } = &event {
+            let authorizer = self.0.clone();
+            let (socket_id, channel) = (socket_id.to_string(), channel.clone());
+            jobs.spawn(async move {
+                let answer = authorizer.authorize(&socket_id, &channel).await;
+                move |c: &mut Client, _| {
+                    let refused = match answer {
+                        Ok(auth) => c.provide_auth(&channel, auth).err().map(|e| e.to_string()),
+                        Err(reason) => Some(reason),
+                    };
+                    if let Some(reason) = refused {
+                        // the channel fails with this reason (SubscriptionFailed), which listen reports
+                        let _ = c.fail_auth(&channel, &reason);
+                    }
+                }
+            });
+        }
+        Some(event)
+    }
+}
+
+/// What `listen` makes of Pusher events: channels that failed for good are tracked, and when every channel
+/// asked for failed, nothing can arrive.
+struct Listener {
+    events: Vec<String>,
+    /// channels asked for that have not failed
+    alive: Vec<String>,
+    /// why each failed channel failed
+    failed: Vec<String>,
+    no_tls: bool,
+}
+
+impl crate::listen::Protocol for Listener {
+    type Session = Client;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn line(&self, ev: &Event) -> Option<Line> {
+        if let Event::Message { event, .. } = ev
+            && !self.events.is_empty()
+            && !self.events.iter().any(|e| **e == **event)
+        {
+            return None;
+        }
+        Some(event_line(ev))
+    }
+
+    fn is_message(&self, ev: &Event) -> bool {
+        matches!(ev, Event::Message { event, .. } if self.events.is_empty() || self.events.iter().any(|e| **e == **event))
+    }
+
+    fn assess(&mut self, ev: &Event) -> Seen {
+        match ev {
+            Event::Connected { .. } => Seen::Connected,
+            Event::SubscriptionFailed { channel, error } => {
+                let channel = channel
+                    .clone()
+                    .or_else(|| (self.alive.len() == 1).then(|| self.alive[0].clone()));
+                let why = error
+                    .error
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .or_else(|| error.status.map(|s| format!("status {s}")))
+                    .unwrap_or_else(|| "the server refused it".to_owned());
+                let name = channel.as_deref().unwrap_or("a channel");
+                let why = match error.status {
+                    Some(s) if !why.contains(&s.to_string()) => format!("{why} (status {s})"),
+                    _ => why,
+                };
+                self.alive.retain(|c| Some(c) != channel.as_ref());
+                self.failed.push(format!("{name}: {why}"));
+                if self.alive.is_empty() {
+                    return Seen::Fatal(
+                        format!(
+                            "nothing can arrive: every channel failed for good ({})",
+                            self.failed.join("; ")
+                        ),
+                        None,
+                    );
+                }
+                Seen::Failure(Failure::new(
+                    "subscription",
+                    format!("subscription to {name} failed for good: {why}"),
+                ))
+            }
+            Event::ServerError { message, .. } => match client_events_hint(message) {
+                Some(hint) => Seen::Failure(
+                    Failure::new(
+                        "server_error",
+                        format!("the server refused a client event: {message}"),
+                    )
+                    .hint(Some(hint.to_owned())),
+                ),
+                None => Seen::Nothing,
+            },
+            Event::Disconnected {
+                reason:
+                    DisconnectReason::Closed {
+                        close: Some(close),
+                        action,
+                    },
+            } if *action != feedwire_pusher::client::CloseAction::Stop => Seen::Failure(
+                Failure::new("close", closed_reason(Some(close)))
+                    .code(Some(close.code.0))
+                    .hint(
+                        (close.code.0 == 4000 && self.no_tls)
+                            .then(|| "the app wants TLS: drop --no-tls".to_owned()),
+                    ),
+            ),
+            Event::Disconnected {
+                reason: DisconnectReason::TimedOut { kind },
+            } => Seen::Failure(match kind {
+                feedwire_pusher::client::TimeoutKind::Handshake => Failure::new(
+                    "timeout",
+                    "the server sent no pusher:connection_established in time",
+                )
+                .hint(Some(
+                    "is this a Pusher (protocol 7) server? check --host, --port and --key".to_owned(),
+                )),
+                _ => Failure::new("timeout", "the server stopped answering pings"),
+            }),
+            _ => match terminal_error(ev) {
+                Some((why, hint)) => Seen::Fatal(why, hint),
+                None => Seen::Nothing,
+            },
+        }
+    }
+
+    fn hint(&self, e: &feedwire_tungstenite::TransportError) -> Option<String> {
+        if e.kind_name() == "handshake" && self.no_tls {
+            return Some("does the server speak TLS? drop --no-tls".to_owned());
+        }
+        crate::listen::common_hint(e, "--no-tls", "--key and the host: Pusher serves /app/KEY")
+    }
+}
+
+/// `feedwire listen pusher`.
+pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+    // one TLS configuration for the wss:// connection and an https:// auth endpoint
+    let tls = crate::http::tls_config(a.ca_file.as_deref())?;
+    let c = client(
+        &a.key,
+        a.cluster.as_deref(),
+        a.host.as_deref(),
+        a.port,
+        !a.no_tls,
+        &a.channels,
+    )?;
+    out.status(format!(
+        "connecting to {}",
+        c.config().url(!a.no_tls).split('?').next().unwrap_or("")
+    ));
+    let mut config = feedwire_tungstenite::ClientConfig::default();
+    if a.ca_file.is_some() {
+        config = config.with_tls(tls.clone());
+    }
+    let conn = feedwire_tungstenite::Connection::with_config(c, config).with_hook(auth_hook(&a, &tls));
+    let listener = Listener {
+        events: a.events,
+        alive: a.channels,
+        failed: Vec::new(),
+        no_tls: a.no_tls,
+    };
+    crate::listen::run(out, conn, a.count, listener).await
 }
