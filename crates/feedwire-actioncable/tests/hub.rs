@@ -248,3 +248,26 @@ fn broadcasts_are_refused_whole_when_the_queue_is_full() {
         "the dropped requests are forgotten"
     );
 }
+
+#[test]
+fn a_graceful_shutdown_says_server_restart_with_reconnect_and_closes_as_rails_restart_does() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubConfig::default());
+    open(&mut hub, now, 1, false, "/cable");
+    open(&mut hub, now, 2, true, "/cable");
+    hub.handle_frame(now, ConnId(1), subscribe());
+    drain(&mut hub);
+    hub.handle_shutdown(now);
+    let (out, _) = drain(&mut hub);
+    let goodbye = r#"{"type":"disconnect","reason":"server_restart","reconnect":true}"#;
+    assert_eq!(
+        out,
+        vec![
+            (ConnId(1), goodbye.to_owned()),
+            (ConnId(1), "close 1000".to_owned()),
+            (ConnId(2), goodbye.to_owned()),
+            (ConnId(2), "close 1000".to_owned()),
+        ]
+    );
+    assert_eq!(hub.connections().count(), 0);
+}

@@ -403,35 +403,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 app_id,
                 addr = server.local_addr(),
             ));
-            // the hub does not say goodbye on its own (no `handle_shutdown`): the open connections, seen in
-            // its events, are closed with 4200 (reconnect now) before the server stops
-            let open = std::sync::Mutex::new(std::collections::BTreeSet::new());
-            let host = |_: &mut feedwire_pusher::server::Hub, ev: &feedwire_pusher::server::HubEvent| {
-                use feedwire_pusher::server::HubEvent as E;
-                if let Ok(mut open) = open.lock() {
-                    match ev {
-                        E::Connected { conn, .. } => {
-                            open.insert(*conn);
-                        }
-                        E::Disconnected { conn, .. } | E::Rejected { conn, .. } => {
-                            open.remove(conn);
-                        }
-                        _ => {}
-                    }
-                }
-                pusher::hub_line(ev)
-            };
-            let goodbye = |hub: &mut feedwire_pusher::server::Hub| {
-                let open =
-                    std::mem::take(&mut *open.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-                for conn in open {
-                    hub.disconnect(
-                        conn,
-                        feedwire_core::Close::new(4200, "server shutting down: reconnect"),
-                    );
-                }
-            };
-            serve_loop(out, server, host, pusher::publish_line, goodbye).await
+            serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
         }
         ServeProtocol::Actioncable(a) => {
             let addr = a.addr;
@@ -445,13 +417,6 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(out, addr, hub, "ws://{addr}/cable").await?,
                 move |hub, ev| actioncable::host(hub, ev, echo),
                 actioncable::publish_line,
-                // as Rails says goodbye on a restart: clients reconnect at once
-                |hub: &mut feedwire_actioncable::server::Hub| {
-                    let open: Vec<_> = hub.connections().collect();
-                    for conn in open {
-                        let _ = hub.disconnect(conn, Some("server_restart"), Some(true));
-                    }
-                },
             )
             .await
         }
@@ -468,7 +433,6 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 .await?,
                 |_, ev| doshii::hub_line(ev),
                 |hub, line| doshii::publish_line(hub, Instant::now(), line),
-                |_| {},
             )
             .await
         }
@@ -480,7 +444,6 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                 bind(out, addr, hub, "ws://{addr}/wspublic").await?,
                 |_, ev| igratech::hub_line(ev),
                 igratech::publish_line,
-                |_| {},
             )
             .await
         }
@@ -542,14 +505,14 @@ where
 }
 
 /// The serve loop shared by every protocol: hub events become lines (through `host`, which may act on the
-/// hub), stdin lines are published through `publish`, until Ctrl-C or SIGTERM; then `goodbye` tells the
-/// clients (the protocol's "reconnect now") and the server shuts down gracefully.
+/// hub), stdin lines are published through `publish`, until Ctrl-C or SIGTERM; then the server shuts down
+/// gracefully: the hub tells its clients the protocol's "reconnect now" (`Hub::handle_shutdown`: Pusher 4200,
+/// ActionCable `disconnect` with `server_restart`), and waits for them to close.
 async fn serve_loop<H>(
     out: &Out,
     server: Server<H>,
     host: impl Fn(&mut H, &H::Event) -> Line,
     publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
-    goodbye: impl FnOnce(&mut H),
 ) -> Result<ExitCode, String>
 where
     H: feedwire_core::Hub + Send + 'static,
@@ -600,7 +563,6 @@ where
         }
     }
     out.status("shutting down: closing every connection gracefully");
-    server.call(goodbye);
     let _ = server.shutdown_gracefully(SHUTDOWN_GRACE).await;
     Ok(ExitCode::SUCCESS)
 }

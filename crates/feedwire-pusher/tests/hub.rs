@@ -676,3 +676,25 @@ fn disconnect_by_host_and_spurious_timeouts() {
     h.hub.handle_close(h.now, ConnId(1), None); // a late close from the driver is harmless
     assert!(h.drain().is_empty());
 }
+
+#[test]
+fn a_graceful_shutdown_closes_every_connection_with_4200_and_forgets_it() {
+    let (mut h, _) = H::connected();
+    h.connect(2);
+    h.send(
+        2,
+        r#"{"event":"pusher:subscribe","data":{"channel":"inventory_changes"}}"#,
+    );
+    h.events();
+    h.hub.handle_shutdown(h.now);
+    assert_eq!(
+        h.drain(),
+        s(&[
+            (1, "CLOSE 4200 Server is shutting down: reconnect"),
+            (2, "CLOSE 4200 Server is shutting down: reconnect"),
+        ])
+    );
+    assert_eq!(h.hub.connection_count(), 0);
+    assert_eq!(h.hub.subscriber_count("inventory_changes"), 0);
+    h.hub.check_invariants().unwrap();
+}

@@ -654,6 +654,18 @@ impl feedwire_core::Hub for Hub {
         }
     }
 
+    /// A planned shutdown, as Rails' `ActionCable.server.restart`: every connection gets `disconnect` with
+    /// reason `server_restart` and `reconnect: true`, then a close; clients reconnect at once. A connection whose
+    /// queue has no room for the frame is closed with 1001 (going away) without it.
+    fn handle_shutdown(&mut self, _now: Instant) {
+        let open: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in open {
+            if self.disconnect(conn, Some("server_restart"), Some(true)).is_err() {
+                let _ = self.close(conn, Close::new(1001, "server_restart"));
+            }
+        }
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
         let Some(due) = self.next_ping else { return };

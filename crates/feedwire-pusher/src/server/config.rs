@@ -18,6 +18,8 @@ pub mod codes {
     pub const NO_PROTOCOL: u16 = 4008;
     /// Authentication failed (signin).
     pub const UNAUTHORIZED: u16 = 4009;
+    /// The server is going away (a graceful shutdown): reconnect now, to another node or after the restart.
+    pub const RECONNECT_NOW: u16 = 4200;
     /// A ping went unanswered.
     pub const PONG_NOT_RECEIVED: u16 = 4201;
     /// Too many client events.

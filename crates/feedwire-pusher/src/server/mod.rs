@@ -739,6 +739,19 @@ impl feedwire_core::Hub for Hub {
         self.forget(conn, close);
     }
 
+    /// A planned shutdown: every open connection is closed with 4200 ("reconnect now", as hosted Pusher
+    /// does), so clients reconnect at once instead of backing off after a dropped socket. Never refused: the
+    /// closes bypass the queue's budget, and the departures fan out as the hub's own traffic.
+    fn handle_shutdown(&mut self, _now: Instant) {
+        let open: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in open {
+            self.disconnect(
+                conn,
+                Close::new(codes::RECONNECT_NOW, "Server is shutting down: reconnect"),
+            );
+        }
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         while let Some(&(deadline, conn)) = self.deadlines.first() {
             if deadline > now {
