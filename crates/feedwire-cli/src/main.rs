@@ -4,7 +4,8 @@
 //! feedwire demo                                   # all protocols on embedded local servers
 //! feedwire listen pusher --key KEY --host notifier.bitskins.com --channel inventory_changes
 //! feedwire serve pusher --addr 127.0.0.1:6001     # a local Pusher server + its HTTP API; or publish stdin lines
-//! feedwire decode pusher < frames.txt             # one JSON line per frame
+//! feedwire decode pusher < frames.txt             # one JSON line per frame (or a transcript's frames)
+//! feedwire replay session.jsonl --port 6001        # serve a recorded session to any client
 //! ```
 //!
 //! Every event is one JSON object per line on stdout (schema in `out.rs` and the README); human-readable
@@ -17,6 +18,7 @@
 #![allow(clippy::disallowed_methods)] // the CLI owns the clock: it drives sans-IO sessions with real time
 
 mod actioncable;
+mod decode;
 mod demo;
 mod doshii;
 mod http;
@@ -24,6 +26,7 @@ mod igratech;
 mod listen;
 mod out;
 mod pusher;
+mod replay;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -64,10 +67,12 @@ enum Command {
         #[command(subcommand)]
         protocol: ServeProtocol,
     },
-    /// Decode frames (one per line, from stdin or files) and print each as a JSON line.
+    /// Decode frames (one per line, or a transcript, from stdin or files) and print each as a JSON line.
     Decode(DecodeArgs),
     /// Run every protocol against embedded local servers and show what the library does.
     Demo(demo::DemoArgs),
+    /// Serve a recorded transcript's server side to any WebSocket client, and report where it differs.
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -199,7 +204,9 @@ struct DecodeArgs {
     /// `in`: frames a client receives; `out`: frames a client sends.
     #[arg(long, value_enum, default_value = "in")]
     direction: Direction,
-    /// Files to read (default: stdin). Each line is one frame; empty lines are skipped.
+    /// Files to read (default: stdin). Each line is one frame; empty lines are skipped. A transcript (its
+    /// first line a `feedwire_transcript` header) is read as one: its frames in both directions, with their
+    /// `t` and `conn`.
     files: Vec<std::path::PathBuf>,
 }
 
@@ -244,10 +251,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Decode(args) => decode(&out, args),
+        Command::Decode(args) => decode::run(&out, args),
         Command::Listen { protocol } => rt.block_on(listen(&out, protocol)),
         Command::Serve { protocol } => rt.block_on(serve(&out, protocol)),
         Command::Demo(args) => rt.block_on(demo::run(&out, args)),
+        Command::Replay(args) => rt.block_on(replay::run(&out, args)),
     };
     match result {
         Ok(code) => code,
@@ -256,58 +264,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn decode(out: &Out, args: DecodeArgs) -> Result<ExitCode, String> {
-    let mut inputs: Vec<Box<dyn BufRead>> = Vec::new();
-    if args.files.is_empty() {
-        inputs.push(Box::new(std::io::stdin().lock()));
-    }
-    for f in &args.files {
-        let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        inputs.push(Box::new(std::io::BufReader::new(file)));
-    }
-    let outbound = args.direction == Direction::Out;
-    let mut failed = 0u64;
-    let mut total = 0u64;
-    for input in inputs {
-        for line in input.split(b'\n') {
-            let line = line.map_err(|e| e.to_string())?;
-            let text = match String::from_utf8(line) {
-                Ok(t) => t,
-                Err(e) => {
-                    failed += 1;
-                    total += 1;
-                    out.line(
-                        Line::new(protocol_name(args.protocol), "error")
-                            .with("error", format!("not UTF-8: {e}")),
-                    );
-                    continue;
-                }
-            };
-            let text = text.trim_end_matches('\r');
-            if text.trim().is_empty() {
-                continue;
-            }
-            total += 1;
-            let line = match args.protocol {
-                Protocol::Pusher => pusher::decode(text, outbound),
-                Protocol::Actioncable => actioncable::decode(text, outbound),
-                Protocol::Doshii => doshii::decode(text, outbound),
-                Protocol::Igratech => igratech::decode(text, outbound),
-            };
-            if line.get("error").is_some() {
-                failed += 1;
-            }
-            out.line(line);
-        }
-    }
-    out.status(format!("decoded {total} frames, {failed} failed"));
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn protocol_name(p: Protocol) -> &'static str {

@@ -479,6 +479,13 @@ impl Recorder {
         line(&self.header)
     }
 
+    /// Learns a secret the recording side came to know during the session (a Pusher channel signature made
+    /// for a socket id, a token fetched from an auth endpoint): lines built from now on redact it too. Returns
+    /// its placeholder number.
+    pub fn add_secret(&mut self, secret: &str) -> Result<usize, ShortSecret> {
+        self.redactor.add(secret)
+    }
+
     /// The current connection number (0 before the first `connect`).
     pub fn conn(&self) -> u64 {
         self.conn

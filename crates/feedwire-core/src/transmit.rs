@@ -123,7 +123,9 @@ pub enum HubTransmit {
     /// Send one text frame.
     Send(Frame),
     /// Close the connection with this code and reason. The hub has already forgotten the connection; the
-    /// driver must not report this close back through `handle_close`.
+    /// driver must not report this close back through `handle_close`. 1006
+    /// ([`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL)), which is never sent on the wire, asks for a drop
+    /// without a close frame (the `feedwire-tungstenite` server does that; a replayed transport failure uses it).
     Close(Close),
 }
 

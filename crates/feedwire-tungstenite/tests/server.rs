@@ -326,3 +326,50 @@ async fn metrics_are_served_from_the_hosts_registry() {
     drop(a);
     server.shutdown().await;
 }
+
+/// A hub's close with 1006 (never sent on the wire) drops the connection without a close frame: how the
+/// replay hub plays a recorded transport failure (a killed server).
+#[tokio::test]
+async fn a_hub_close_with_1006_drops_the_connection_without_a_close_frame() {
+    use feedwire_core::testing::replay::{ReplayEvent, ReplayHub, Speed};
+    use feedwire_core::transcript::Transcript;
+    let transcript = Transcript::parse(
+        r#"{"feedwire_transcript":1,"protocol":"echo","side":"client"}
+{"t":0,"conn":1,"kind":"connect","url":"ws://h/echo"}
+{"t":1,"conn":1,"kind":"open","subprotocol":null}
+{"t":2,"conn":1,"kind":"recv","text":"one"}
+{"t":3,"conn":1,"kind":"close","by":"transport","error":"reset"}
+{"t":4,"conn":2,"kind":"connect","url":"ws://h/echo"}
+{"t":5,"conn":2,"kind":"open","subprotocol":null}
+{"t":6,"conn":2,"kind":"recv","text":"two"}
+{"t":7,"conn":2,"kind":"close","by":"server","code":4200,"reason":"restart"}
+"#,
+    )
+    .unwrap();
+    let hub = ReplayHub::new(&transcript).with_speed(Speed::AsFastAsPossible);
+    let server = Server::bind("127.0.0.1:0", hub).await.unwrap();
+    let addr = server.local_addr();
+
+    let mut a = ws(addr, "/echo").await;
+    let first = timeout(WAIT, a.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first, Message::text("one"));
+    let end = timeout(WAIT, a.next()).await.expect("the connection stays open");
+    assert!(
+        !matches!(end, Some(Ok(Message::Close(_)))),
+        "a close frame instead of a drop: {end:?}"
+    );
+
+    let mut b = ws(addr, "/echo").await;
+    let second = timeout(WAIT, b.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(second, Message::text("two"));
+    assert_eq!(close_of(&mut b).await, Some((4200, "restart".to_owned())));
+    loop {
+        let ev = timeout(WAIT, server.next_event()).await.unwrap().unwrap();
+        if ev == ReplayEvent::Finished {
+            break;
+        }
+        assert!(!matches!(ev, ReplayEvent::Mismatch(_)), "{ev:?}");
+    }
+    assert!(server.call(|hub| hub.mismatches().is_empty()));
+    server.shutdown().await;
+}

@@ -558,6 +558,7 @@ pub fn json_scalars(text: &str) -> Vec<serde_json::Value> {
 pub mod bad_input;
 pub mod chaos;
 pub mod replay;
+mod replay_hub;
 
 #[doc(hidden)]
 pub mod doc {

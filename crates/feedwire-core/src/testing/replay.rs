@@ -4,7 +4,9 @@
 //! delivers the recorded frames and closes at the recorded offsets from that connection's open, fires the
 //! session's own deadlines in between, compares what the session sends with what the recording sent, and
 //! collects the session's events with their virtual times. [`replay_hub`] plays the recorded client into a
-//! hub and compares what the hub answers with what the recorded server answered.
+//! hub and compares what the hub answers with what the recorded server answered. [`ReplayHub`] is the other
+//! way round: a hub that plays the recorded server to live clients (`feedwire replay` serves it over
+//! WebSocket), and reports where they differ from the recorded client.
 //!
 //! Nothing here reads a clock: the same transcript and the same session give the same result every time, so
 //! the result is made for snapshot tests:
@@ -39,6 +41,8 @@ use crate::lifecycle::Lifecycle;
 use crate::session::{ConnId, Hub, Session};
 use crate::transcript::{ClosedBy, Placeholders, Record, Transcript, ms};
 use crate::transmit::{HubTransmit, OpenRequest, Transmit};
+
+pub use super::replay_hub::{ReplayEvent, ReplayHub, Speed};
 
 /// An event and the virtual time since the replay started.
 #[derive(Debug, Clone, PartialEq)]

@@ -229,6 +229,9 @@ enum End {
     Refused { close: Close, ended: bool },
     /// The hub asked to close (already sent, already forgotten, never reported).
     Hub,
+    /// The hub asked to close with 1006 (abnormal closure, never sent on the wire): the connection is dropped
+    /// without a close frame (already forgotten, never reported).
+    Dropped,
     /// No write progress for the stall timeout (already reported).
     Stalled,
     /// Server shutdown.
@@ -342,6 +345,9 @@ where
                             Err(SendError::Failed) => return End::Peer(None),
                         }
                     }
+                    HubTransmit::Close(close) if close.code == CloseCode::ABNORMAL => {
+                        return End::Dropped;
+                    }
                     HubTransmit::Close(close) => {
                         let msg = wire::close_to_message(close);
                         drop(queued);
@@ -441,6 +447,14 @@ where
             (Some(None), false)
         }
         End::Hub => (None, false),
+        End::Dropped => {
+            // no close frame, no close handshake: the transport just ends, as a crashed server's does
+            meters.conns_open.fetch_sub(1, Ordering::Relaxed);
+            if let Ok(mut ws) = stream.reunite(sink) {
+                let _ = ws.get_mut().shutdown().await;
+            }
+            return;
+        }
     };
     let _ = tokio::time::timeout(config.close_timeout, async {
         let _ = sink.flush().await;
