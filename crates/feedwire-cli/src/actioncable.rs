@@ -436,7 +436,11 @@ impl crate::listen::Protocol for Listener {
 }
 
 /// `feedwire listen actioncable`.
-pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+pub async fn listen(
+    out: &crate::out::Out,
+    a: ListenArgs,
+    rec: &crate::record::Recording,
+) -> Result<std::process::ExitCode, String> {
     let ids = a
         .channels
         .iter()
@@ -455,5 +459,38 @@ pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process
         alive: ids,
         rejected: Vec::new(),
     };
-    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, listener).await
+    let secrets = secrets(&listener.alive, &a.headers);
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let conn = rec.attach(
+        feedwire_tungstenite::Connection::new(c),
+        NAME,
+        &a.url,
+        &secrets,
+        None,
+    )?;
+    crate::listen::run(out, conn, a.count, listener, rec).await
+}
+
+/// What a recording must not show: the identifiers' secret parameters (the ones [`redacted_identifier`]
+/// hides: metasmoke's `key`, tokens, secrets) and every `--header` value (cookies, bearer tokens).
+fn secrets(ids: &[Identifier], headers: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Ok(m) = serde_json::from_str::<serde_json::Map<String, Value>>(id.as_str()) {
+            for (k, v) in m {
+                let k = k.to_ascii_lowercase();
+                if (k == "key" || k.contains("token") || k.contains("secret"))
+                    && let Some(v) = v.as_str()
+                {
+                    out.push(v.to_owned());
+                }
+            }
+        }
+    }
+    for h in headers {
+        if let Some((_, v)) = h.split_once(':') {
+            out.push(v.trim().to_owned());
+        }
+    }
+    out
 }

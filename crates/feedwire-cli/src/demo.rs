@@ -13,6 +13,7 @@ use feedwire_pusher::server::{Hub as PusherHub, HubConfig as PusherHubConfig};
 use feedwire_tungstenite::{Connection, Server};
 
 use crate::out::Out;
+use crate::record::{RecordOpts, Recording};
 use crate::{actioncable, doshii, igratech, pusher};
 
 /// Options of `feedwire demo`.
@@ -21,6 +22,10 @@ pub struct DemoArgs {
     /// Give up on a step after this many seconds.
     #[arg(long, default_value_t = 5)]
     step_timeout: u64,
+    /// Write each protocol's client session as a transcript into this directory (pusher.jsonl,
+    /// actioncable.jsonl, doshii.jsonl, igratech.jsonl), for `feedwire replay`, `decode` and tests.
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
 }
 
 /// What one protocol's tour achieved.
@@ -62,7 +67,7 @@ impl Narrator<'_> {
 
 /// Runs one protocol's steps with its narrator, timing it and recording how it ended.
 macro_rules! tour {
-    ($out:expr, $step:expr, $protocol:literal, $color:literal, $steps:ident) => {{
+    ($out:expr, $step:expr, $record:expr, $protocol:literal, $color:literal, $steps:ident) => {{
         let start = Instant::now();
         let n = Narrator {
             out: $out,
@@ -73,7 +78,15 @@ macro_rules! tour {
             protocol: $protocol,
             ..Tally::default()
         };
-        match $steps(&n, $step, &mut tally).await {
+        let rec = match $record {
+            Some(dir) => Recording::to(RecordOpts {
+                out: Some(dir.join(concat!($protocol, ".jsonl"))),
+                max_bytes: 64 << 20,
+                max_duration: None,
+            }),
+            None => Recording::off(),
+        };
+        match $steps(&n, $step, &mut tally, &rec).await {
             Ok(()) => tally.ok = true,
             Err(e) => {
                 n.say(format!("step failed: {e}"));
@@ -89,12 +102,19 @@ macro_rules! tour {
 pub async fn run(out: &Out, args: DemoArgs) -> Result<ExitCode, String> {
     let start = Instant::now();
     let step = Duration::from_secs(args.step_timeout);
+    let dir = args.record.as_deref();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     let tallies = vec![
-        tour!(out, step, "pusher", "\x1b[35m", pusher_steps),
-        tour!(out, step, "actioncable", "\x1b[36m", actioncable_steps),
-        tour!(out, step, "doshii", "\x1b[33m", doshii_steps),
-        tour!(out, step, "igratech", "\x1b[32m", igratech_steps),
+        tour!(out, step, dir, "pusher", "\x1b[35m", pusher_steps),
+        tour!(out, step, dir, "actioncable", "\x1b[36m", actioncable_steps),
+        tour!(out, step, dir, "doshii", "\x1b[33m", doshii_steps),
+        tour!(out, step, dir, "igratech", "\x1b[32m", igratech_steps),
     ];
+    if let Some(dir) = dir {
+        out.status(format!("transcripts written to {}", dir.display()));
+    }
     print_summary(out, &tallies, start.elapsed());
     Ok(if tallies.iter().all(|t| t.ok) {
         ExitCode::SUCCESS
@@ -170,7 +190,12 @@ async fn pusher_next(
     Ok(ev)
 }
 
-async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
+async fn pusher_steps(
+    n: &Narrator<'_>,
+    step: Duration,
+    tally: &mut Tally,
+    rec: &Recording,
+) -> Result<(), String> {
     let (app_id, key, secret) = pusher::LOCAL_APP;
     let hub = PusherHub::new(PusherHubConfig::new(app_id, key, secret).with_seed(7));
     let server = Server::bind("127.0.0.1:0", hub)
@@ -182,7 +207,14 @@ async fn pusher_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
     ));
     let chans: Vec<String> = PUSHER_CHANNELS.iter().map(|s| s.to_string()).collect();
     let client = pusher::client(key, None, Some("127.0.0.1"), Some(port), false, &chans)?;
-    let mut alice = Connection::new(client);
+    let url = client.config().url(false);
+    let mut alice = rec.attach(
+        Connection::new(client),
+        "pusher",
+        &url,
+        &[secret],
+        Some(pusher::signatures),
+    )?;
 
     // 1. connect, authorize, subscribe
     let mut subscribed = 0;
@@ -347,7 +379,12 @@ async fn cable_next(
     }
 }
 
-async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
+async fn actioncable_steps(
+    n: &Narrator<'_>,
+    step: Duration,
+    tally: &mut Tally,
+    rec: &Recording,
+) -> Result<(), String> {
     use feedwire_actioncable::client::Event as E;
     use feedwire_actioncable::identifier::{ApiChannel, Identifier, ModelEvent};
     let now = Instant::now();
@@ -373,7 +410,13 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
     ));
     let chat = Identifier::channel_only("ChatChannel");
     let client = actioncable::client(&url, &[], false, vec![api.clone(), chat.clone()], now, unix)?;
-    let mut c = Connection::new(client);
+    let mut c = rec.attach(
+        Connection::new(client),
+        "actioncable",
+        &url,
+        &["demo-api-key"],
+        None,
+    )?;
     let mut confirmed = 0;
     while confirmed < 2 {
         match cable_next(&mut c, &server, step).await? {
@@ -467,7 +510,12 @@ async fn actioncable_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) 
 // Doshii: an app partner's socket, orders with heartbeats, a drop while an order is published, the replay and
 // the catch-up window.
 
-async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
+async fn doshii_steps(
+    n: &Narrator<'_>,
+    step: Duration,
+    tally: &mut Tally,
+    rec: &Recording,
+) -> Result<(), String> {
     use feedwire_doshii::client::Event as E;
     let server = Server::bind("127.0.0.1:0", feedwire_doshii::server::Hub::default())
         .await
@@ -485,7 +533,8 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
         Instant::now(),
         crate::out::unix_ms(),
     )?;
-    let mut c = Connection::new(client);
+    let url = client.config().url();
+    let mut c = rec.attach(Connection::new(client), "doshii", &url, &["demo-partner"], None)?;
     loop {
         match next(&mut c, step).await? {
             E::Connected { .. } => n.say("connected; the handshake ping went out at once"),
@@ -570,7 +619,12 @@ async fn doshii_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Re
 // ---------------------------------------------------------------------------------------------------------
 // Igratech: bets, balance and stats, then a real server restart; settings re-sent, gap reported.
 
-async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> Result<(), String> {
+async fn igratech_steps(
+    n: &Narrator<'_>,
+    step: Duration,
+    tally: &mut Tally,
+    rec: &Recording,
+) -> Result<(), String> {
     use feedwire_igratech::client::Event as E;
     use feedwire_igratech::server::{Hub, HubConfig};
     let server = Server::bind("127.0.0.1:0", Hub::new(HubConfig::default()))
@@ -580,13 +634,14 @@ async fn igratech_steps(n: &Narrator<'_>, step: Duration, tally: &mut Tally) -> 
     let url = format!("ws://{addr}/wspublic");
     n.say(format!("mock Igratech up on {url}"));
     let settings = igratech::settings(r#"{"lang":"en","oddsFormat":"decimal","gameIds":[77]}"#)?;
-    let mut c = Connection::new(igratech::client(
+    let client = igratech::client(
         &url,
         Some("demo-user"),
         Some(settings),
         Instant::now(),
         crate::out::unix_ms(),
-    ));
+    );
+    let mut c = rec.attach(Connection::new(client), "igratech", &url, &["demo-user"], None)?;
     let mut ready = (false, false);
     while !(ready.0 && ready.1) {
         match next(&mut c, step).await? {

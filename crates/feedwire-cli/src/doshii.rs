@@ -289,7 +289,11 @@ impl crate::listen::Protocol for Listener {
 }
 
 /// `feedwire listen doshii`.
-pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+pub async fn listen(
+    out: &crate::out::Out,
+    a: ListenArgs,
+    rec: &crate::record::Recording,
+) -> Result<std::process::ExitCode, String> {
     let c = client(
         &a.role,
         &a.env,
@@ -302,5 +306,18 @@ pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process
         crate::out::unix_ms(),
     )?;
     out.status(format!("connecting to Doshii ({})", a.env));
-    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, Listener).await
+    // the client id also travels base64-encoded in the URL's `auth`, which the recorder's URL redaction hides
+    let url = c.config().url();
+    let secrets = [
+        a.client_id.as_deref().unwrap_or(""),
+        a.token.as_deref().unwrap_or(""),
+    ];
+    let conn = rec.attach(
+        feedwire_tungstenite::Connection::new(c),
+        NAME,
+        &url,
+        &secrets,
+        None,
+    )?;
+    crate::listen::run(out, conn, a.count, Listener, rec).await
 }

@@ -227,7 +227,11 @@ impl crate::listen::Protocol for Listener {
 }
 
 /// `feedwire listen igratech`.
-pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+pub async fn listen(
+    out: &crate::out::Out,
+    a: ListenArgs,
+    rec: &crate::record::Recording,
+) -> Result<std::process::ExitCode, String> {
     let settings = a.settings.as_deref().map(settings).transpose()?;
     let c = client(
         &a.url,
@@ -237,5 +241,13 @@ pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process
         crate::out::unix_ms(),
     );
     out.status(format!("connecting to {}", a.url.split('?').next().unwrap_or("")));
-    crate::listen::run(out, feedwire_tungstenite::Connection::new(c), a.count, Listener).await
+    let secrets = [a.token.as_deref().unwrap_or("")];
+    let conn = rec.attach(
+        feedwire_tungstenite::Connection::new(c),
+        NAME,
+        &a.url,
+        &secrets,
+        None,
+    )?;
+    crate::listen::run(out, conn, a.count, Listener, rec).await
 }

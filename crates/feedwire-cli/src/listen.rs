@@ -13,6 +13,7 @@ use feedwire_core::Lifecycle;
 use feedwire_tungstenite::{ClientDriver, Tokio, TransportError, Update};
 
 use crate::out::{Line, Out};
+use crate::record::Recording;
 
 /// How long a graceful close after Ctrl-C may take before the command exits anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -196,24 +197,31 @@ impl Reporter {
     }
 }
 
-/// Runs `conn` until `count` messages arrived (exit 0), Ctrl-C (graceful close, exit 0) or nothing more can
-/// arrive (exit 1).
+/// Runs `conn` until `count` messages arrived (exit 0), Ctrl-C (graceful close, exit 0), the recording's
+/// bound (`record`: graceful close, exit 0) or nothing more can arrive (exit 1).
 pub async fn run<P: Protocol>(
     out: &Out,
     mut conn: ClientDriver<P::Session, Tokio>,
     count: Option<u64>,
     mut protocol: P,
+    recording: &Recording,
 ) -> Result<ExitCode, String> {
     let name = protocol.name();
     let mut reporter = Reporter::default();
     let mut messages = 0u64;
     let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let bound = recording.bound();
+    tokio::pin!(ctrl_c, bound);
     loop {
         let update = tokio::select! {
             u = conn.next_update() => u,
             _ = &mut ctrl_c => {
                 out.status("interrupted: closing the connection");
+                close(out, &mut conn, &protocol).await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            why = &mut bound => {
+                out.status(format!("{why}: closing the connection"));
                 close(out, &mut conn, &protocol).await;
                 return Ok(ExitCode::SUCCESS);
             }

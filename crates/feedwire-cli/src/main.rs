@@ -26,6 +26,7 @@ mod igratech;
 mod listen;
 mod out;
 mod pusher;
+mod record;
 mod replay;
 
 use std::io::BufRead;
@@ -59,6 +60,13 @@ struct Cli {
 enum Command {
     /// Connect to a real service and print every event as a JSON line.
     Listen {
+        #[command(subcommand)]
+        protocol: ListenProtocol,
+    },
+    /// Listen like `listen`, and write the session as a transcript (--out FILE) for replay, decode and tests.
+    Record {
+        #[command(flatten)]
+        opts: record::RecordOpts,
         #[command(subcommand)]
         protocol: ListenProtocol,
     },
@@ -229,8 +237,12 @@ fn main() -> ExitCode {
     if let Err((protocol, message)) = check(&cli) {
         let mut cmd = Cli::command();
         cmd.build();
+        let command = match cli.command {
+            Command::Record { .. } => "record",
+            _ => "listen",
+        };
         let sub = cmd
-            .find_subcommand_mut("listen")
+            .find_subcommand_mut(command)
             .and_then(|l| l.find_subcommand_mut(protocol));
         match sub {
             Some(sub) => sub
@@ -252,7 +264,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => decode::run(&out, args),
-        Command::Listen { protocol } => rt.block_on(listen(&out, protocol)),
+        Command::Listen { protocol } => rt.block_on(listen(&out, protocol, &record::Recording::off())),
+        Command::Record { opts, protocol } => {
+            rt.block_on(listen(&out, protocol, &record::Recording::to(opts)))
+        }
         Command::Serve { protocol } => rt.block_on(serve(&out, protocol)),
         Command::Demo(args) => rt.block_on(demo::run(&out, args)),
         Command::Replay(args) => rt.block_on(replay::run(&out, args)),
@@ -276,25 +291,34 @@ fn protocol_name(p: Protocol) -> &'static str {
 }
 
 /// `feedwire listen`: each protocol module owns its loop.
-async fn listen(out: &Out, protocol: ListenProtocol) -> Result<ExitCode, String> {
+async fn listen(out: &Out, protocol: ListenProtocol, rec: &record::Recording) -> Result<ExitCode, String> {
     match protocol {
-        ListenProtocol::Pusher(a) => pusher::listen(out, a).await,
-        ListenProtocol::Actioncable(a) => actioncable::listen(out, a).await,
-        ListenProtocol::Doshii(a) => doshii::listen(out, a).await,
-        ListenProtocol::Igratech(a) => igratech::listen(out, a).await,
+        ListenProtocol::Pusher(a) => pusher::listen(out, a, rec).await,
+        ListenProtocol::Actioncable(a) => actioncable::listen(out, a, rec).await,
+        ListenProtocol::Doshii(a) => doshii::listen(out, a, rec).await,
+        ListenProtocol::Igratech(a) => igratech::listen(out, a, rec).await,
     }
 }
 
 /// Refuses, before anything is dialled, arguments that each parse but cannot work together (exit 2, with
 /// what to add).
 fn check(cli: &Cli) -> Result<(), (&'static str, String)> {
-    match &cli.command {
-        Command::Listen {
-            protocol: ListenProtocol::Pusher(a),
-        } => pusher::check(a).map_err(|e| ("pusher", e)),
-        Command::Listen {
-            protocol: ListenProtocol::Actioncable(a),
-        } => actioncable::check(a).map_err(|e| ("actioncable", e)),
+    let protocol = match &cli.command {
+        Command::Listen { protocol } => protocol,
+        Command::Record { opts, protocol } => {
+            if opts.out.is_none() {
+                return Err((
+                    "record",
+                    "record needs --out FILE: where the transcript goes".into(),
+                ));
+            }
+            protocol
+        }
+        _ => return Ok(()),
+    };
+    match protocol {
+        ListenProtocol::Pusher(a) => pusher::check(a).map_err(|e| ("pusher", e)),
+        ListenProtocol::Actioncable(a) => actioncable::check(a).map_err(|e| ("actioncable", e)),
         _ => Ok(()),
     }
 }

@@ -668,7 +668,11 @@ impl crate::listen::Protocol for Listener {
 }
 
 /// `feedwire listen pusher`.
-pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process::ExitCode, String> {
+pub async fn listen(
+    out: &crate::out::Out,
+    a: ListenArgs,
+    rec: &crate::record::Recording,
+) -> Result<std::process::ExitCode, String> {
     // one TLS configuration for the wss:// connection and an https:// auth endpoint
     let tls = crate::http::tls_config(a.ca_file.as_deref())?;
     let c = client(
@@ -687,12 +691,34 @@ pub async fn listen(out: &crate::out::Out, a: ListenArgs) -> Result<std::process
     if a.ca_file.is_some() {
         config = config.with_tls(tls.clone());
     }
+    let url = c.config().url(!a.no_tls);
     let conn = feedwire_tungstenite::Connection::with_config(c, config).with_hook(auth_hook(&a, &tls));
+    let conn = rec.attach(
+        conn,
+        NAME,
+        &url,
+        &[a.secret.as_deref().unwrap_or("")],
+        Some(signatures),
+    )?;
     let listener = Listener {
         events: a.events,
         alive: a.channels,
         failed: Vec::new(),
         no_tls: a.no_tls,
     };
-    crate::listen::run(out, conn, a.count, listener).await
+    crate::listen::run(out, conn, a.count, listener, rec).await
+}
+
+/// The channel and user signatures in a frame the client sends (`pusher:subscribe`, `pusher:signin`): each is
+/// a credential for this socket, so a recording redacts it (the app key before the `:` stays readable).
+pub fn signatures(frame: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<Value>(frame) else {
+        return Vec::new();
+    };
+    let auth = v.get("data").and_then(|d| d.get("auth")).and_then(Value::as_str);
+    auth.and_then(|a| a.rsplit_once(':'))
+        .map(|(_, sig)| sig)
+        .filter(|sig| !sig.is_empty())
+        .map(|sig| vec![sig.to_owned()])
+        .unwrap_or_default()
 }
