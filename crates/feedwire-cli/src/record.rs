@@ -183,8 +183,9 @@ impl Recording {
     }
 }
 
-/// Writes `line` and a newline and flushes; the bytes written.
+/// Writes one transcript line (the recorder's lines end with their newline) and flushes; the bytes written.
 fn write_line(file: &mut File, line: &str) -> std::io::Result<u64> {
+    let line = line.trim_end_matches('\n');
     file.write_all(line.as_bytes())?;
     file.write_all(b"\n")?;
     file.flush()?;

@@ -45,6 +45,10 @@ fn tempdir() -> std::path::PathBuf {
 /// The transcript parses, and its received frames include one containing `event`.
 fn check(text: &str, protocol: &str, event: &str, secrets: &[&str]) -> Transcript {
     let t = Transcript::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(
+        !text.contains("\n\n"),
+        "one object per line, no blank lines:\n{text}"
+    );
     assert_eq!(t.header.protocol, protocol);
     assert!(
         t.received().any(|f| f.contains(event)),
