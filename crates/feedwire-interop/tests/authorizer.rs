@@ -169,8 +169,7 @@ async fn subscribe_both(port: u16, batching: bool) -> Vec<String> {
     assert!(members.contains("\"42\"") && members.contains("Ada"), "{members}");
     conn.disconnect();
     while conn.next_event().await.is_some() {}
-    let requests = ep.requests.lock().unwrap().clone();
-    requests
+    ep.requests.lock().unwrap().clone()
 }
 
 fn soketi() -> (u16, Peer) {
