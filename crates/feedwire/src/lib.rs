@@ -1,4 +1,8 @@
-#![doc = include_str!("../README.md")]
+#![cfg_attr(all(feature = "pusher", feature = "http-auth"), doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(all(feature = "pusher", feature = "http-auth")),
+    doc = "Realtime feeds over WebSocket: one-call connect per protocol (see the README, built with the default features)."
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

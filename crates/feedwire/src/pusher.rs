@@ -5,14 +5,10 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use feedwire::pusher::{self, Config, Event, HttpAuthorizer};
+//! use feedwire::pusher::{self, Config, Event};
 //!
-//! let auth = HttpAuthorizer::builder("https://example.com/pusher/auth")
-//!     .header("Authorization", "Bearer my-token")
-//!     .build()?;
 //! let mut feed = pusher::connect(Config::new("app-key").with_cluster("eu"))
-//!     .channels(["private-orders", "presence-room"])
-//!     .authorizer(auth)
+//!     .channels(["orders", "prices"])
 //!     .start()?;
 //! while let Some(event) = feed.next_event().await {
 //!     if let Event::Message { channel, event, data, .. } = event {
@@ -22,6 +18,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Private and presence channels need an authorizer: `HttpAuthorizer` (feature `http-auth`) or
+//! [`custom_authorizer`].
 //!
 //! The sans-IO path, for another runtime or full control: drive a [`Client`] yourself, as the
 //! [`feedwire_pusher`] docs show; the authorization requests are in [`authorizer`] without any IO.
@@ -102,7 +101,7 @@ impl Connect {
         self
     }
     /// Answers the session's authorization requests (`AuthRequired`, `UserAuthRequired`) with `hook`: an
-    /// [`HttpAuthorizer`](self#http-auth), a [`custom_authorizer`], or a [`Hook`] of your own.
+    /// `HttpAuthorizer` (feature `http-auth`), a [`custom_authorizer`], or a [`Hook`] of your own.
     pub fn authorizer(mut self, hook: impl Hook<Client> + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self
