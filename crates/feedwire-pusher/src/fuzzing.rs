@@ -474,3 +474,38 @@ pub struct HubRun {
     /// The most subscriptions (over the fuzzed channel names) at once.
     pub max_subscriptions: usize,
 }
+
+/// Reads an auth endpoint's answer: two bytes of status, one byte choosing one channel, a batch or a user
+/// answer, then the body. Never panics; a success needs a 2xx status and a non-empty `auth`.
+pub fn authorizer(data: &[u8]) {
+    use crate::authorizer::{parse_batch_response, parse_channel_response, parse_user_response};
+    let mut u = Unstructured::new(data);
+    let status = u16(&mut u).unwrap_or(200);
+    let kind = byte(&mut u);
+    let body = u.take_rest();
+    let ok = (200..300).contains(&status);
+    let max = if kind & 0x80 != 0 { 64 } else { 64 * 1024 };
+    match kind % 3 {
+        0 => {
+            if let Ok(a) = parse_channel_response(status, body, max) {
+                assert!(ok && !a.auth.expose().is_empty());
+            }
+        }
+        1 => {
+            let channels = ["private-a", "presence-b", "private-encrypted-c"];
+            let v = parse_batch_response(status, body, &channels, max);
+            assert_eq!(v.len(), channels.len());
+            for r in v {
+                match r {
+                    Ok(a) => assert!(ok && !a.auth.expose().is_empty()),
+                    Err(e) => drop(e.to_string()),
+                }
+            }
+        }
+        _ => {
+            if let Ok(a) = parse_user_response(status, body, max) {
+                assert!(ok && !a.auth.expose().is_empty());
+            }
+        }
+    }
+}

@@ -6,6 +6,8 @@
 //! - [`client`]: [`Client`], a [`feedwire_core::Session`] with the full pusher-js connection policy, following
 //!   feedwire's one [`Lifecycle`];
 //! - [`auth`]: channel and user signatures (`key:hex(HMAC-SHA256)`);
+//! - [`authorizer`]: the HTTP requests that ask an application's auth endpoint for them and the verdicts on
+//!   the answers, sans-IO, in pusher-js's formats (one channel, batched, user sign-in);
 //! - `encrypted` (feature `encrypted`): `private-encrypted-*` payload decryption;
 //! - `server` (feature `server`): `Hub`, a protocol-faithful Pusher server hub (a [`feedwire_core::Hub`])
 //!   that pusher-js and this crate's client work against unchanged;
@@ -53,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod authorizer;
 pub mod client;
 pub mod codec;
 #[cfg(feature = "encrypted")]

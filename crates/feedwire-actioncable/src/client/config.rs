@@ -118,12 +118,65 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults for `url`.
+    /// Defaults for `url`. An `http://` or `https://` URL becomes `ws://` or `wss://`, as
+    /// @rails/actioncable's `createWebSocketURL` does.
+    ///
+    /// ```
+    /// use feedwire_actioncable::client::Config;
+    /// assert_eq!(Config::new("https://metasmoke.erwaysoftware.com/cable").url, "wss://metasmoke.erwaysoftware.com/cable");
+    /// assert_eq!(Config::new("HTTP://127.0.0.1:3000/cable").url, "ws://127.0.0.1:3000/cable");
+    /// ```
     pub fn new(url: impl Into<String>) -> Self {
+        let mut url: String = url.into();
+        let lower = url.get(..8).unwrap_or(&url).to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            url.replace_range(..5, "wss");
+        } else if lower.starts_with("http://") {
+            url.replace_range(..4, "ws");
+        }
         Config {
-            url: url.into(),
+            url,
             ..Config::default()
         }
+    }
+
+    /// Checks that the URL can work, before dialing: an absolute `ws://` or `wss://` URL with a host (an
+    /// `http(s)://` URL set in the field directly is refused with the `ws(s)://` one to use).
+    ///
+    /// ```
+    /// use feedwire_actioncable::client::Config;
+    /// assert!(Config::new("wss://example.com/cable").check().is_ok());
+    /// let mut c = Config::default();
+    /// c.url = "https://example.com/cable".into();
+    /// assert_eq!(c.check().unwrap_err().to_string(),
+    ///     "cable URL \"https://example.com/cable\" is not ws:// or wss://: use \"wss://example.com/cable\"");
+    /// assert!(Config::new("example.com/cable").check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let url = ConnectRequest::new(self.url.clone()).redacted_url().to_owned();
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return Err(ConfigError::BadUrl {
+                url,
+                hint: "an absolute URL such as wss://example.com/cable".into(),
+            });
+        };
+        let hint = match scheme.to_ascii_lowercase().as_str() {
+            "ws" | "wss" => None,
+            "http" => Some(format!("{:?}", format!("ws://{rest}"))),
+            "https" => Some(format!("{:?}", format!("wss://{rest}"))),
+            _ => Some("a ws:// or wss:// URL".to_owned()),
+        };
+        if let Some(hint) = hint {
+            return Err(ConfigError::BadUrl { url, hint });
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.rsplit('@').next().unwrap_or("").is_empty() || rest.contains(char::is_whitespace) {
+            return Err(ConfigError::BadUrl {
+                url,
+                hint: "a URL with a host, without spaces, such as wss://example.com/cable".into(),
+            });
+        }
+        Ok(())
     }
     /// Adds a request header.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -226,4 +279,18 @@ impl Config {
         v.push(PROTOCOL_UNSUPPORTED.to_owned());
         v
     }
+}
+
+/// A [`Config`] that cannot work ([`Config::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL is not an absolute `ws://` or `wss://` URL.
+    #[error("cable URL {url:?} is not ws:// or wss://: use {hint}")]
+    BadUrl {
+        /// The URL (credentials redacted).
+        url: String,
+        /// What to pass instead.
+        hint: String,
+    },
 }

@@ -45,7 +45,7 @@ mod config;
 mod event;
 mod registry;
 
-pub use config::{Config, Flavour, rails_backoff};
+pub use config::{Config, ConfigError, Flavour, rails_backoff};
 pub use event::{CommandError, DisconnectReason, Event, StopReason, SubscriptionId};
 
 use std::fmt;

@@ -201,4 +201,162 @@ impl Config {
             enc(&self.client_version)
         )
     }
+
+    /// Checks that this configuration can work, before dialing: a host that is a URL
+    /// (`ws://127.0.0.1:6001` would dial `wss://ws://127.0.0.1:6001:443/...`), a host with a port or a path,
+    /// an empty key. The error says what to pass instead.
+    ///
+    /// ```
+    /// use feedwire_pusher::client::{Config, ConfigError};
+    /// let e = Config::new("key").with_host("ws://127.0.0.1:6001").check().unwrap_err();
+    /// assert!(matches!(e, ConfigError::HostIsUrl { .. }));
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "host \"ws://127.0.0.1:6001\" is a URL, not a host: use \
+    ///      .with_host(\"127.0.0.1\").with_port(6001).with_tls(false)"
+    /// );
+    /// assert!(Config::new("key").with_host("127.0.0.1").with_port(6001).check().is_ok());
+    /// assert!(Config::new("key").with_host("[::1]").check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.key.trim().is_empty() {
+            return Err(ConfigError::EmptyKey);
+        }
+        if let Some(host) = &self.host {
+            let h = host.as_str();
+            if let Some((scheme, rest)) = h.split_once("://") {
+                let tls = !matches!(scheme.to_ascii_lowercase().as_str(), "ws" | "http");
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+                let (name, port) = split_port(authority);
+                let path = rest[authority.len().min(rest.len())..]
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or("");
+                // `.../app/KEY` is the URL the session builds: the path is what comes before it
+                let path = path.rfind("/app/").map_or(path, |i| &path[..i]);
+                let path = path.strip_suffix("/app").unwrap_or(path).trim_end_matches('/');
+                let mut hint = format!(".with_host({name:?})");
+                if let Some(p) = port {
+                    hint.push_str(&format!(".with_port({p})"));
+                }
+                if !tls {
+                    hint.push_str(".with_tls(false)");
+                }
+                if !path.is_empty() {
+                    hint.push_str(&format!(".with_path({path:?})"));
+                }
+                return Err(ConfigError::HostIsUrl {
+                    host: host.clone(),
+                    hint,
+                });
+            }
+            let (name, port) = split_port(h);
+            if let Some(p) = port {
+                return Err(ConfigError::HostHasPort {
+                    host: host.clone(),
+                    hint: format!(".with_host({name:?}).with_port({p})"),
+                });
+            }
+            let bad =
+                |c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '@' | '\\');
+            // a bare IPv6 address needs brackets in a URL
+            if h.is_empty() || h.contains(bad) || (h.contains(':') && !h.starts_with('[')) {
+                return Err(ConfigError::BadHost { host: host.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` split when the part after the last `:` is a port (an IPv6 literal stays whole).
+fn split_port(authority: &str) -> (&str, Option<u16>) {
+    if let Some((name, port)) = authority.rsplit_once(':')
+        && (!name.contains(':') || name.ends_with(']'))
+        && let Ok(p) = port.parse::<u16>()
+    {
+        return (name, Some(p));
+    }
+    (authority, None)
+}
+
+/// A [`Config`] that cannot work ([`Config::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The key is empty.
+    #[error("the app key is empty")]
+    EmptyKey,
+    /// A URL was given as the host.
+    #[error("host {host:?} is a URL, not a host: use {hint}")]
+    HostIsUrl {
+        /// What was given.
+        host: String,
+        /// The calls to make instead.
+        hint: String,
+    },
+    /// The host holds a port.
+    #[error("host {host:?} holds a port: use {hint}")]
+    HostHasPort {
+        /// What was given.
+        host: String,
+        /// The calls to make instead.
+        hint: String,
+    },
+    /// The host holds characters no host name has (a path, spaces, ...).
+    #[error(
+        "host {host:?} is not a host name or IP address (no path, no spaces; IPv6 in brackets: \"[::1]\")"
+    )]
+    BadHost {
+        /// What was given.
+        host: String,
+    },
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_cannot_work_are_refused_with_what_to_pass() {
+        let hint = |h: &str| match Config::new("k").with_host(h).check() {
+            Err(ConfigError::HostIsUrl { hint, .. } | ConfigError::HostHasPort { hint, .. }) => hint,
+            other => panic!("{h}: {other:?}"),
+        };
+        assert_eq!(
+            hint("ws://127.0.0.1:6001"),
+            r#".with_host("127.0.0.1").with_port(6001).with_tls(false)"#
+        );
+        assert_eq!(hint("wss://ws.example.com"), r#".with_host("ws.example.com")"#);
+        assert_eq!(
+            hint("http://h:80/app/k"),
+            r#".with_host("h").with_port(80).with_tls(false)"#
+        );
+        assert_eq!(
+            hint("https://h/pusher/app/k?protocol=7"),
+            r#".with_host("h").with_path("/pusher")"#
+        );
+        assert_eq!(
+            hint("127.0.0.1:6001"),
+            r#".with_host("127.0.0.1").with_port(6001)"#
+        );
+        assert_eq!(hint("[::1]:6001"), r#".with_host("[::1]").with_port(6001)"#);
+        assert!(matches!(
+            Config::new("k").with_host("h/x").check(),
+            Err(ConfigError::BadHost { .. })
+        ));
+        assert!(matches!(
+            Config::new("k").with_host("").check(),
+            Err(ConfigError::BadHost { .. })
+        ));
+        assert_eq!(Config::new(" ").check(), Err(ConfigError::EmptyKey));
+        assert!(matches!(
+            Config::new("k").with_host("::1").check(),
+            Err(ConfigError::BadHost { .. })
+        ));
+        for ok in ["127.0.0.1", "[::1]", "notifier.bitskins.com", "localhost"] {
+            assert_eq!(Config::new("k").with_host(ok).check(), Ok(()), "{ok}");
+        }
+        assert_eq!(Config::bitskins().check(), Ok(()));
+    }
 }

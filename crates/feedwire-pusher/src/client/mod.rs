@@ -53,7 +53,7 @@ use feedwire_core::{Backoff, Close, ConnectRequest, Frame, Outbox, QueueStats, R
 use serde::Deserialize;
 
 pub use auth::{AuthRequest, AuthResponseError, ChannelAuth, UserAuth};
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use event::{
     CloseAction, CommandError, DisconnectReason, Event, StopReason, SubscribeOutcome, TimeoutKind,
     UnsubscribeOutcome,
