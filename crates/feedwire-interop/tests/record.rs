@@ -362,3 +362,75 @@ async fn rails_session_with_a_restart_replays_as_it_ran_live() {
     assert_eq!(kinds(&replayed), kinds(&live), "{text}");
     keep("feedwire-actioncable", "rails_restart.jsonl", &text);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Igratech, against the hub `feedwire demo` and `feedwire serve igratech` embed (no external peer: not
+// ignored)
+
+#[tokio::test]
+async fn igratech_demo_server_session_with_a_restart_replays_as_it_ran_live() {
+    use feedwire_core::Frame;
+    use feedwire_igratech::client::{Client, Config, Event};
+    use feedwire_igratech::codec::ServerMessage;
+    use feedwire_igratech::server::{Hub, HubConfig};
+    use feedwire_tungstenite::Server;
+    const TOKEN: &str = "igratech-demo-token";
+    let server = Server::bind("127.0.0.1:0", Hub::new(HubConfig::default()))
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let url = format!("ws://{addr}/wspublic");
+    let client = |now: Instant| {
+        let settings = serde_json::from_str(r#"{"lang":"en","gameIds":[7]}"#).unwrap();
+        Client::new(
+            Config::default()
+                .with_url(url.clone())
+                .with_token(TOKEN)
+                .with_settings(settings)
+                .with_seed(21)
+                .with_unix_anchor(UnixAnchor::new(now, 1_764_300_000_000)),
+        )
+    };
+    let (tape, tap) = Tape::new("igratech", &url, &[TOKEN]);
+    let mut conn = Connection::new(client(Instant::now())).with_tap(tap);
+    let bet = |id: &str| {
+        ServerMessage::decode(&Frame::from(format!(
+            r#"{{"event":"bet","data":{{"gameId":7,"bets":[{{"betId":"{id}","odds":1.5}}]}}}}"#
+        )))
+        .unwrap()
+    };
+    let mut live = Vec::new();
+    until(&mut conn, &mut live, |e| matches!(e, Event::Settings(_))).await;
+    server.call(|hub| hub.publish(&bet("b1"))).unwrap();
+    until(&mut conn, &mut live, |e| matches!(e, Event::Bet(_))).await;
+    // the demo's restart: the same hub on the same port
+    let hub = server.shutdown().await.expect("no handle is alive");
+    let server = Server::bind(addr, hub).await.unwrap();
+    until(&mut conn, &mut live, |e| matches!(e, Event::Settings(_))).await;
+    server.call(|hub| hub.publish(&bet("b2"))).unwrap();
+    until(&mut conn, &mut live, |e| matches!(e, Event::Bet(_))).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = tape.text();
+    drop(conn);
+    server.shutdown().await;
+
+    assert!(!text.contains(TOKEN), "{text}");
+    let transcript = Transcript::parse(&text).unwrap();
+    let now = Instant::now();
+    let replay = replay_client(&transcript, client(now), now);
+    assert!(replay.mismatches.is_empty(), "{:?}\n{text}", replay.mismatches);
+    let replayed: Vec<Event> = replay.events.into_iter().map(|r| r.event).collect();
+    let bets = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Bet(b) => Some(format!("{b:?}")),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(bets(&live).len(), 2);
+    assert_eq!(bets(&replayed), bets(&live), "{text}");
+    assert_eq!(kinds(&replayed), kinds(&live), "{text}");
+    keep("feedwire-igratech", "demo_restart.jsonl", &text);
+}
