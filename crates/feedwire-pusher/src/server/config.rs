@@ -54,6 +54,8 @@ pub struct HubConfig {
     pub limits: Limits,
     /// Seed of the socket-id generator.
     pub seed: u64,
+    /// Webhooks (none).
+    pub webhooks: Option<super::WebhookConfig>,
 }
 
 impl Default for HubConfig {
@@ -79,6 +81,7 @@ impl HubConfig {
             max_user_id_len: 128,
             limits: Limits::default(),
             seed: 0,
+            webhooks: None,
         }
     }
     /// Sets the advertised activity timeout (whole seconds on the wire, at least 1).
@@ -106,6 +109,12 @@ impl HubConfig {
         self.seed = seed;
         self
     }
+    /// Sends webhooks (see [`webhook`](super::webhook)).
+    pub fn with_webhooks(mut self, webhooks: super::WebhookConfig) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
