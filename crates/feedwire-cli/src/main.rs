@@ -20,6 +20,7 @@ mod http;
 mod igratech;
 mod out;
 mod pusher;
+mod serve_pusher;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -236,7 +237,7 @@ enum ServeProtocol {
     /// trigger through it: `new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host:
     /// '127.0.0.1', port: '6001', useTLS: false })`. Lines written to stdin are published too:
     /// `{"channel":"my-channel","event":"my-event","data":{..}}`.
-    Pusher(PusherServe),
+    Pusher(serve_pusher::PusherServe),
     /// A local ActionCable server on /cable: confirms every subscription, streams it from its channel name,
     /// rejects `Reject*` channels; publish `{"stream":"ChatChannel","message":..}` lines.
     Actioncable(CableServe),
@@ -268,30 +269,6 @@ struct IgratechServe {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:9100")]
     addr: SocketAddr,
-}
-
-#[derive(Args)]
-struct PusherServe {
-    /// Where to listen: the WebSocket endpoint and the HTTP API share this port.
-    #[arg(long, default_value = "127.0.0.1:6001")]
-    addr: SocketAddr,
-    /// The app id.
-    #[arg(long, default_value = "app-id")]
-    app_id: String,
-    /// The app key.
-    #[arg(long, default_value = "app-key")]
-    key: String,
-    /// The app secret.
-    #[arg(
-        long,
-        default_value = "app-secret",
-        env = "PUSHER_APP_SECRET",
-        hide_env_values = true
-    )]
-    secret: String,
-    /// Allow client events.
-    #[arg(long)]
-    client_events: bool,
 }
 
 #[derive(Args)]
@@ -569,23 +546,7 @@ where
 
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
     match protocol {
-        ServeProtocol::Pusher(a) => {
-            let app_id = a.app_id.clone();
-            let config = feedwire_pusher::server::HubConfig::new(a.app_id, a.key.clone(), a.secret)
-                .with_client_events(a.client_events)
-                .with_seed(out::unix_ms());
-            let server =
-                Server::bind_with_http(a.addr, feedwire_pusher::server::Hub::new(config), pusher_rest)
-                    .await
-                    .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
-            out.status(format!(
-                "pusher server on ws://{addr}/app/{} ; HTTP API on http://{addr}/apps/{}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
-                a.key,
-                app_id,
-                addr = server.local_addr(),
-            ));
-            serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
-        }
+        ServeProtocol::Pusher(a) => serve_pusher::run(out, a).await,
         ServeProtocol::Actioncable(a) => {
             let addr = a.addr;
             let hub = feedwire_actioncable::server::Hub::new(
@@ -629,25 +590,6 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             .await
         }
     }
-}
-
-/// `feedwire serve pusher`'s HTTP route: the Channels HTTP API (`POST /apps/{id}/events`, `batch_events`,
-/// `GET channels`, ...), signed as the official server SDKs sign it, checked against the current Unix time.
-fn pusher_rest(
-    hub: &mut feedwire_pusher::server::Hub,
-    req: feedwire_tungstenite::HttpRequest,
-) -> feedwire_tungstenite::HttpResponse {
-    let now_unix = out::unix_ms() / 1000;
-    let resp = hub.handle_rest(
-        &feedwire_pusher::rest::RestRequest {
-            method: &req.method,
-            path: &req.path,
-            query: &req.query,
-            body: &req.body,
-        },
-        now_unix,
-    );
-    feedwire_tungstenite::HttpResponse::json(resp.status, resp.body)
 }
 
 /// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the
