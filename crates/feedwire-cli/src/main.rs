@@ -255,6 +255,11 @@ struct CableServe {
     /// Echo every `perform` to the channel's stream.
     #[arg(long)]
     echo: bool,
+    /// Also speak AnyCable's extended protocol: offer `actioncable-v1-ext-json` (session recovery with
+    /// `restored`, stream history) to clients that ask for it, such as @anycable/core with
+    /// `protocol: 'actioncable-v1-ext-json'`; `actioncable-v1-json` clients are served as before.
+    #[arg(long)]
+    anycable: bool,
 }
 
 #[derive(Args)]
@@ -551,6 +556,8 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let addr = a.addr;
             let hub = feedwire_actioncable::server::Hub::new(
                 feedwire_actioncable::server::HubConfig::default()
+                    .with_anycable(a.anycable)
+                    .with_seed(out::unix_ms())
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;

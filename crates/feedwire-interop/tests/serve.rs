@@ -5,7 +5,11 @@
 //!   with the official `pusher` server SDK 5.3 as the receiver (`peers/clients/webhook-receiver.js`):
 //!   `pusher.webhook({headers, rawBody}).isValid()` must accept every POST, and the events it reads must be
 //!   the channel and member changes the clients caused; a server signing with another secret is refused by
-//!   the same receiver (so the check can fail).
+//!   the same receiver (so the check can fail);
+//! - AnyCable's extended protocol: @anycable/core 1.1 asking for `actioncable-v1-ext-json` against
+//!   `feedwire serve actioncable --echo --anycable` (the scenario of `actioncable-serve-client.mjs`: subscribe
+//!   twice, perform and receive the echo, a rejection, broadcasts written to feedwire's stdin, a quiet period
+//!   without reconnects), with the extended subprotocol agreed on both sides.
 //!
 //! Every process is a [`Peer`] (its own process group, stopped when the guard drops, also on failure); every
 //! wait is bounded. The `feedwire` binary is built as `js_clients.rs` builds it (see there), or taken from
@@ -16,6 +20,7 @@
 #![allow(clippy::disallowed_methods)] // real time and real processes are the point here
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -257,4 +262,113 @@ fn pusher_sdk_refuses_webhooks_signed_with_another_secret() {
     );
     assert!(!hooks.is_empty(), "no webhook arrived\n{all}");
     assert!(hooks.iter().all(|h| h["valid"] == false), "{all}");
+}
+
+/// A file feedwire reads as stdin (through `tail -f`), removed when dropped.
+struct StdinFile(PathBuf);
+
+impl StdinFile {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("feedwire-interop-{name}-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        StdinFile(path)
+    }
+    fn append(&self, line: &str) {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&self.0).unwrap();
+        writeln!(f, "{line}").unwrap();
+    }
+}
+
+impl Drop for StdinFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+#[ignore = "needs node and the peers of scripts/install-peers.sh"]
+fn anycable_core_in_extended_mode_against_feedwire_serve_actioncable_anycable() {
+    const QUIET_MS: u64 = 7_000;
+    feedwire_bin();
+    let port = free_port().unwrap();
+    let stdin = StdinFile::new("actioncable-anycable-ext");
+    let server = Peer::start(
+        "feedwire-serve-actioncable-anycable",
+        &std::env::temp_dir(),
+        "sh",
+        &[
+            "-c",
+            r#"tail -n +1 -f "$0" | exec "$1" serve actioncable --echo --anycable --addr "$2""#,
+            stdin.0.to_str().unwrap(),
+            feedwire_bin().to_str().unwrap(),
+            &format!("127.0.0.1:{port}"),
+        ],
+        &[],
+    )
+    .and_then(|p| p.listening(port, Duration::from_secs(10), "feedwire serve actioncable"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("ws://127.0.0.1:{port}/cable");
+    let mut client = Peer::start(
+        "anycable-ext",
+        &peers_dir().join("clients"),
+        "node",
+        &["actioncable-serve-client.mjs", "anycable-ext", &url],
+        &[
+            ("QUIET_MS", &QUIET_MS.to_string()),
+            ("TIMEOUT_MS", &(QUIET_MS + 20_000).to_string()),
+        ],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_millis(QUIET_MS + 25_000);
+    let mut published = 0;
+    while client.is_running() {
+        for ask in json_lines(&client.output())
+            .iter()
+            .filter(|v| v["step"] == "publish")
+        {
+            let n = ask["n"].as_u64().unwrap();
+            if n > published {
+                stdin.append(&format!(
+                    r#"{{"stream":"ChatChannel","message":{{"text":"from stdin","n":{n}}}}}"#
+                ));
+                published = n;
+            }
+        }
+        assert!(Instant::now() < deadline, "still running\n{}", client.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = client.wait_exit(Duration::from_secs(5));
+    let all = format!(
+        "--- feedwire:\n{}\n--- client:\n{}",
+        server.output(),
+        client.output()
+    );
+    assert_eq!(code.ok().flatten(), Some(0), "the client scenario failed\n{all}");
+    assert_eq!(published, 2, "{all}");
+    let out = json_lines(&client.output());
+    let ok = out
+        .iter()
+        .find(|v| v["step"] == "OK")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ok["stats"]["protocol"], "actioncable-v1-ext-json", "{all}");
+    assert_eq!(ok["stats"]["sockets"], 1, "{all}");
+    assert_eq!(ok["stats"]["disconnects"], 0, "{all}");
+    for sub in ["chat-1", "chat-2"] {
+        let got: Vec<Value> = out
+            .iter()
+            .filter(|v| v["step"] == "received" && v["sub"] == sub)
+            .map(|v| v["message"].clone())
+            .collect();
+        assert_eq!(got.len(), 3, "{sub}: {got:?}\n{all}");
+        assert_eq!(got[1], serde_json::json!({"text":"from stdin","n":1}));
+        assert_eq!(got[2], serde_json::json!({"text":"from stdin","n":2}));
+    }
+    // the server agreed to the extended protocol for that one connection
+    let opened: Vec<Value> = json_lines(&server.output())
+        .into_iter()
+        .filter(|v| v["kind"] == "opened")
+        .collect();
+    assert_eq!(opened.len(), 1, "{all}");
+    assert_eq!(opened[0]["ext"], true, "{all}");
 }
