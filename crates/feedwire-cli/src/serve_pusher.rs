@@ -8,7 +8,7 @@ use clap::Args;
 use feedwire_pusher::server::{
     Hub, HubConfig, HubEvent, WebhookConfig, WebhookKind, WebhookRequest, WebhookTarget,
 };
-use feedwire_tungstenite::{Server, ServerHandle};
+use feedwire_tungstenite::{Server, ServerConfig, ServerHandle};
 
 use crate::out::{self, Line, Out};
 use crate::pusher;
@@ -22,10 +22,10 @@ pub struct PusherServe {
     #[arg(long, default_value = "127.0.0.1:6001")]
     addr: SocketAddr,
     /// The app id.
-    #[arg(long, default_value = "app-id")]
+    #[arg(long, default_value = "app-id", env = "PUSHER_APP_ID")]
     app_id: String,
     /// The app key.
-    #[arg(long, default_value = "app-key")]
+    #[arg(long, default_value = "app-key", env = "PUSHER_APP_KEY")]
     key: String,
     /// The app secret.
     #[arg(
@@ -38,6 +38,24 @@ pub struct PusherServe {
     /// Allow client events.
     #[arg(long)]
     client_events: bool,
+    /// Most client events per connection per second; one more gets `pusher:error` 4301.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    max_client_events_per_second: u32,
+    /// Most subscriptions per connection (default: no limit); one more gets `pusher:subscription_error`.
+    #[arg(long, value_name = "N")]
+    max_subscriptions: Option<usize>,
+    /// Longest channel name (at most the protocol's 164); a longer one gets `pusher:subscription_error`.
+    #[arg(long, default_value_t = 164, value_name = "N")]
+    max_channel_name_len: usize,
+    /// Most members of one presence channel; one more gets `pusher:subscription_error`.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    max_presence_members: usize,
+    /// Largest presence `user_info` in bytes; a larger one gets `pusher:subscription_error`.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    max_presence_user_info: usize,
+    /// Largest HTTP API request body in bytes; a larger one is answered 413.
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    max_http_body: usize,
     /// Send `pusher_internal:subscription_count` to subscribers (and `subscription_count` webhooks).
     #[arg(long)]
     subscription_count: bool,
@@ -90,14 +108,24 @@ pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
         Some(_) => Some(WebhookSender::new()?),
         None => None,
     };
+    let mut rest_limits = feedwire_pusher::rest::RestLimits::default();
+    rest_limits.max_body = a.max_http_body;
     let mut config = HubConfig::new(a.app_id.clone(), a.key.clone(), a.secret)
         .with_client_events(a.client_events)
+        .with_client_events_per_second(a.max_client_events_per_second)
+        .with_max_subscriptions(a.max_subscriptions.unwrap_or(usize::MAX))
+        .with_max_channel_name_len(a.max_channel_name_len)
+        .with_presence_limits(a.max_presence_members, a.max_presence_user_info)
+        .with_rest_limits(rest_limits)
         .with_subscription_count(a.subscription_count)
         .with_seed(out::unix_ms());
     if let Some(w) = webhooks {
         config = config.with_webhooks(w);
     }
-    let server = Server::bind_with_http(a.addr, Hub::new(config), pusher_rest)
+    let server = Server::builder(Hub::new(config))
+        .config(ServerConfig::default().with_max_http_body(a.max_http_body))
+        .http(pusher_rest)
+        .bind(a.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
     out.status(format!(

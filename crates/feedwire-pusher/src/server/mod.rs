@@ -134,7 +134,8 @@ impl Hub {
                 config.app_id.clone(),
                 config.key.clone(),
                 config.secret.expose().clone(),
-            ),
+            )
+            .with_limits(config.rest_limits),
             rng: fastrand::Rng::with_seed(config.seed),
             out: HubOutbox::new(&config.limits),
             webhooks: config
@@ -490,6 +491,18 @@ impl Hub {
             let message = format!("Existing subscription to channel {channel}");
             self.send(conn, pusher_error(None, &message, Some(&channel)));
             return;
+        }
+        if c.channels.len() >= self.config.max_subscriptions {
+            let reason = format!(
+                "Subscription limit reached: a connection may hold {} subscriptions",
+                self.config.max_subscriptions
+            );
+            let refusal = Refusal {
+                status: 400,
+                kind: "LimitReached",
+                reason,
+            };
+            return self.refuse(conn, &channel, refusal);
         }
         let verdict = admit(
             &self.config,

@@ -1,0 +1,124 @@
+//! Limits a user sets on the Pusher hub: each breach gets the protocol's own answer and the connection goes on.
+#![allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
+
+use std::time::Instant;
+
+use feedwire_core::{ConnId, Frame, Hub as _, HubTransmit, OpenRequest, Secret};
+use feedwire_pusher::auth;
+use feedwire_pusher::rest::{RestLimits, RestRequest};
+use feedwire_pusher::server::{Hub, HubConfig};
+
+const OPEN: &str = "/app/app-key?protocol=7&client=js&version=8.6.0";
+
+fn drain(hub: &mut Hub) -> Vec<String> {
+    std::iter::from_fn(|| hub.poll_transmit())
+        .map(|(_, t)| match t {
+            HubTransmit::Send(f) => f.as_str().to_owned(),
+            HubTransmit::Close(c) => format!("CLOSE {}", c.code.0),
+        })
+        .collect()
+}
+
+fn connected(config: HubConfig) -> (Hub, Instant, String) {
+    let mut hub = Hub::new(config);
+    let now = Instant::now();
+    hub.handle_open(now, ConnId(1), &OpenRequest::new(OPEN));
+    let hello = drain(&mut hub).remove(0);
+    let v: serde_json::Value = serde_json::from_str(&hello).unwrap();
+    let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
+    (hub, now, data["socket_id"].as_str().unwrap().to_owned())
+}
+
+fn subscribe(hub: &mut Hub, now: Instant, channel: &str) -> Vec<String> {
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(format!(
+            r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}"}}}}"#
+        )),
+    );
+    drain(hub)
+}
+
+#[test]
+fn subscriptions_per_connection_are_capped_with_a_subscription_error() {
+    let (mut hub, now, _) = connected(HubConfig::default().with_max_subscriptions(2));
+    assert!(subscribe(&mut hub, now, "a")[0].contains("subscription_succeeded"));
+    assert!(subscribe(&mut hub, now, "b")[0].contains("subscription_succeeded"));
+    let third = subscribe(&mut hub, now, "c");
+    assert_eq!(
+        third,
+        [
+            r#"{"event":"pusher:subscription_error","channel":"c","data":{"type":"LimitReached","error":"Subscription limit reached: a connection may hold 2 subscriptions","status":400}}"#
+        ]
+    );
+    assert_eq!(hub.subscriber_count("c"), 0);
+    // the connection goes on: it may leave one and take another
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(r#"{"event":"pusher:unsubscribe","data":{"channel":"a"}}"#),
+    );
+    drain(&mut hub);
+    assert!(subscribe(&mut hub, now, "c")[0].contains("subscription_succeeded"));
+    assert_eq!(hub.connection_count(), 1);
+}
+
+#[test]
+fn channel_names_longer_than_the_set_limit_are_refused() {
+    let (mut hub, now, _) = connected(HubConfig::default().with_max_channel_name_len(8));
+    assert!(subscribe(&mut hub, now, "12345678")[0].contains("subscription_succeeded"));
+    let refused = subscribe(&mut hub, now, "123456789");
+    assert!(refused[0].contains("pusher:subscription_error"), "{refused:?}");
+    assert!(refused[0].contains("longer than 8"), "{refused:?}");
+    assert_eq!(hub.connection_count(), 1);
+}
+
+#[test]
+fn presence_limits_and_client_event_rate_are_the_ones_set() {
+    let config = HubConfig::default()
+        .with_presence_limits(1, 10)
+        .with_client_events(true)
+        .with_client_events_per_second(2);
+    let (mut hub, now, sid) = connected(config);
+    let secret = Secret::new("app-secret".to_owned());
+    let join = |hub: &mut Hub, data: &str| {
+        let sig = auth::sign_presence("app-key", &secret, &sid, "presence-r", data);
+        let frame = serde_json::json!({"event":"pusher:subscribe","data":{"channel":"presence-r","auth":sig.expose(),"channel_data":data}});
+        hub.handle_frame(now, ConnId(1), Frame::from(frame.to_string()));
+        drain(hub)
+    };
+    let big = join(&mut hub, r#"{"user_id":"u","user_info":{"name":"0123456789"}}"#);
+    assert!(big[0].contains("user_info is larger than 10 bytes"), "{big:?}");
+    let ok = join(&mut hub, r#"{"user_id":"u","user_info":{"n":1}}"#);
+    assert!(ok[0].contains("subscription_succeeded"), "{ok:?}");
+    let ev = r#"{"event":"client-x","channel":"presence-r","data":{}}"#;
+    for _ in 0..2 {
+        hub.handle_frame(now, ConnId(1), Frame::from(ev));
+        assert!(drain(&mut hub).is_empty(), "relayed to nobody else, no error");
+    }
+    hub.handle_frame(now, ConnId(1), Frame::from(ev));
+    let third = drain(&mut hub);
+    assert!(
+        third[0].contains("4301") && third[0].contains("more than 2 per second"),
+        "{third:?}"
+    );
+}
+
+#[test]
+fn the_http_api_body_limit_is_the_one_set() {
+    let mut limits = RestLimits::default();
+    limits.max_body = 64;
+    let mut hub = Hub::new(HubConfig::default().with_rest_limits(limits));
+    let body = format!(r#"{{"name":"e","channel":"c","data":"{}"}}"#, "x".repeat(100));
+    let resp = hub.handle_rest(
+        &RestRequest {
+            method: "POST",
+            path: "/apps/app-id/events",
+            query: "",
+            body: body.as_bytes(),
+        },
+        0,
+    );
+    assert_eq!(resp.status, 413, "{}", resp.body);
+}
