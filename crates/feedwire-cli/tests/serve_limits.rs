@@ -143,3 +143,58 @@ fn app_id_and_key_come_from_the_environment() {
     let refused = listen_lines(port, "app-key", &["a"], 1);
     assert!(refused.iter().all(|l| l["kind"] != "subscribed"), "{refused:?}");
 }
+
+#[test]
+fn apps_from_a_config_file_are_routed_by_key_and_a_disabled_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("feedwire-serve-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("apps.json");
+    std::fs::write(
+        &file,
+        r#"{"apps":[
+            {"id":"1","key":"key-a","secret":"secret-a","limits":{"max_subscriptions":1}},
+            {"id":"2","key":"key-b","secret":"secret-b"},
+            {"id":"3","key":"key-c","secret":"secret-c","enabled":false}
+        ]}"#,
+    )
+    .unwrap();
+    let (_server, port) = serve(&["--config", file.to_str().unwrap()], &[]);
+    // app 1's own limit, app 2 without it
+    let a = listen_lines(port, "key-a", &["x", "y"], 3);
+    let kinds: Vec<_> = a
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(kinds, ["connected", "subscribed", "subscription_failed"], "{a:?}");
+    let b = listen_lines(port, "key-b", &["x", "y"], 3);
+    let kinds: Vec<_> = b
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(kinds, ["connected", "subscribed", "subscribed"], "{b:?}");
+    let c = listen_lines(port, "key-c", &["x"], 2);
+    assert!(c.iter().all(|l| l["kind"] != "connected"), "{c:?}");
+
+    // a file that cannot work is refused with the reason
+    std::fs::write(
+        &file,
+        r#"{"apps":[{"id":"1","key":"k","secret":"s","limit":{}}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "pusher",
+            "--addr",
+            "127.0.0.1:0",
+            "--config",
+            file.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `limit`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

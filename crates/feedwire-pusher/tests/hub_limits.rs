@@ -122,3 +122,99 @@ fn the_http_api_body_limit_is_the_one_set() {
     );
     assert_eq!(resp.status, 413, "{}", resp.body);
 }
+
+mod apps {
+    use super::*;
+    use feedwire_pusher::server::{AppEvent, Apps, HubEvent};
+
+    fn drain_apps(apps: &mut Apps) -> Vec<(u64, String)> {
+        std::iter::from_fn(|| apps.poll_transmit())
+            .map(|(c, t)| {
+                let s = match t {
+                    HubTransmit::Send(f) => f.as_str().to_owned(),
+                    HubTransmit::Close(c) => format!("CLOSE {}", c.code.0),
+                };
+                (c.0, s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connections_and_http_requests_reach_the_app_they_name_and_disabled_apps_are_refused() {
+        let mut apps = Apps::with_enabled([
+            (HubConfig::new("1", "key-a", "secret-a"), true),
+            (HubConfig::new("2", "key-b", "secret-b"), true),
+            (HubConfig::new("3", "key-c", "secret-c"), false),
+        ]);
+        let now = Instant::now();
+        apps.handle_open(now, ConnId(1), &OpenRequest::new("/app/key-a?protocol=7"));
+        apps.handle_open(now, ConnId(2), &OpenRequest::new("/app/key-b?protocol=7"));
+        apps.handle_open(now, ConnId(3), &OpenRequest::new("/app/key-c?protocol=7"));
+        apps.handle_open(now, ConnId(4), &OpenRequest::new("/app/nope?protocol=7"));
+        let out = drain_apps(&mut apps);
+        for refused in [3, 4] {
+            assert!(out.contains(&(refused, "CLOSE 4001".to_owned())), "{out:?}");
+        }
+        assert_eq!(
+            (
+                apps.app(0).unwrap().connection_count(),
+                apps.app(1).unwrap().connection_count()
+            ),
+            (1, 1)
+        );
+        assert_eq!(apps.app(2).unwrap().connection_count(), 0);
+        let events: Vec<AppEvent> = std::iter::from_fn(|| apps.poll_event()).collect();
+        let rejected = events
+            .iter()
+            .filter(|e| e.app.is_none() && matches!(e.event, HubEvent::Rejected { code: 4001, .. }))
+            .count();
+        assert_eq!(rejected, 2, "{events:?}");
+
+        // the same channel name in two apps: separate channels
+        for conn in [1, 2] {
+            apps.handle_frame(
+                now,
+                ConnId(conn),
+                Frame::from(r#"{"event":"pusher:subscribe","data":{"channel":"room"}}"#),
+            );
+        }
+        drain_apps(&mut apps);
+        let data = feedwire_core::RawJson::from_json_str(r#""{}""#).unwrap();
+        assert_eq!(
+            apps.app_mut(1).unwrap().publish(&["room"], "e", &data, None),
+            Ok(1)
+        );
+        let out = drain_apps(&mut apps);
+        assert_eq!(out.iter().map(|(c, _)| *c).collect::<Vec<_>>(), [2]);
+
+        // the HTTP API: app 2's request signed with app 2's secret reaches app 2; app 3 is disabled
+        let get = |apps: &mut Apps, id: &str, key: &str, secret: &str| {
+            let path = format!("/apps/{id}/channels");
+            let ts = "1700000000";
+            let query_unsigned = format!("auth_key={key}&auth_timestamp={ts}&auth_version=1.0");
+            let sig = auth::signature(
+                &Secret::new(secret.to_owned()),
+                &format!("GET\n{path}\n{query_unsigned}"),
+            );
+            let query = format!("{query_unsigned}&auth_signature={sig}");
+            apps.handle_rest(
+                &RestRequest {
+                    method: "GET",
+                    path: &path,
+                    query: &query,
+                    body: b"",
+                },
+                1_700_000_000,
+            )
+        };
+        let ok = get(&mut apps, "2", "key-b", "secret-b");
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        assert!(ok.body.contains("room"), "{}", ok.body);
+        assert_ne!(get(&mut apps, "3", "key-c", "secret-c").status, 200);
+        assert_ne!(
+            get(&mut apps, "2", "key-a", "secret-a").status,
+            200,
+            "app 1's credentials"
+        );
+    }
+}

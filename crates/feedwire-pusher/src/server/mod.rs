@@ -49,6 +49,7 @@
 //! ```
 
 mod admit;
+mod apps;
 mod config;
 mod event;
 mod state;
@@ -63,6 +64,7 @@ use feedwire_core::{
 };
 use serde::Deserialize;
 
+pub use apps::{AppEvent, Apps};
 pub use config::{HubConfig, codes};
 pub use event::{HubError, HubEvent};
 pub use webhook::{
