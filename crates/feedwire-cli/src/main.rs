@@ -228,6 +228,7 @@ struct PusherListen {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at startup: its size is irrelevant
 enum ServeProtocol {
     /// A local Pusher server (soketi's defaults: app-id / app-key / app-secret) and its HTTP API, one port.
     ///
@@ -550,6 +551,8 @@ where
 }
 
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
+    // event lines never block the server: a stdout that does not keep up loses lines, counted
+    out::nonblocking_stdout();
     match protocol {
         ServeProtocol::Pusher(a) => serve_pusher::run(out, a).await,
         ServeProtocol::Actioncable(a) => {
@@ -662,5 +665,11 @@ where
         }
     }
     let _ = server.shutdown().await;
+    let dropped = out::flush_stdout(std::time::Duration::from_secs(1));
+    if dropped > 0 {
+        out.status(format!(
+            "{dropped} event lines were dropped: stdout did not keep up"
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }

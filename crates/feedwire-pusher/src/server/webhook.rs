@@ -535,6 +535,7 @@ impl WebhookQueue {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real Instant as the virtual clock's origin
 mod tests {
     use super::*;
 
