@@ -28,6 +28,7 @@ mod out;
 mod pusher;
 mod record;
 mod replay;
+mod serve_pusher;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -138,6 +139,7 @@ fn ws_url(s: &str) -> Result<String, String> {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at startup: its size is irrelevant
 enum ServeProtocol {
     /// A local Pusher server (soketi's defaults: app-id / app-key / app-secret) and its HTTP API, one port.
     ///
@@ -147,7 +149,7 @@ enum ServeProtocol {
     /// trigger through it: `new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host:
     /// '127.0.0.1', port: '6001', useTLS: false })`. Lines written to stdin are published too:
     /// `{"channel":"my-channel","event":"my-event","data":{..}}`.
-    Pusher(PusherServe),
+    Pusher(serve_pusher::PusherServe),
     /// A local ActionCable server on /cable: confirms every subscription, streams it from its channel name,
     /// rejects `Reject*` channels; publish `{"stream":"ChatChannel","message":..}` lines.
     Actioncable(CableServe),
@@ -165,6 +167,11 @@ struct CableServe {
     /// Echo every `perform` to the channel's stream.
     #[arg(long)]
     echo: bool,
+    /// Also speak AnyCable's extended protocol: offer `actioncable-v1-ext-json` (session recovery with
+    /// `restored`, stream history) to clients that ask for it, such as @anycable/core with
+    /// `protocol: 'actioncable-v1-ext-json'`; `actioncable-v1-json` clients are served as before.
+    #[arg(long)]
+    anycable: bool,
 }
 
 #[derive(Args)]
@@ -179,30 +186,6 @@ struct IgratechServe {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:9100")]
     addr: SocketAddr,
-}
-
-#[derive(Args)]
-struct PusherServe {
-    /// Where to listen: the WebSocket endpoint and the HTTP API share this port.
-    #[arg(long, default_value = "127.0.0.1:6001")]
-    addr: SocketAddr,
-    /// The app id.
-    #[arg(long, default_value = "app-id")]
-    app_id: String,
-    /// The app key.
-    #[arg(long, default_value = "app-key")]
-    key: String,
-    /// The app secret.
-    #[arg(
-        long,
-        default_value = "app-secret",
-        env = "PUSHER_APP_SECRET",
-        hide_env_values = true
-    )]
-    secret: String,
-    /// Allow client events.
-    #[arg(long)]
-    client_events: bool,
 }
 
 #[derive(Args)]
@@ -361,34 +344,16 @@ fn init_tracing(verbose: u8) {
 }
 
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
+    // event lines never block the server: a stdout that does not keep up loses lines, counted
+    out::nonblocking_stdout();
     match protocol {
-        ServeProtocol::Pusher(a) => {
-            let app_id = a.app_id.clone();
-            let config = feedwire_pusher::server::HubConfig::new(a.app_id, a.key.clone(), a.secret)
-                .with_client_events(a.client_events)
-                .with_seed(out::unix_ms());
-            let log = *out;
-            let server = Server::bind_with_http(
-                a.addr,
-                feedwire_pusher::server::Hub::new(config),
-                move |hub: &mut feedwire_pusher::server::Hub, req| {
-                    logged(&log, req, |req| pusher_rest(hub, req))
-                },
-            )
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
-            out.status(format!(
-                "pusher server on ws://{addr}/app/{} ; HTTP API on http://{addr}/apps/{}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin",
-                a.key,
-                app_id,
-                addr = server.local_addr(),
-            ));
-            serve_loop(out, server, |_, ev| pusher::hub_line(ev), pusher::publish_line).await
-        }
+        ServeProtocol::Pusher(a) => serve_pusher::run(out, a).await,
         ServeProtocol::Actioncable(a) => {
             let addr = a.addr;
             let hub = feedwire_actioncable::server::Hub::new(
                 feedwire_actioncable::server::HubConfig::default()
+                    .with_anycable(a.anycable)
+                    .with_seed(out::unix_ms())
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;
@@ -432,7 +397,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
 
 /// Answers an HTTP API call through `handle` and logs it on stderr: method, path, status and the time taken
 /// (never the query or the body, which carry the signature and the payload).
-fn logged(
+pub(crate) fn logged(
     out: &Out,
     req: feedwire_tungstenite::HttpRequest,
     handle: impl FnOnce(feedwire_tungstenite::HttpRequest) -> feedwire_tungstenite::HttpResponse,
@@ -446,25 +411,6 @@ fn logged(
         started.elapsed().as_secs_f64() * 1000.0
     ));
     resp
-}
-
-/// `feedwire serve pusher`'s HTTP route: the Channels HTTP API (`POST /apps/{id}/events`, `batch_events`,
-/// `GET channels`, ...), signed as the official server SDKs sign it, checked against the current Unix time.
-fn pusher_rest(
-    hub: &mut feedwire_pusher::server::Hub,
-    req: feedwire_tungstenite::HttpRequest,
-) -> feedwire_tungstenite::HttpResponse {
-    let now_unix = out::unix_ms() / 1000;
-    let resp = hub.handle_rest(
-        &feedwire_pusher::rest::RestRequest {
-            method: &req.method,
-            path: &req.path,
-            query: &req.query,
-            body: &req.body,
-        },
-        now_unix,
-    );
-    feedwire_tungstenite::HttpResponse::json(resp.status, resp.body)
 }
 
 /// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the
@@ -544,6 +490,12 @@ where
     }
     out.status("shutting down: closing every connection gracefully");
     let _ = server.shutdown_gracefully(SHUTDOWN_GRACE).await;
+    let dropped = out::flush_stdout(std::time::Duration::from_secs(1));
+    if dropped > 0 {
+        out.status(format!(
+            "{dropped} event lines were dropped: stdout did not keep up"
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,11 +15,89 @@
 //! - other fields name themselves (`after_ms`, `code`, `reason`, `user_id`, ...).
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use feedwire_core::Close;
 
 use serde_json::{Map, Value};
+
+/// Lines `serve` keeps for a stdout that does not keep up before it drops them.
+pub const STDOUT_QUEUE: usize = 8192;
+
+/// The longest refused frame an event line shows (bytes; cut at a character boundary, `…` appended).
+pub const MAX_RAW: usize = 256;
+
+/// `s` cut to [`MAX_RAW`] bytes.
+pub fn cut(s: &str) -> String {
+    if s.len() <= MAX_RAW {
+        return s.to_owned();
+    }
+    let mut end = MAX_RAW;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// `serve`'s stdout: a bounded queue drained by a writer thread of its own, so a reader that does not keep up
+/// (or a pipe nobody reads) never blocks the server; lines over [`STDOUT_QUEUE`] are dropped, counted, and
+/// reported by a `{"kind":"dropped_lines","lines":N}` line once stdout takes lines again.
+struct Nonblocking {
+    tx: SyncSender<String>,
+    queued: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
+    dropped_total: AtomicU64,
+}
+
+static NONBLOCKING: OnceLock<Nonblocking> = OnceLock::new();
+
+/// Makes every later [`Out::line`] non-blocking (see [`STDOUT_QUEUE`]).
+pub fn nonblocking_stdout() {
+    NONBLOCKING.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(STDOUT_QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (q, d) = (queued.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            for text in rx {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{text}");
+                let n = d.swap(0, Ordering::AcqRel);
+                if n > 0 {
+                    let _ = writeln!(
+                        stdout,
+                        r#"{{"kind":"dropped_lines","lines":{n},"protocol":"feedwire","ts":{}}}"#,
+                        unix_ms()
+                    );
+                }
+                let _ = stdout.flush();
+                q.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+        Nonblocking {
+            tx,
+            queued,
+            dropped,
+            dropped_total: AtomicU64::new(0),
+        }
+    });
+}
+
+/// Waits up to `bound` for the non-blocking stdout to write what it holds; returns how many lines it dropped
+/// in all.
+pub fn flush_stdout(bound: Duration) -> u64 {
+    let Some(nb) = NONBLOCKING.get() else { return 0 };
+    #[allow(clippy::disallowed_methods)] // the CLI owns the clock
+    let until = std::time::Instant::now() + bound;
+    #[allow(clippy::disallowed_methods)]
+    while nb.queued.load(Ordering::Acquire) > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    nb.dropped_total.load(Ordering::Acquire)
+}
 
 /// Unix time in milliseconds (the CLI owns the clock; libraries never read it).
 #[allow(clippy::disallowed_methods)]
@@ -109,9 +187,21 @@ impl Out {
         } else {
             serde_json::to_string(&v)
         };
+        let text = text.unwrap_or_default();
+        if let Some(nb) = NONBLOCKING.get() {
+            nb.queued.fetch_add(1, Ordering::AcqRel);
+            if let Err(e) = nb.tx.try_send(text) {
+                nb.queued.fetch_sub(1, Ordering::AcqRel);
+                if matches!(e, TrySendError::Full(_)) {
+                    nb.dropped.fetch_add(1, Ordering::AcqRel);
+                    nb.dropped_total.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
         // A closed stdout (`| head`) is not an error worth a panic.
-        let _ = writeln!(stdout, "{}", text.unwrap_or_default());
+        let _ = writeln!(stdout, "{text}");
         let _ = stdout.flush();
     }
 

@@ -428,7 +428,7 @@ pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
         H::BadFrame { conn, reason, frame } => l("bad_frame")
             .with("conn", conn.0)
             .with("reason", reason.as_str())
-            .with("raw", frame.as_str()),
+            .with("raw", crate::out::cut(frame.as_str())),
         other => l("other").with("debug", format!("{other:?}")),
     }
 }

@@ -3,7 +3,9 @@
 // as {"action":..,"data":..}, broadcasts the {"stream":..,"message":..} lines written to its stdin, and pings
 // every 3 s).
 //
-// usage: node actioncable-serve-client.mjs <rails|anycable> [ws://HOST:PORT/cable]
+// usage: node actioncable-serve-client.mjs <rails|anycable|anycable-ext> [ws://HOST:PORT/cable]
+//   (anycable-ext: @anycable/core asking for AnyCable's actioncable-v1-ext-json; `feedwire serve actioncable
+//   --anycable` agrees to it; the subprotocol the server chose ends up in the OK line's stats.protocol)
 //   env: CABLE_URL (when no URL argument; default ws://127.0.0.1:28080/cable), QUIET_MS (default 20000),
 //        TIMEOUT_MS (overall, default QUIET_MS + 20000), DEBUG=1 for the library's own log.
 // Prints one JSON object per step on stdout. Two steps wait for the test driving it:
@@ -22,8 +24,8 @@ const require = createRequire(import.meta.url);
 const lib = process.argv[2];
 const url = process.argv[3] || process.env.CABLE_URL || 'ws://127.0.0.1:28080/cable';
 const quietMs = Number(process.env.QUIET_MS || 20000);
-if (!['rails', 'anycable'].includes(lib)) {
-  console.error('usage: node actioncable-serve-client.mjs <rails|anycable> [ws://HOST:PORT/cable]');
+if (!['rails', 'anycable', 'anycable-ext'].includes(lib)) {
+  console.error('usage: node actioncable-serve-client.mjs <rails|anycable|anycable-ext> [ws://HOST:PORT/cable]');
   process.exit(2);
 }
 const log = (step, extra = {}) => console.log(JSON.stringify({ step, ...extra }));
@@ -34,7 +36,7 @@ setTimeout(() => fail('timeout'), Number(process.env.TIMEOUT_MS || quietMs + 200
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Every socket the library opens, the pings it receives and the subscribe commands it sends.
-const stats = { sockets: 0, closes: 0, pings: 0, subscribes: {}, disconnects: 0, connects: 0 };
+const stats = { sockets: 0, closes: 0, pings: 0, subscribes: {}, disconnects: 0, connects: 0, protocol: null };
 let lastSocket;
 class CountingWebSocket extends WebSocket {
   constructor(...args) {
@@ -45,6 +47,7 @@ class CountingWebSocket extends WebSocket {
       try { if (JSON.parse(e.data).type === 'ping') stats.pings += 1; } catch { /* not JSON: the library reports it */ }
     });
     this.addEventListener('close', () => { stats.closes += 1; });
+    this.addEventListener('open', () => { stats.protocol = this.protocol; });
   }
   send(data) {
     try {
@@ -108,7 +111,7 @@ if (lib === 'rails') {
   const { createCable } = await import('@anycable/core');
   const cable = createCable(url, {
     websocketImplementation: CountingWebSocket,
-    protocol: 'actioncable-v1-json',
+    protocol: lib === 'anycable-ext' ? 'actioncable-v1-ext-json' : 'actioncable-v1-json',
     logLevel: process.env.DEBUG ? 'debug' : 'error',
   });
   cable.on('connect', (ev) => { stats.connects += 1; log('connect', ev); });

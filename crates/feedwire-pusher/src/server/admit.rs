@@ -98,6 +98,14 @@ pub(super) fn admit(
     if let Err(e) = codec::validate_channel_name(channel) {
         return Err(refuse(400, "InvalidChannel", e.to_string()));
     }
+    if channel.len() > config.max_channel_name_len {
+        let reason = format!(
+            "channel name of {} characters is longer than {}",
+            channel.len(),
+            config.max_channel_name_len
+        );
+        return Err(refuse(400, "LimitReached", reason));
+    }
     if channel.starts_with("presence-") {
         let data = channel_data.unwrap_or_default();
         let to_sign = format!("{socket_id}:{channel}:{data}");

@@ -52,10 +52,21 @@ pub struct HubConfig {
     pub max_user_info: usize,
     /// Longest presence `user_id` (128).
     pub max_user_id_len: usize,
+    /// Longest channel name a client may subscribe to (164, the protocol's own and its ceiling); a longer
+    /// one is refused with `pusher:subscription_error` (status 400), the connection goes on.
+    pub max_channel_name_len: usize,
+    /// Most subscriptions of one connection (unbounded); one more is refused with
+    /// `pusher:subscription_error` (status 400, type `LimitReached`), the connection goes on.
+    pub max_subscriptions: usize,
+    /// Limits of the HTTP API (body size, event data, channels per trigger, batch size).
+    #[cfg(feature = "rest")]
+    pub rest_limits: crate::rest::RestLimits,
     /// Frame size limit.
     pub limits: Limits,
     /// Seed of the socket-id generator.
     pub seed: u64,
+    /// Webhooks (none).
+    pub webhooks: Option<super::WebhookConfig>,
 }
 
 impl Default for HubConfig {
@@ -79,8 +90,13 @@ impl HubConfig {
             max_presence_members: 100,
             max_user_info: 1024,
             max_user_id_len: 128,
+            max_channel_name_len: crate::codec::MAX_CHANNEL_NAME_LEN,
+            max_subscriptions: usize::MAX,
+            #[cfg(feature = "rest")]
+            rest_limits: crate::rest::RestLimits::default(),
             limits: Limits::default(),
             seed: 0,
+            webhooks: None,
         }
     }
     /// Sets the advertised activity timeout (whole seconds on the wire, at least 1).
@@ -108,6 +124,44 @@ impl HubConfig {
         self.seed = seed;
         self
     }
+    /// Sets the most client events per connection per second.
+    pub fn with_client_events_per_second(mut self, n: u32) -> Self {
+        self.client_events_per_second = n;
+        self
+    }
+
+    /// Sets the most members of one presence channel and the largest `user_info` in bytes.
+    pub fn with_presence_limits(mut self, members: usize, user_info: usize) -> Self {
+        self.max_presence_members = members;
+        self.max_user_info = user_info;
+        self
+    }
+
+    /// Sets the longest channel name (at most the protocol's 164).
+    pub fn with_max_channel_name_len(mut self, n: usize) -> Self {
+        self.max_channel_name_len = n;
+        self
+    }
+
+    /// Sets the most subscriptions of one connection.
+    pub fn with_max_subscriptions(mut self, n: usize) -> Self {
+        self.max_subscriptions = n;
+        self
+    }
+
+    /// Sets the limits of the HTTP API.
+    #[cfg(feature = "rest")]
+    pub fn with_rest_limits(mut self, limits: crate::rest::RestLimits) -> Self {
+        self.rest_limits = limits;
+        self
+    }
+
+    /// Sends webhooks (see [`webhook`](super::webhook)).
+    pub fn with_webhooks(mut self, webhooks: super::WebhookConfig) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;

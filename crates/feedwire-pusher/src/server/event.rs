@@ -6,7 +6,8 @@ use feedwire_core::{Close, ConnId, Frame, QueueFull, RawJson};
 ///
 /// **Kept** events are always queued, whatever the queue holds (one each per connection at most):
 /// [`Connected`](HubEvent::Connected), [`Rejected`](HubEvent::Rejected),
-/// [`Disconnected`](HubEvent::Disconnected) and [`PongTimeout`](HubEvent::PongTimeout). Every other event is
+/// [`Disconnected`](HubEvent::Disconnected), [`PongTimeout`](HubEvent::PongTimeout) and
+/// [`Webhook`](HubEvent::Webhook) (at most `max_in_flight` per webhook target). Every other event is
 /// dropped, and counted in [`QueueStats::dropped_events`](feedwire_core::QueueStats), when `limits.max_queued`
 /// events already wait.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,9 @@ pub enum HubEvent {
         /// The connection.
         conn: ConnId,
     },
+    /// A webhook request to POST (see [`webhook`](super::webhook)); report its outcome with
+    /// [`Hub::webhook_response`](super::Hub::webhook_response). A kept event.
+    Webhook(super::WebhookRequest),
     /// A frame could not be understood; the connection was told with `pusher:error` and stays open.
     BadFrame {
         /// The connection.

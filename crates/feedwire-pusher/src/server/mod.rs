@@ -49,9 +49,11 @@
 //! ```
 
 mod admit;
+mod apps;
 mod config;
 mod event;
 mod state;
+pub mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -62,8 +64,12 @@ use feedwire_core::{
 };
 use serde::Deserialize;
 
+pub use apps::{AppEvent, Apps};
 pub use config::{HubConfig, codes};
 pub use event::{HubError, HubEvent};
+pub use webhook::{
+    WebhookConfig, WebhookEvent, WebhookKind, WebhookQueue, WebhookRequest, WebhookStats, WebhookTarget,
+};
 
 use crate::auth;
 use crate::codec::{
@@ -87,6 +93,9 @@ pub struct Hub {
     cache: BTreeMap<String, Frame>,
     deadlines: BTreeSet<(Instant, ConnId)>,
     out: HubOutbox<HubEvent>,
+    webhooks: Option<WebhookQueue>,
+    /// The latest `now` the host gave (webhook events raised by calls that take none are batched from it).
+    now: Option<Instant>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -127,9 +136,16 @@ impl Hub {
                 config.app_id.clone(),
                 config.key.clone(),
                 config.secret.expose().clone(),
-            ),
+            )
+            .with_limits(config.rest_limits),
             rng: fastrand::Rng::with_seed(config.seed),
             out: HubOutbox::new(&config.limits),
+            webhooks: config
+                .webhooks
+                .clone()
+                .filter(|w| !w.targets.is_empty())
+                .map(|w| WebhookQueue::new(w, &config.key, config.secret.clone())),
+            now: None,
             config,
             conns: BTreeMap::new(),
             by_socket_id: BTreeMap::new(),
@@ -170,6 +186,39 @@ impl Hub {
     /// What the queues hold and have dropped.
     pub fn queue_stats(&self) -> QueueStats {
         self.out.stats()
+    }
+
+    /// What the webhook queue has done and holds (`None` without webhook targets).
+    pub fn webhook_stats(&self) -> Option<WebhookStats> {
+        self.webhooks.as_ref().map(WebhookQueue::stats)
+    }
+
+    /// The outcome of a [`HubEvent::Webhook`] request at `now`: `ok` for a 2xx answer; a failure is retried
+    /// with backoff (see [`WebhookQueue::handle_response`]). The host must report every request it was given:
+    /// a target holds at most [`WebhookConfig::max_in_flight`] unanswered ones.
+    pub fn webhook_response(&mut self, now: Instant, id: u64, ok: bool) {
+        self.now = Some(now);
+        if let Some(w) = &mut self.webhooks {
+            w.handle_response(now, id, ok);
+        }
+        self.flush_webhooks(now);
+    }
+
+    /// Queues a webhook event (when webhooks are configured), at the latest `now` the hub was given.
+    fn webhook(&mut self, event: WebhookEvent<'_>) {
+        if let Some(w) = &mut self.webhooks {
+            let now = self.now.unwrap_or(w.config().unix_anchor.instant);
+            w.push(now, &event);
+        }
+    }
+
+    /// Hands every webhook request due at `now` to the host, as [`HubEvent::Webhook`] (kept events: a target
+    /// has at most `max_in_flight` of them out).
+    fn flush_webhooks(&mut self, now: Instant) {
+        let Some(w) = &mut self.webhooks else { return };
+        while let Some(req) = w.poll_request(now) {
+            self.out.push_event_kept(HubEvent::Webhook(req));
+        }
     }
 
     /// Publishes `event` with `data` (written verbatim: pass a JSON string for the hosted form) on every channel
@@ -370,6 +419,10 @@ impl Hub {
             }
             .encode();
             self.fan_out(channel, &frame, Some(conn));
+            self.webhook(WebhookEvent::MemberRemoved {
+                channel,
+                user_id: &user_id,
+            });
             self.out.push_event(HubEvent::MemberRemoved {
                 channel: channel.to_owned(),
                 user_id,
@@ -377,6 +430,7 @@ impl Hub {
         }
         if empty {
             self.channels.remove(channel);
+            self.webhook(WebhookEvent::ChannelVacated { channel });
             self.out.push_event(HubEvent::ChannelVacated {
                 channel: channel.to_owned(),
             });
@@ -401,6 +455,10 @@ impl Hub {
             return;
         }
         let count = self.subscriber_count(channel) as u64;
+        self.webhook(WebhookEvent::SubscriptionCount {
+            channel,
+            subscription_count: count,
+        });
         let frame = ServerMessage::SubscriptionCount {
             channel: ByteString::from(channel.to_owned()),
             count,
@@ -435,6 +493,18 @@ impl Hub {
             let message = format!("Existing subscription to channel {channel}");
             self.send(conn, pusher_error(None, &message, Some(&channel)));
             return;
+        }
+        if c.channels.len() >= self.config.max_subscriptions {
+            let reason = format!(
+                "Subscription limit reached: a connection may hold {} subscriptions",
+                self.config.max_subscriptions
+            );
+            let refusal = Refusal {
+                status: 400,
+                kind: "LimitReached",
+                reason,
+            };
+            return self.refuse(conn, &channel, refusal);
         }
         let verdict = admit(
             &self.config,
@@ -474,6 +544,7 @@ impl Hub {
                 .insert(name.clone(), member.as_ref().map(|(u, _)| u.clone()));
         }
         if first {
+            self.webhook(WebhookEvent::ChannelOccupied { channel: &name });
             self.out.push_event(HubEvent::ChannelOccupied {
                 channel: name.clone(),
             });
@@ -500,6 +571,10 @@ impl Hub {
             }
             .encode();
             self.fan_out(&name, &frame, Some(conn));
+            self.webhook(WebhookEvent::MemberAdded {
+                channel: &name,
+                user_id: &user_id,
+            });
             self.out.push_event(HubEvent::MemberAdded {
                 channel: name.clone(),
                 user_id,
@@ -508,10 +583,13 @@ impl Hub {
         if is_cache(&name) {
             let replay = match self.cache.get(&name) {
                 Some(frame) => frame.clone(),
-                None => ServerMessage::CacheMiss {
-                    channel: channel.clone(),
+                None => {
+                    self.webhook(WebhookEvent::CacheMiss { channel: &name });
+                    ServerMessage::CacheMiss {
+                        channel: channel.clone(),
+                    }
+                    .encode()
                 }
-                .encode(),
             };
             self.send(conn, replay);
         }
@@ -588,6 +666,23 @@ impl Hub {
         })
         .encode();
         self.fan_out(&channel, &frame, Some(conn));
+        if self.webhooks.is_some() {
+            // hosted Pusher sends `data` as a string: a JSON string's content, or the JSON text as sent
+            let text =
+                serde_json::from_str::<String>(data.as_str()).unwrap_or_else(|_| data.as_str().to_owned());
+            let socket_id = self
+                .conns
+                .get(&conn)
+                .map(|c| c.socket_id.to_string())
+                .unwrap_or_default();
+            self.webhook(WebhookEvent::ClientEvent {
+                channel: &channel,
+                event: &event,
+                data: &text,
+                socket_id: &socket_id,
+                user_id: user.as_deref(),
+            });
+        }
         self.out.push_event(HubEvent::ClientEvent {
             conn,
             channel: channel.to_string(),
@@ -651,6 +746,7 @@ impl feedwire_core::Hub for Hub {
     type Event = HubEvent;
 
     fn handle_open(&mut self, now: Instant, conn: ConnId, request: &OpenRequest) {
+        self.now = Some(now);
         if self.conns.contains_key(&conn) {
             return;
         }
@@ -686,6 +782,7 @@ impl feedwire_core::Hub for Hub {
     }
 
     fn handle_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
+        self.now = Some(now);
         if !self.conns.contains_key(&conn) {
             return;
         }
@@ -735,7 +832,8 @@ impl feedwire_core::Hub for Hub {
         }
     }
 
-    fn handle_close(&mut self, _now: Instant, conn: ConnId, close: Option<Close>) {
+    fn handle_close(&mut self, now: Instant, conn: ConnId, close: Option<Close>) {
+        self.now = Some(now);
         self.forget(conn, close);
     }
 
@@ -753,6 +851,8 @@ impl feedwire_core::Hub for Hub {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.flush_webhooks(now);
         while let Some(&(deadline, conn)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -785,6 +885,11 @@ impl feedwire_core::Hub for Hub {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let conns = self.deadlines.first().map(|(t, _)| *t);
+        let hooks = self.webhooks.as_ref().and_then(WebhookQueue::poll_timeout);
+        match (conns, hooks) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
