@@ -1,6 +1,6 @@
 //! Resident memory per idle client connection: opens 1,000 client [`Connection`]s (1,000 tokio tasks, one
-//! idle session each) against a [`Server`] running in a child process, and reads `VmRSS` from
-//! `/proc/self/status` before and after, in both processes.
+//! idle session each, at most 64 handshakes in flight) against a [`Server`] running in a child process, and
+//! reads `VmRSS` from `/proc/self/status` before and after, in both processes.
 //!
 //! ```text
 //! cargo run --release -p feedwire-tungstenite --example idle_memory [-- CONNECTIONS [READ_BUFFER_BYTES]]
@@ -60,6 +60,9 @@ impl Lifecycle for Idle {
         false
     }
 }
+
+/// Handshakes in flight at once.
+const IN_FLIGHT: usize = 64;
 
 fn vm_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -129,7 +132,17 @@ async fn clients(n: usize, read_buffer: usize) {
     let before = vm_rss_kib();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut opened = 0;
+    for i in 0..n {
+        // at most IN_FLIGHT handshakes at a time (as a load generator does): the figure is the cost of an
+        // open connection, not of n simultaneous handshakes
+        while i - opened >= IN_FLIGHT {
+            match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                Ok(Some(true)) => opened += 1,
+                Ok(Some(false)) => panic!("a connection closed"),
+                _ => panic!("timed out with {opened} of {n} open"),
+            }
+        }
         let session = Idle {
             out: VecDeque::from([Transmit::Connect(ConnectRequest::new(url.clone()))]),
             events: VecDeque::new(),
@@ -143,7 +156,6 @@ async fn clients(n: usize, read_buffer: usize) {
             }
         }));
     }
-    let mut opened = 0;
     while opened < n {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
             Ok(Some(true)) => opened += 1,

@@ -4,15 +4,25 @@ use std::time::Duration;
 
 use tungstenite::protocol::WebSocketConfig;
 
-/// The read buffer each connection allocates eagerly (tungstenite's default is 128 KiB).
+/// The read buffer each client connection allocates eagerly (tungstenite's default is 128 KiB; servers use
+/// [`DEFAULT_SERVER_READ_BUFFER_SIZE`]).
 ///
 /// Feeds carry small JSON messages, so 4 KiB holds most of them in one read. A bigger message still works:
 /// tungstenite reserves room for the whole message when it reads its header (up to
 /// [`DEFAULT_MAX_MESSAGE_SIZE`]). Received frames are zero-copy slices of this buffer, so a
 /// [`Frame`](feedwire_core::Frame) (or a `RawJson` cut from it) that the application keeps alive keeps that
-/// buffer alive; the connection reads into a fresh one meanwhile. Measured: about 15 KiB resident per idle
+/// buffer alive; the connection reads into a fresh one meanwhile. Measured: about 10 KiB resident per idle
 /// client connection with 4 KiB, 147 KiB with tungstenite's 128 KiB default (see the crate documentation).
 pub const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
+
+/// The read buffer tungstenite allocates for each server connection (512 bytes).
+///
+/// A server holds many idle connections, so its connections keep only this much in tungstenite (enough for a
+/// typical subscribe message) and read the socket through a 16 KiB buffer on the stack: what one read brings
+/// beyond it waits in a buffer that exists only while it holds bytes. Larger messages work as with the client
+/// (tungstenite reserves room for the whole message), without more system calls; only the copy into
+/// tungstenite is in smaller steps. [`ServerConfig::with_websocket`] sets another size.
+pub const DEFAULT_SERVER_READ_BUFFER_SIZE: usize = 512;
 
 /// The largest incoming message either side accepts before it drops the connection (4 MiB).
 ///
@@ -222,8 +232,9 @@ pub struct ServerConfig {
     /// in the connection's counted queue, so with a bound a client that does not read is held to
     /// [`conn_budget`](Self::conn_budget) plus this, not to whatever the kernel grows to.
     pub send_buffer: Option<usize>,
-    /// The tungstenite settings; see [`default_websocket_config`]. Its `max_message_size` and
-    /// `max_frame_size` bound incoming messages: a larger one is answered with a 1009 close.
+    /// The tungstenite settings: [`default_websocket_config`] with a read buffer of
+    /// [`DEFAULT_SERVER_READ_BUFFER_SIZE`]. Its `max_message_size` and `max_frame_size` bound incoming
+    /// messages: a larger one is answered with a 1009 close.
     pub websocket: WebSocketConfig,
     /// The largest request head (request line and headers) read (default 16 KiB); a larger one is answered
     /// 431 and the connection closed.
@@ -264,7 +275,7 @@ impl Default for ServerConfig {
             binary: BinaryPolicy::Close,
             nodelay: true,
             send_buffer: Some(128 << 10),
-            websocket: default_websocket_config(),
+            websocket: default_websocket_config().read_buffer_size(DEFAULT_SERVER_READ_BUFFER_SIZE),
             backlog: 1024,
             builtin_routes: true,
             #[cfg(feature = "rustls")]

@@ -37,23 +37,29 @@
 //!
 //! # Memory per connection
 //!
-//! tungstenite allocates each connection's read buffer eagerly; its default is 128 KiB. These adapters use
+//! tungstenite allocates each connection's read buffer eagerly; its default is 128 KiB. The client drivers use
 //! 4 KiB ([`DEFAULT_READ_BUFFER_SIZE`], see [`default_websocket_config`]) and no write batching, since feeds
 //! carry small JSON messages; larger messages still work (the buffer grows for them) up to
 //! [`DEFAULT_MAX_MESSAGE_SIZE`]. Change it with [`ClientConfig::with_read_buffer_size`] or
-//! [`ServerConfig::with_websocket`].
+//! [`ServerConfig::with_websocket`]. The server, which holds many idle connections, keeps 512 bytes in
+//! tungstenite ([`DEFAULT_SERVER_READ_BUFFER_SIZE`]) and reads its sockets through a buffer on the stack; its
+//! outgoing queues allocate only while frames wait.
 //!
-//! Measured resident memory (Linux x86_64, release build, 1,000 idle connections in one process, each client a
-//! tokio task running a [`Connection`]; `cargo run --release -p feedwire-tungstenite --example idle_memory`):
+//! Measured resident memory (Linux x86_64, release build, 1,000 idle connections in one process, at most 64
+//! handshakes in flight, each client a tokio task running a [`Connection`]; the server runs an echo hub;
+//! `cargo run --release -p feedwire-tungstenite --example idle_memory`):
 //!
 //! | read buffer | client process, per connection | server process, per connection |
 //! | --- | --- | --- |
-//! | 4 KiB (this crate's default) | 15.0-15.8 KiB (three runs) | 10.5-10.7 KiB |
-//! | 128 KiB (tungstenite's default; pass `-- 1000 131072`) | 147.2 KiB | - |
+//! | 4 KiB client, 512 B server (the defaults) | 9.7-10.3 KiB (three runs) | 4.6-5.1 KiB |
+//! | 128 KiB client (tungstenite's default; pass `-- 1000 131072`) | 147.2 KiB (an earlier run) | - |
 //!
 //! The client figure covers everything one idle connection costs: the tokio task, the socket, tungstenite's
-//! state and read buffer, the driver and its session.
-//!
+//! state and read buffer, the driver and its session. The server figure covers the connection's task, its
+//! socket, tungstenite's state, its queue and byte count, and its entry in the router; a hub adds its own
+//! per-connection state. Connection storms cost more for a while: each handshake in flight holds hyper's
+//! buffers and task (about 15 KiB).
+
 //! # Example
 //!
 //! A server running a hub and a client session talking to it over loopback:
@@ -130,8 +136,8 @@ mod tokio_rt;
 
 pub use client::{ClientDriver, DialFuture, DriverStats, Handle, HandleError, Runtime, Update};
 pub use config::{
-    BinaryPolicy, ClientConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE, ServerConfig,
-    default_websocket_config,
+    BinaryPolicy, ClientConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE,
+    DEFAULT_SERVER_READ_BUFFER_SIZE, ServerConfig, default_websocket_config,
 };
 pub use error::TransportError;
 pub use hook::{Apply, Hook, Job, Jobs, Tap};

@@ -1,7 +1,8 @@
 //! Flow control: outgoing bytes accounted per connection and in total, and the server's counters.
 //!
 //! Every frame the hub sends to a connection becomes a [`Queued`] entry in that connection's (unbounded)
-//! queue. Creating one adds its size to the connection's and to the global count; dropping it (after the frame
+//! queue, a `VecDeque` inside its [`ConnFlow`] that allocates only while frames wait (an idle connection's
+//! queue holds no memory). Creating one adds its size to the connection's and to the global count; dropping it (after the frame
 //! was written, or with a queue that is thrown away) takes the size off again. A frame broadcast to N
 //! connections is N entries: N writes pending, N times its size, one shared buffer.
 //!
@@ -11,8 +12,9 @@
 //! wakes the waiters with `notify_waiters`; waiters create their `Notified` before they look at the count, so
 //! no wake-up is lost.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use feedwire_core::HubTransmit;
 use tokio::sync::Notify;
@@ -141,13 +143,37 @@ impl Meters {
     }
 }
 
-/// One connection's byte count.
-#[derive(Debug)]
+/// One connection's outgoing queue and byte count, shared by the router (which pushes) and the connection's
+/// task (which pops and writes).
 pub(crate) struct ConnFlow {
     queued: AtomicUsize,
     /// Woken when `queued` falls to the connection budget or below.
     drained: Notify,
     meters: Arc<Meters>,
+    outbox: Mutex<Outbox>,
+    /// Woken (with a stored permit) when an entry was pushed or the router let go.
+    ready: Notify,
+}
+
+/// The entries waiting for the connection's writer.
+#[derive(Default)]
+struct Outbox {
+    items: VecDeque<Queued>,
+    /// The task is ending: pushes are refused.
+    closed: bool,
+    /// The router has forgotten the connection: nothing more will be pushed.
+    released: bool,
+}
+
+/// An emptied queue keeps its buffer up to this many entries (a buffer that grew for a burst is freed).
+const OUTBOX_KEEP: usize = 4;
+
+impl std::fmt::Debug for ConnFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnFlow")
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnFlow {
@@ -156,7 +182,62 @@ impl ConnFlow {
             queued: AtomicUsize::new(0),
             drained: Notify::new(),
             meters,
+            outbox: Mutex::new(Outbox::default()),
+            ready: Notify::new(),
         })
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a transmit for the writer (counted from now on); false when the task is ending (nothing is
+    /// queued or counted then).
+    pub(crate) fn push(self: &Arc<Self>, transmit: HubTransmit) -> bool {
+        let mut outbox = self.outbox();
+        if outbox.closed {
+            return false;
+        }
+        outbox.items.push_back(Queued::new(transmit, self));
+        drop(outbox);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The router forgets the connection: once the queue is empty, [`pop`](Self::pop) gives `None`.
+    pub(crate) fn release(&self) {
+        self.outbox().released = true;
+        self.ready.notify_one();
+    }
+
+    /// The next entry, waiting for one; `None` once the router let go and the queue is empty.
+    pub(crate) async fn pop(&self) -> Option<Queued> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut outbox = self.outbox();
+                if let Some(q) = outbox.items.pop_front() {
+                    if outbox.items.is_empty() && outbox.items.capacity() > OUTBOX_KEEP {
+                        outbox.items = VecDeque::new();
+                    }
+                    return Some(q);
+                }
+                if outbox.released || outbox.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The task is ending: refuses new entries and uncounts the queued ones.
+    pub(crate) fn close(&self) {
+        let items = {
+            let mut outbox = self.outbox();
+            outbox.closed = true;
+            std::mem::take(&mut outbox.items)
+        };
+        drop(items); // outside the lock: each drop uncounts its entry
     }
 
     /// Whether the connection may read: it is not behind and the total is within the global budget.
@@ -287,6 +368,56 @@ mod tests {
         drop(a1);
         assert_eq!(meters.queued(), 0);
         assert_eq!(meters.stats().queued_bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn the_outbox_allocates_only_while_frames_wait() {
+        let meters = Arc::new(Meters::new(1 << 20, 1 << 20));
+        let flow = ConnFlow::new(meters.clone());
+        let frame = |i: usize| HubTransmit::Send(Frame::from(format!("frame {i}")));
+        assert_eq!(flow.outbox().items.capacity(), 0);
+        for i in 0..100 {
+            assert!(flow.push(frame(i)));
+        }
+        assert_eq!(
+            meters.queued(),
+            (0..100).map(|i| wire_size(&frame(i))).sum::<usize>()
+        );
+        for i in 0..100 {
+            let q = flow.pop().await.unwrap();
+            assert!(matches!(&q.transmit, HubTransmit::Send(f) if f.as_str() == format!("frame {i}")));
+        }
+        // the buffer that grew for the burst is gone, and every entry uncounted
+        assert_eq!(flow.outbox().items.capacity(), 0);
+        assert_eq!(meters.queued(), 0);
+        // a push wakes a waiting pop
+        let waiter = tokio::spawn({
+            let flow = flow.clone();
+            async move { flow.pop().await.map(|q| wire_size(&q.transmit)) }
+        });
+        tokio::task::yield_now().await;
+        assert!(flow.push(frame(7)));
+        assert_eq!(waiter.await.unwrap(), Some(wire_size(&frame(7))));
+        // released by the router: what is queued still comes out, then the end
+        assert!(flow.push(frame(8)));
+        flow.release();
+        assert!(flow.pop().await.is_some());
+        assert!(flow.pop().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_closed_outbox_refuses_and_uncounts() {
+        let meters = Arc::new(Meters::new(1 << 20, 1 << 20));
+        let flow = ConnFlow::new(meters.clone());
+        assert!(flow.push(HubTransmit::Send(Frame::from("a"))));
+        assert!(meters.queued() > 0);
+        flow.close();
+        assert_eq!(meters.queued(), 0);
+        assert!(!flow.push(HubTransmit::Send(Frame::from("b"))));
+        assert_eq!(meters.queued(), 0);
+        assert!(flow.pop().await.is_none());
+        // the entries held the flow: closing dropped them, so only this reference is left
+        assert_eq!(Arc::strong_count(&flow), 1);
     }
 
     #[test]

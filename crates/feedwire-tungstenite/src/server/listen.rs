@@ -10,7 +10,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 
-use super::{Phase, Shared, http, reached, stopped};
+use super::{Live, Phase, Shared, http, reached, stopped};
 
 /// Binds the first address `addr` resolves to that accepts a bind, with `SO_REUSEADDR` on Unix (as tokio's
 /// `TcpListener::bind` sets it) and a listen backlog of `backlog`.
@@ -43,30 +43,38 @@ pub(super) async fn bind(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Res
 
 /// Accepts until a shutdown starts, one task per connection; then waits for those tasks (they end once the
 /// server stops).
+///
+/// The tasks are counted, not joined: a finished task's memory is freed at once (a `JoinSet` keeps it until
+/// it is joined, and during a connection storm the accept branch keeps winning; every HTTP connection that
+/// upgraded has finished its task).
 pub(super) async fn accept_loop<H>(shared: Arc<Shared<H>>, listener: TcpListener)
 where
     H: Hub + Send + 'static,
     H::Event: Send,
 {
     let mut phase = shared.phase.subscribe();
-    let mut conns = tokio::task::JoinSet::new();
+    let conns = Arc::new(Live::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 match accepted {
                     Ok((stream, _)) => {
-                        conns.spawn(serve_tcp(shared.clone(), stream));
+                        let live = conns.enter();
+                        let shared = shared.clone();
+                        tokio::spawn(async move {
+                            let _live = live;
+                            serve_tcp(shared, stream).await;
+                        });
                     }
                     // accept errors (EMFILE, ...) are transient: pause, then keep accepting
                     Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
                 }
             }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
             _ = reached(&mut phase, Phase::Draining) => break,
         }
     }
     drop(listener);
-    while conns.join_next().await.is_some() {}
+    conns.wait_all().await;
 }
 
 /// One accepted connection: TLS first when configured, then HTTP.

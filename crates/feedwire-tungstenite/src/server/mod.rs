@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use feedwire_core::{ConnId, Hub, HubTransmit};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
@@ -26,12 +26,18 @@ mod ws;
 pub use flow::ServerStats;
 pub use http::{HttpRequest, HttpResponse, ResponseBody};
 
-use flow::{ConnFlow, Meters, Queued};
+use flow::{ConnFlow, Meters};
 
-/// One open connection as the router sees it: its queue and its byte count.
+/// One open connection as the router sees it: its queue and its byte count. Dropping it (the hub forgot the
+/// connection, or the server is gone) lets the connection's writer end once the queue is empty.
 struct Slot {
-    tx: mpsc::UnboundedSender<Queued>,
     flow: Arc<ConnFlow>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.flow.release();
+    }
 }
 
 struct State<H> {
@@ -49,8 +55,8 @@ impl<H: Hub> State<H> {
                 continue; // a connection that is already gone
             };
             let is_close = matches!(t, HubTransmit::Close(_));
-            // a send to a task that has ended gives the entry back, and dropping it uncounts it
-            let _ = slot.tx.send(Queued::new(t, &slot.flow));
+            // a task that is ending refuses the entry (it is never counted)
+            let _ = slot.flow.push(t);
             if is_close {
                 // the hub has forgotten the connection: its task sends the close and never reports back
                 self.conns.remove(&conn);
@@ -72,7 +78,8 @@ enum Phase {
     Stopped,
 }
 
-/// Counts the WebSocket connection tasks (from the 101 to the end of the close handshake).
+/// Counts the WebSocket connection tasks (from the 101 to the end of the close handshake), or the accept
+/// loop's HTTP connection tasks.
 #[derive(Default)]
 struct Live {
     n: AtomicUsize,
@@ -86,6 +93,17 @@ impl Live {
     fn enter(self: &Arc<Self>) -> LiveGuard {
         self.n.fetch_add(1, Ordering::AcqRel);
         LiveGuard(self.clone())
+    }
+
+    /// Waits until no task is left.
+    async fn wait_all(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.n.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 
     /// Waits until no connection task is left; false when `until` came first.

@@ -16,7 +16,6 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::Role;
@@ -168,10 +167,33 @@ impl Progress {
     }
 }
 
-/// The upgraded socket, recording write progress.
+/// How much one read from the socket takes at most (into a buffer on the stack).
+const READ_CHUNK: usize = 16 << 10;
+
+/// The upgraded socket, recording write progress and reading in chunks of up to [`READ_CHUNK`].
+///
+/// tungstenite allocates its read buffer for every connection, idle or not, and reads at most that much at a
+/// time; the server keeps it small ([`DEFAULT_SERVER_READ_BUFFER_SIZE`](crate::DEFAULT_SERVER_READ_BUFFER_SIZE)) and
+/// reads the socket here through a stack buffer instead, so that a large message still takes few system
+/// calls. What one read brings beyond what tungstenite asked for waits in `rest`, which is allocated only
+/// while it holds bytes: an idle connection holds no read buffer here.
 struct ProgressIo<T> {
     inner: T,
     progress: Arc<Progress>,
+    /// Bytes read from the socket that tungstenite has not taken yet, from `taken` on.
+    rest: Vec<u8>,
+    taken: usize,
+}
+
+impl<T> ProgressIo<T> {
+    fn new(inner: T, progress: Arc<Progress>) -> Self {
+        ProgressIo {
+            inner,
+            progress,
+            rest: Vec::new(),
+            taken: 0,
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for ProgressIo<T> {
@@ -180,7 +202,34 @@ impl<T: AsyncRead + Unpin> AsyncRead for ProgressIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(rest) = this.rest.get(this.taken..).filter(|r| !r.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.taken += n;
+            if this.taken == this.rest.len() {
+                this.rest = Vec::new(); // free it: nothing waits
+                this.taken = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= READ_CHUNK {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut chunk = ReadBuf::uninit(&mut chunk);
+        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
+        let got = chunk.filled();
+        let n = got.len().min(buf.remaining());
+        buf.put_slice(&got[..n]);
+        if n < got.len() {
+            this.rest = got[n..].to_vec();
+            this.taken = 0;
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -294,27 +343,19 @@ where
     let config = &shared.config;
     let meters = &shared.meters;
     let progress = Progress::new();
-    let io = ProgressIo {
-        inner: TokioIo::new(upgraded),
-        progress: progress.clone(),
-    };
+    let io = ProgressIo::new(TokioIo::new(upgraded), progress.clone());
     let ws: Ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config.websocket)).await;
     let mut phase = shared.phase.subscribe();
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let flow = ConnFlow::new(meters.clone());
+    // however the task ends (also when the runtime drops it), its queue is emptied: the entries hold the flow
+    let _closing = Closing(flow.clone());
     let conn = {
         // allocate, register and open under one lock
         let mut st = shared.lock();
         st.next_id += 1;
         let conn = ConnId(st.next_id);
-        st.conns.insert(
-            conn,
-            Slot {
-                tx,
-                flow: flow.clone(),
-            },
-        );
+        st.conns.insert(conn, Slot { flow: flow.clone() });
         st.hub.handle_open(wire::now(), conn, &open);
         st.route();
         conn
@@ -330,7 +371,7 @@ where
 
     let end = {
         let writer = async {
-            while let Some(queued) = rx.recv().await {
+            while let Some(queued) = flow.pop().await {
                 let queued: Queued = queued;
                 match &queued.transmit {
                     HubTransmit::Send(frame) => {
@@ -419,8 +460,7 @@ where
         }
     };
     // nothing more gets written: refuse new entries and uncount the queued ones now
-    rx.close();
-    while rx.try_recv().is_ok() {}
+    flow.close();
 
     // finish the close handshake, bounded
     let (report, linger) = match end {
@@ -467,7 +507,8 @@ where
         let _ = tokio::time::timeout(config.close_timeout, async {
             let io = ws.get_mut();
             let _ = io.shutdown().await;
-            let mut discard = [0u8; 4096];
+            // on the heap, not in the task: a buffer in this future would be part of every connection's task
+            let mut discard = vec![0u8; 4096];
             while matches!(io.read(&mut discard).await, Ok(n) if n > 0) {}
         })
         .await;
@@ -475,6 +516,15 @@ where
     meters.conns_open.fetch_sub(1, Ordering::Relaxed);
     if let Some(report) = report {
         forget(shared, conn, report);
+    }
+}
+
+/// Closes a connection's queue when dropped.
+struct Closing(Arc<ConnFlow>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -524,6 +574,56 @@ mod tests {
             stalled_close(Duration::from_secs(30)).code,
             CloseCode::POLICY_VIOLATION
         );
+    }
+
+    /// Reads `data` through a [`ProgressIo`] `ask` bytes at a time, as tungstenite does with its small buffer.
+    async fn read_through(data: &[u8], ask: usize) -> (Vec<u8>, usize) {
+        let mut io = ProgressIo::new(data, Progress::new());
+        let mut out = Vec::new();
+        let mut most_kept = 0;
+        loop {
+            let mut buf = vec![0u8; ask];
+            let n = io.read(&mut buf).await.unwrap();
+            most_kept = most_kept.max(io.rest.capacity());
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        // nothing is held once everything was taken
+        assert_eq!((io.rest.capacity(), io.taken), (0, 0));
+        (out, most_kept)
+    }
+
+    #[tokio::test]
+    async fn reads_keep_the_rest_only_while_it_lasts() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for ask in [1, 14, 100, 512, READ_CHUNK - 1] {
+            let (out, most_kept) = read_through(&data, ask).await;
+            assert!(out == data, "ask {ask}");
+            // one socket read takes a chunk; the caller's part is not kept
+            assert!(
+                most_kept > 0 && most_kept <= READ_CHUNK - ask,
+                "ask {ask}: kept {most_kept}"
+            );
+        }
+        // a caller that asks for a chunk or more reads the socket directly: nothing is kept
+        let (out, most_kept) = read_through(&data, READ_CHUNK).await;
+        assert!(out == data);
+        assert_eq!(most_kept, 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_buffer_reads_nothing() {
+        let mut io = ProgressIo::new(&b"abc"[..], Progress::new());
+        let mut buf = ReadBuf::new(&mut []);
+        std::future::poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut buf))
+            .await
+            .unwrap();
+        assert_eq!(io.rest.capacity(), 0);
+        let mut all = Vec::new();
+        io.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abc");
     }
 
     #[test]
