@@ -181,7 +181,7 @@ async fn pusher_next(
             secret: Secret::new(secret.into()),
             user_id: who.into(),
         };
-        let auth = a.authorize(socket_id, channel).await?;
+        let auth = a.authorize(socket_id, channel)?;
         let channel = channel.clone();
         conn.session_mut()
             .provide_auth(&channel, auth)

@@ -21,7 +21,6 @@ mod actioncable;
 mod decode;
 mod demo;
 mod doshii;
-mod http;
 mod igratech;
 mod listen;
 mod out;
@@ -29,6 +28,7 @@ mod pusher;
 mod record;
 mod replay;
 mod serve_pusher;
+mod tls;
 
 use std::io::BufRead;
 use std::net::SocketAddr;

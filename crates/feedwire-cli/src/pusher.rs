@@ -214,10 +214,7 @@ pub fn decode(text: &str, outbound: bool) -> Line {
     }
 }
 
-/// How often `listen` tries an auth endpoint that cannot be reached before the channel fails.
-const AUTH_TRIES: u64 = 3;
-
-/// How `listen` gets channel signatures.
+/// How `listen` signs channels itself (an `--auth-endpoint` goes through the library's `HttpAuthorizer`).
 pub enum Authorizer {
     /// No private channels.
     None,
@@ -227,16 +224,11 @@ pub enum Authorizer {
         secret: Secret<String>,
         user_id: String,
     },
-    /// POST `socket_id` and `channel_name` to this http:// or https:// endpoint, as pusher-js does.
-    Endpoint {
-        url: String,
-        tls: std::sync::Arc<feedwire_tungstenite::rustls::ClientConfig>,
-    },
 }
 
 impl Authorizer {
     /// The auth for `channel`, or why there is none.
-    pub async fn authorize(&self, socket_id: &str, channel: &str) -> Result<ChannelAuth, String> {
+    pub fn authorize(&self, socket_id: &str, channel: &str) -> Result<ChannelAuth, String> {
         match self {
             Authorizer::None => Err(format!(
                 "{channel} needs a signature: pass --auth-endpoint or --secret"
@@ -254,44 +246,8 @@ impl Authorizer {
                     ))
                 }
             }
-            Authorizer::Endpoint { url, tls } => {
-                let body = format!("socket_id={}&channel_name={}", form(socket_id), form(channel));
-                let mut tries = 1;
-                let (status, text) = loop {
-                    match crate::http::post_form(url, &body, tls).await {
-                        Ok(answer) => break answer,
-                        // an endpoint that is down or restarting gets more tries; a TLS refusal does not
-                        Err(e) if tries < AUTH_TRIES && !e.contains("TLS") => {
-                            tokio::time::sleep(std::time::Duration::from_millis(300 * tries)).await;
-                            tries += 1;
-                        }
-                        Err(e) if tries > 1 => {
-                            return Err(format!("auth endpoint unreachable after {tries} tries: {e}"));
-                        }
-                        Err(e) => return Err(format!("auth endpoint: {e}")),
-                    }
-                };
-                if status != 200 {
-                    return Err(format!(
-                        "auth endpoint answered {status}: {}",
-                        text.chars().take(200).collect::<String>()
-                    ));
-                }
-                ChannelAuth::from_json(&text).map_err(|e| format!("auth endpoint answer: {e}"))
-            }
         }
     }
-}
-
-fn form(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Publishes one JSON line read by `serve pusher`: `{"channel":"c"|"channels":[..],"event":"e","data":..,"socket_id"?:".."}`.
@@ -461,6 +417,10 @@ pub struct ListenArgs {
     /// Authorize private/presence channels by POSTing socket_id and channel_name here (http:// or https://).
     #[arg(long, conflicts_with = "secret")]
     pub auth_endpoint: Option<String>,
+    /// A header sent with every auth request, as `Name: value` (a cookie, a bearer token); repeatable.
+    /// Never printed or recorded.
+    #[arg(long = "auth-header", value_name = "HEADER", requires = "auth_endpoint")]
+    pub auth_headers: Vec<String>,
     /// Also trust the CA certificates in this PEM file, for wss:// and an https:// auth endpoint (private
     /// servers); the public web roots stay trusted.
     #[arg(long)]
@@ -501,52 +461,80 @@ pub fn check(a: &ListenArgs) -> Result<(), String> {
 }
 
 /// The hook that answers the session's `AuthRequired` events, concurrently with the connection (pings and
-/// frames keep flowing while a request is in flight). The one place `listen` signs channels: swap in the
-/// library's authorizer here.
-fn auth_hook(a: &ListenArgs, tls: &std::sync::Arc<feedwire_tungstenite::rustls::ClientConfig>) -> AuthHook {
-    let authorizer = match (&a.auth_endpoint, &a.secret) {
-        (Some(url), _) => Authorizer::Endpoint {
-            url: url.clone(),
-            tls: tls.clone(),
-        },
-        (None, Some(s)) => Authorizer::Secret {
+/// frames keep flowing while a request is in flight): the library's `HttpAuthorizer` for `--auth-endpoint`
+/// (pusher-js's request format, `--auth-header`s, redirects, proxies from the environment, a size cap, a
+/// timeout), else local signing with `--secret`.
+fn auth_hook(a: &ListenArgs, tls: &feedwire_tungstenite::rustls::ClientConfig) -> Result<AuthHook, String> {
+    if let Some(url) = &a.auth_endpoint {
+        let mut b = feedwire::pusher::HttpAuthorizer::builder(url.as_str()).tls(tls.clone());
+        for h in &a.auth_headers {
+            b = b.header_line(h);
+        }
+        return b
+            .build()
+            .map(AuthHook::Http)
+            .map_err(|e| format!("--auth-endpoint: {e}"));
+    }
+    Ok(AuthHook::Local(match &a.secret {
+        Some(s) => Authorizer::Secret {
             key: a.key.clone(),
             secret: Secret::new(s.clone()),
             user_id: a.user_id.clone(),
         },
-        (None, None) => Authorizer::None,
-    };
-    AuthHook(std::sync::Arc::new(authorizer))
+        None => Authorizer::None,
+    }))
 }
 
-/// Runs [`Authorizer::authorize`] beside the connection for each `AuthRequired` (which is still printed).
-struct AuthHook(std::sync::Arc<Authorizer>);
+/// What to try when the auth endpoint could not sign a channel, when it is obvious.
+fn auth_hint(why: &str) -> Option<String> {
+    if why.contains("certificate") {
+        Some("the auth endpoint's TLS certificate is not trusted: pass its CA with --ca-file".into())
+    } else if why.contains("auth request failed") {
+        Some("is the auth endpoint running, and is the --auth-endpoint URL right?".into())
+    } else if why.contains("HTTP 401") || why.contains("HTTP 403") {
+        Some("the auth endpoint refused this client: does it need a cookie or token (--auth-header)?".into())
+    } else {
+        None
+    }
+}
+
+/// Answers `AuthRequired` through an auth endpoint or by signing locally.
+enum AuthHook {
+    Http(feedwire::pusher::HttpAuthorizer),
+    Local(Authorizer),
+}
 
 impl feedwire_tungstenite::Hook<Client> for AuthHook {
     fn on_event(
         &mut self,
-        _: &mut Client,
+        client: &mut Client,
         event: Event,
         jobs: &mut feedwire_tungstenite::Jobs<Client>,
     ) -> Option<Event> {
-        if let Event::AuthRequired { socket_id, channel } = &event {
-            let authorizer = self.0.clone();
-            let (socket_id, channel) = (socket_id.to_string(), channel.clone());
-            jobs.spawn(async move {
-                let answer = authorizer.authorize(&socket_id, &channel).await;
-                move |c: &mut Client, _| {
-                    let refused = match answer {
-                        Ok(auth) => c.provide_auth(&channel, auth).err().map(|e| e.to_string()),
+        match self {
+            // the authorizer takes the event; listen still says a signature was asked for
+            AuthHook::Http(h) => match &event {
+                Event::AuthRequired { .. } => {
+                    let shown = event.clone();
+                    let _ = h.on_event(client, event, jobs);
+                    Some(shown)
+                }
+                _ => h.on_event(client, event, jobs),
+            },
+            AuthHook::Local(authorizer) => {
+                if let Event::AuthRequired { socket_id, channel } = &event {
+                    let refused = match authorizer.authorize(socket_id, channel) {
+                        Ok(auth) => client.provide_auth(channel, auth).err().map(|e| e.to_string()),
                         Err(reason) => Some(reason),
                     };
                     if let Some(reason) = refused {
                         // the channel fails with this reason (SubscriptionFailed), which listen reports
-                        let _ = c.fail_auth(&channel, &reason);
+                        let _ = client.fail_auth(channel, &reason);
                     }
                 }
-            });
+                Some(event)
+            }
         }
-        Some(event)
     }
 }
 
@@ -602,19 +590,23 @@ impl crate::listen::Protocol for Listener {
                 };
                 self.alive.retain(|c| Some(c) != channel.as_ref());
                 self.failed.push(format!("{name}: {why}"));
+                let hint = auth_hint(&why);
                 if self.alive.is_empty() {
                     return Seen::Fatal(
                         format!(
                             "nothing can arrive: every channel failed for good ({})",
                             self.failed.join("; ")
                         ),
-                        None,
+                        hint,
                     );
                 }
-                Seen::Failure(Failure::new(
-                    "subscription",
-                    format!("subscription to {name} failed for good: {why}"),
-                ))
+                Seen::Failure(
+                    Failure::new(
+                        "subscription",
+                        format!("subscription to {name} failed for good: {why}"),
+                    )
+                    .hint(hint),
+                )
             }
             Event::ServerError { message, .. } => match client_events_hint(message) {
                 Some(hint) => Seen::Failure(
@@ -674,7 +666,7 @@ pub async fn listen(
     rec: &crate::record::Recording,
 ) -> Result<std::process::ExitCode, String> {
     // one TLS configuration for the wss:// connection and an https:// auth endpoint
-    let tls = crate::http::tls_config(a.ca_file.as_deref())?;
+    let tls = crate::tls::config(a.ca_file.as_deref())?;
     let c = client(
         &a.key,
         a.cluster.as_deref(),
@@ -692,14 +684,16 @@ pub async fn listen(
         config = config.with_tls(tls.clone());
     }
     let url = c.config().url(!a.no_tls);
-    let conn = feedwire_tungstenite::Connection::with_config(c, config).with_hook(auth_hook(&a, &tls));
-    let conn = rec.attach(
-        conn,
-        NAME,
-        &url,
-        &[a.secret.as_deref().unwrap_or("")],
-        Some(signatures),
-    )?;
+    let conn = feedwire_tungstenite::Connection::with_config(c, config).with_hook(auth_hook(&a, &tls)?);
+    // the signing secret and every --auth-header value (cookies, tokens) are redacted
+    let mut secrets = vec![a.secret.as_deref().unwrap_or("")];
+    secrets.extend(
+        a.auth_headers
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .map(|(_, v)| v.trim()),
+    );
+    let conn = rec.attach(conn, NAME, &url, &secrets, Some(signatures))?;
     let listener = Listener {
         events: a.events,
         alive: a.channels,

@@ -370,7 +370,7 @@ struct WebhookSender {
 
 impl WebhookSender {
     fn new() -> Result<Self, String> {
-        let tls = crate::http::tls_config(None)?;
+        let tls = crate::tls::config(None)?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())
             .timeout(WEBHOOK_TIMEOUT)

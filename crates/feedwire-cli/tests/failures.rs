@@ -198,7 +198,8 @@ fn every_channel_refused_by_the_auth_endpoint_ends_listen() {
     assert_eq!(l.exit().code(), Some(1));
     insta::assert_snapshot!(l.stderr_text(), @r"
     connecting to ws://127.0.0.1:PORT/app/app-key
-    error: nothing can arrive: every channel failed for good (private-a: auth endpoint answered 403: Forbidden)
+    error: nothing can arrive: every channel failed for good (private-a: auth endpoint answered HTTP 403: Forbidden)
+      hint: the auth endpoint refused this client: does it need a cookie or token (--auth-header)?
     ");
 }
 
@@ -227,12 +228,12 @@ fn one_failed_channel_of_two_is_said_and_listen_goes_on() {
     );
     insta::assert_snapshot!(l.stderr_text(), @r"
     connecting to ws://127.0.0.1:PORT/app/app-key
-    error: subscription to private-a failed for good: auth endpoint answered 403: Forbidden
+    error: subscription to private-a failed for good: auth endpoint answered HTTP 403: Forbidden
     ");
 }
 
 #[test]
-fn an_unreachable_auth_endpoint_ends_listen_after_its_retries() {
+fn an_unreachable_auth_endpoint_ends_listen_with_what_to_check() {
     let (_server, port) = serve("pusher");
     let auth = format!("http://127.0.0.1:{}/auth", closed_port());
     let mut l = pusher(
@@ -242,7 +243,10 @@ fn an_unreachable_auth_endpoint_ends_listen_after_its_retries() {
     assert_eq!(l.exit().code(), Some(1));
     let text = l.stderr_text();
     assert!(
-        text.contains("error: nothing can arrive: every channel failed for good (presence-room: auth endpoint unreachable after 3 tries: 127.0.0.1:PORT:"),
+        text.contains(
+            "error: nothing can arrive: every channel failed for good (presence-room: auth request failed:"
+        ) && text.contains("Connection refused")
+            && text.contains("hint: is the auth endpoint running, and is the --auth-endpoint URL right?"),
         "{text}"
     );
 }
