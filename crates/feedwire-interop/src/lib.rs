@@ -20,6 +20,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The folder holding the peers' files (`peers/` beside this crate's manifest).
@@ -187,6 +188,49 @@ impl Drop for Peer {
         self.stop();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// The `feedwire` binary for the tests that run it as a process: `FEEDWIRE_BIN` if set, else built once per
+/// test process with `cargo build -p feedwire-cli` into the test's own target directory and profile.
+pub fn feedwire_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("FEEDWIRE_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().expect("the test executable's path");
+        // <target>/<profile>/deps/js_clients-HASH
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lives in <target>/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("<target>/<profile>");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "feedwire-cli",
+                "--bin",
+                "feedwire",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(target_dir);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo build -p feedwire-cli");
+        assert!(status.success(), "cargo build -p feedwire-cli failed: {status}");
+        let bin = profile_dir.join("feedwire");
+        assert!(bin.is_file(), "{} missing after the build", bin.display());
+        bin
+    })
 }
 
 /// Starts soketi 1.6 on `127.0.0.1:port` with the default app (`app-id`/`app-key`/`app-secret`) and waits

@@ -30,55 +30,11 @@
 #![allow(clippy::print_stderr)] // the wall time of each scenario, for the report
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, free_port, peers_dir};
+use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir};
 use serde_json::Value;
-
-/// The `feedwire` binary, built once per test process (see the module docs).
-fn feedwire_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("FEEDWIRE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("the test executable's path");
-        // <target>/<profile>/deps/js_clients-HASH
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test executable lives in <target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("<target>/<profile>");
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "feedwire-cli",
-                "--bin",
-                "feedwire",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(target_dir);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("running cargo build -p feedwire-cli");
-        assert!(status.success(), "cargo build -p feedwire-cli failed: {status}");
-        let bin = profile_dir.join("feedwire");
-        assert!(bin.is_file(), "{} missing after the build", bin.display());
-        bin
-    })
-}
 
 /// The JSON objects among a process's output lines (feedwire's event lines, a script's steps).
 fn json_lines(output: &str) -> Vec<Value> {
