@@ -11,6 +11,13 @@ if ! command -v puma >/dev/null 2>&1 || ! ruby -e 'require "action_cable"' >/dev
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ruby-actioncable puma >/dev/null
 fi
 ruby -e 'require "logger"; require "action_cable"; puts "actioncable #{ActionCable.version}"'
+# the Redis scale-out tests (feedwire-redis, and Rails with `adapter: redis`)
+if ! command -v redis-server >/dev/null 2>&1 || ! ruby -e 'require "redis"' >/dev/null 2>&1; then
+  echo "installing redis-server and ruby-redis (apt)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server ruby-redis >/dev/null
+fi
+redis-server --version
 puma --version
 
 for peer in soketi clients; do
