@@ -389,9 +389,7 @@ impl RestApi {
             ["channels"] => (Route::Channels, "GET"),
             ["channels", name] => (Route::Channel(decode_segment(name)?), "GET"),
             ["channels", name, "users"] => (Route::Users(decode_segment(name)?), "GET"),
-            ["users", user, "terminate_connections"] => {
-                (Route::TerminateUser(decode_segment(user)?), "POST")
-            }
+            ["users", user, "terminate_connections"] => (Route::TerminateUser(decode_segment(user)?), "POST"),
             _ => return Err(not_found()),
         };
         if req.method != method {

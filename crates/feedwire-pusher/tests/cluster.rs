@@ -23,14 +23,12 @@ fn secret() -> Secret<String> {
 
 fn config(node: usize, epoch: u64) -> HubConfig {
     // the same seed everywhere: socket ids must still differ across nodes
-    HubConfig::default()
-        .with_client_events(true)
-        .with_cluster(
-            ClusterConfig::new(format!("n{node}"))
-                .with_epoch(epoch)
-                .with_heartbeat_interval(HEARTBEAT)
-                .with_node_timeout(NODE_TIMEOUT),
-        )
+    HubConfig::default().with_client_events(true).with_cluster(
+        ClusterConfig::new(format!("n{node}"))
+            .with_epoch(epoch)
+            .with_heartbeat_interval(HEARTBEAT)
+            .with_node_timeout(NODE_TIMEOUT),
+    )
 }
 
 /// Bus faults: probabilities in 1/1000 and the longest delay.
@@ -97,7 +95,9 @@ impl Net {
         loop {
             let mut moved = false;
             for i in 0..self.hubs.len() {
-                let Some(hub) = self.hubs[i].as_mut() else { continue };
+                let Some(hub) = self.hubs[i].as_mut() else {
+                    continue;
+                };
                 while let Some((c, t)) = hub.poll_transmit() {
                     moved = true;
                     match t {
@@ -154,7 +154,11 @@ impl Net {
             if (self.rng)() % 1000 < self.faults.loss {
                 continue;
             }
-            let copies = if (self.rng)() % 1000 < self.faults.dup { 2 } else { 1 };
+            let copies = if (self.rng)() % 1000 < self.faults.dup {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
                 let delay = if self.faults.max_delay_ms == 0 {
                     0
@@ -330,11 +334,7 @@ fn event_name(frame: &str) -> String {
 }
 
 fn member_frames(frames: &[String]) -> Vec<String> {
-    frames
-        .iter()
-        .filter(|f| f.contains("member_"))
-        .cloned()
-        .collect()
+    frames.iter().filter(|f| f.contains("member_")).cloned().collect()
 }
 
 #[test]
@@ -363,7 +363,8 @@ fn a_publish_on_any_node_reaches_every_subscriber_once_encoded_once_per_node() {
         }
     }
     // the HTTP API's batch trigger, on node 2
-    let body = r#"{"batch":[{"name":"x","channel":"news","data":"1"},{"name":"y","channel":"news","data":"2"}]}"#;
+    let body =
+        r#"{"batch":[{"name":"x","channel":"news","data":"1"},{"name":"y","channel":"news","data":"2"}]}"#;
     assert_eq!(net.rest(2, "POST", "/apps/app-id/batch_events", "", body).0, 200);
     for node in 0..3 {
         let got: Vec<String> = net.take(node, 1).iter().map(|f| event_name(f)).collect();
@@ -371,11 +372,15 @@ fn a_publish_on_any_node_reaches_every_subscriber_once_encoded_once_per_node() {
     }
     // a client event, relayed with its user id on presence channels
     let sids: Vec<String> = (0..3).map(|n| net.connect(n, 10)).collect();
-    for n in 0..3 {
-        net.presence(n, 10, &sids[n], "presence-chat", &format!("u{n}"));
+    for (n, sid) in sids.iter().enumerate() {
+        net.presence(n, 10, sid, "presence-chat", &format!("u{n}"));
     }
     net.clear();
-    net.frame(1, 10, r#"{"event":"client-typing","channel":"presence-chat","data":{"on":true}}"#);
+    net.frame(
+        1,
+        10,
+        r#"{"event":"client-typing","channel":"presence-chat","data":{"on":true}}"#,
+    );
     let want = r#"{"event":"client-typing","channel":"presence-chat","data":{"on":true},"user_id":"u1"}"#;
     assert_eq!(net.take(0, 10), [want]);
     assert_eq!(net.take(2, 10), [want]);
@@ -398,7 +403,10 @@ fn socket_ids_are_unique_across_nodes_and_exclusion_works_wherever_the_socket_is
     assert_eq!(net.take(1, 1).len(), 1);
     assert!(net.take(2, 1).is_empty(), "excluded on its own node");
     // through the HTTP API, excluding a socket of the node that serves the request
-    let body = format!(r#"{{"name":"e","channel":"news","data":"2","socket_id":"{}"}}"#, sids[1]);
+    let body = format!(
+        r#"{{"name":"e","channel":"news","data":"2","socket_id":"{}"}}"#,
+        sids[1]
+    );
     assert_eq!(net.rest(1, "POST", "/apps/app-id/events", "", &body).0, 200);
     assert_eq!(net.take(0, 1).len(), 1);
     assert!(net.take(1, 1).is_empty());
@@ -415,11 +423,21 @@ fn presence_spans_the_cluster_with_one_member_added_and_one_member_removed_per_u
     net.presence(1, 1, &b, "presence-room", "bob");
     let ok = net.take(1, 1);
     assert!(ok[0].contains("subscription_succeeded"), "{ok:?}");
-    assert!(ok[0].contains(r#"\"ids\":[\"ann\",\"bob\"]"#), "lists the remote member: {}", ok[0]);
-    assert!(ok[0].contains(r#"\"ann\":{\"name\":\"ann\"}"#), "with its user_info: {}", ok[0]);
+    assert!(
+        ok[0].contains(r#"\"ids\":[\"ann\",\"bob\"]"#),
+        "lists the remote member: {}",
+        ok[0]
+    );
+    assert!(
+        ok[0].contains(r#"\"ann\":{\"name\":\"ann\"}"#),
+        "with its user_info: {}",
+        ok[0]
+    );
     assert_eq!(
         net.take(0, 1),
-        [r#"{"event":"pusher_internal:member_added","channel":"presence-room","data":"{\"user_id\":\"bob\",\"user_info\":{\"name\":\"bob\"}}"}"#]
+        [
+            r#"{"event":"pusher_internal:member_added","channel":"presence-room","data":"{\"user_id\":\"bob\",\"user_info\":{\"name\":\"bob\"}}"}"#
+        ]
     );
     // ann again, on node 2: nobody hears of it
     let a2 = net.connect(2, 1);
@@ -441,7 +459,9 @@ fn presence_spans_the_cluster_with_one_member_added_and_one_member_removed_per_u
     net.close(2, 1);
     assert_eq!(
         net.take(1, 1),
-        [r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"ann\"}"}"#]
+        [
+            r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"ann\"}"}"#
+        ]
     );
     net.advance(HEARTBEAT * 3);
     assert!(net.take(1, 1).is_empty());
@@ -493,11 +513,26 @@ fn http_api_queries_answer_for_the_cluster() {
     net.subscribe(2, 11, "only-on-2");
     // presence is known at once; subscriber counts from the heartbeats
     let (st, body) = net.rest(0, "GET", "/apps/app-id/channels/presence-room/users", "", "");
-    assert_eq!((st, body.as_str()), (200, r#"{"users":[{"id":"bob"},{"id":"cat"}]}"#));
+    assert_eq!(
+        (st, body.as_str()),
+        (200, r#"{"users":[{"id":"bob"},{"id":"cat"}]}"#)
+    );
     net.advance(HEARTBEAT);
-    let (_, body) = net.rest(0, "GET", "/apps/app-id/channels/news", "info=subscription_count", "");
+    let (_, body) = net.rest(
+        0,
+        "GET",
+        "/apps/app-id/channels/news",
+        "info=subscription_count",
+        "",
+    );
     assert_eq!(body, r#"{"occupied":true,"subscription_count":6}"#);
-    let (_, body) = net.rest(0, "GET", "/apps/app-id/channels/presence-room", "info=user_count", "");
+    let (_, body) = net.rest(
+        0,
+        "GET",
+        "/apps/app-id/channels/presence-room",
+        "info=user_count",
+        "",
+    );
     assert_eq!(body, r#"{"occupied":true,"user_count":2}"#);
     let (_, body) = net.rest(0, "GET", "/apps/app-id/channels", "info=user_count", "");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -507,7 +542,13 @@ fn http_api_queries_answer_for_the_cluster() {
     // a channel that empties on a remote node vanishes at its next heartbeat
     net.close(2, 11);
     net.advance(HEARTBEAT);
-    let (_, body) = net.rest(0, "GET", "/apps/app-id/channels/only-on-2", "info=subscription_count", "");
+    let (_, body) = net.rest(
+        0,
+        "GET",
+        "/apps/app-id/channels/only-on-2",
+        "info=subscription_count",
+        "",
+    );
     assert_eq!(body, r#"{"occupied":false,"subscription_count":0}"#);
 }
 
@@ -522,7 +563,11 @@ fn send_to_user_and_terminate_connections_cross_nodes() {
     net.signin(2, 2, &s, "7");
     net.clear();
     let data = RawJson::from_json_str(r#""hi""#).unwrap();
-    assert_eq!(net.hub(0).send_to_user("42", "note", &data), Ok(0), "none of them local");
+    assert_eq!(
+        net.hub(0).send_to_user("42", "note", &data),
+        Ok(0),
+        "none of them local"
+    );
     net.pump();
     let want = r##"{"event":"note","channel":"#server-to-user-42","data":"hi"}"##;
     assert_eq!(net.take(1, 1), [want]);
@@ -552,7 +597,10 @@ fn cache_channels_keep_the_last_publish_of_the_cluster() {
         net.connect(node, 1);
         net.subscribe(node, 1, "cache-price");
         let got = net.take(node, 1);
-        assert_eq!(got[1], r#"{"event":"p","channel":"cache-price","data":2}"#, "node {node}");
+        assert_eq!(
+            got[1], r#"{"event":"p","channel":"cache-price","data":2}"#,
+            "node {node}"
+        );
     }
 }
 
@@ -585,8 +633,17 @@ fn a_silent_node_expires_after_node_timeout_and_its_members_leave_once() {
             .iter()
             .any(|(n, e)| *n == 0 && *e == HubEvent::NodeExpired { node: "n1".into() })
     );
-    let (_, body) = net.rest(0, "GET", "/apps/app-id/channels/news", "info=subscription_count", "");
-    assert_eq!(body, r#"{"occupied":false,"subscription_count":0}"#, "its counts are gone");
+    let (_, body) = net.rest(
+        0,
+        "GET",
+        "/apps/app-id/channels/news",
+        "info=subscription_count",
+        "",
+    );
+    assert_eq!(
+        body, r#"{"occupied":false,"subscription_count":0}"#,
+        "its counts are gone"
+    );
     net.advance(NODE_TIMEOUT);
     assert!(net.take(0, 1).is_empty());
 }
@@ -609,7 +666,9 @@ fn a_shutdown_sends_leave_and_the_others_drop_the_node_at_once() {
     assert_eq!(kinds, ["leave"], "one message, no departures one by one");
     assert_eq!(
         net.take(0, 1),
-        [r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"bob\"}"}"#]
+        [
+            r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"bob\"}"}"#
+        ]
     );
     assert!(net.hub(0).cluster_nodes().is_empty());
     assert_eq!(net.hub(0).members("presence-room"), ["ann"]);
@@ -638,7 +697,10 @@ fn a_partition_heals_with_resync_and_heartbeats() {
     assert!(member_frames(&net.take(0, 1)).iter().any(|f| f.contains("dan")));
     net.advance(HEARTBEAT);
     for node in 0..3 {
-        assert_eq!(net.hub(node).members("presence-room"), ["ann", "cat", "dan", "eve"]);
+        assert_eq!(
+            net.hub(node).members("presence-room"),
+            ["ann", "cat", "dan", "eve"]
+        );
     }
     assert!(member_frames(&net.take(2, 1)).iter().any(|f| f.contains("eve")));
     // a long partition: each side expires the other, then they meet again
@@ -650,7 +712,10 @@ fn a_partition_heals_with_resync_and_heartbeats() {
     net.cut.remove(&2);
     net.advance(HEARTBEAT * 2);
     for node in 0..3 {
-        assert_eq!(net.hub(node).members("presence-room"), ["ann", "cat", "dan", "eve"]);
+        assert_eq!(
+            net.hub(node).members("presence-room"),
+            ["ann", "cat", "dan", "eve"]
+        );
         assert_eq!(net.hub(node).cluster_nodes().len(), 2);
     }
 }
@@ -668,7 +733,10 @@ fn duplicates_own_messages_other_apps_and_old_epochs_are_ignored_and_a_restart_r
     net.publish(1, &["news"], "e", "1", None);
     let (_, text) = net.sent[0].clone();
     let msg = ClusterMessage::decode(text.as_bytes()).unwrap();
-    assert_eq!((msg.node(), msg.app_id(), msg.kind()), ("n1", "app-id", "publish"));
+    assert_eq!(
+        (msg.node(), msg.app_id(), msg.kind()),
+        ("n1", "app-id", "publish")
+    );
     assert_eq!(net.take(0, 1).len(), 1);
     let now = net.now;
     net.hub(0).handle_cluster(now, msg.clone());
@@ -676,7 +744,9 @@ fn duplicates_own_messages_other_apps_and_old_epochs_are_ignored_and_a_restart_r
     assert!(net.take(0, 1).is_empty(), "a duplicate is dropped");
     // the node's own message, and another app's
     net.hub(1).handle_cluster(now, msg.clone());
-    let other = text.replace(r#""app":"app-id""#, r#""app":"other""#).replace(r#""seq":"#, r#""seq":1000"#);
+    let other = text
+        .replace(r#""app":"app-id""#, r#""app":"other""#)
+        .replace(r#""seq":"#, r#""seq":1000"#);
     net.hub(0)
         .handle_cluster(now, ClusterMessage::decode(other.as_bytes()).unwrap());
     net.pump();
@@ -686,7 +756,9 @@ fn duplicates_own_messages_other_apps_and_old_epochs_are_ignored_and_a_restart_r
     net.restart(1);
     assert_eq!(
         member_frames(&net.take(0, 1)),
-        [r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"bob\"}"}"#]
+        [
+            r#"{"event":"pusher_internal:member_removed","channel":"presence-room","data":"{\"user_id\":\"bob\"}"}"#
+        ]
     );
     // a late message of the old epoch is ignored
     net.hub(0).handle_cluster(
@@ -704,12 +776,19 @@ fn a_hub_without_cluster_shares_nothing_and_ignores_cluster_input() {
     let mut hub = Hub::new(HubConfig::default());
     let now = Instant::now();
     hub.handle_open(now, ConnId(1), &OpenRequest::new(OPEN));
-    hub.handle_frame(now, ConnId(1), Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"news"}}"#));
+    hub.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"news"}}"#),
+    );
     hub.publish(&["news"], "e", &RawJson::from_json_str("1").unwrap(), None)
         .unwrap();
     while hub.poll_transmit().is_some() {}
     let events: Vec<HubEvent> = std::iter::from_fn(|| hub.poll_event()).collect();
-    assert!(!events.iter().any(|e| matches!(e, HubEvent::Cluster(_))), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, HubEvent::Cluster(_))),
+        "{events:?}"
+    );
     let msg = r#"{"v":1,"kind":"publish","node":"x","epoch":1,"seq":1,"app":"app-id","channels":["news"],"event":"e","data":2}"#;
     hub.handle_cluster(now, ClusterMessage::decode(msg.as_bytes()).unwrap());
     assert!(hub.poll_transmit().is_none());
@@ -721,22 +800,29 @@ fn a_hub_without_cluster_shares_nothing_and_ignores_cluster_input() {
 #[test]
 fn apps_route_cluster_messages_by_app_id() {
     use feedwire_pusher::server::Apps;
-    let cfg = |id: &str, key: &str| {
-        HubConfig::new(id, key, "s").with_cluster(ClusterConfig::new("me"))
-    };
+    let cfg = |id: &str, key: &str| HubConfig::new(id, key, "s").with_cluster(ClusterConfig::new("me"));
     let mut apps = Apps::new(vec![cfg("1", "k1"), cfg("2", "k2")]);
     let now = Instant::now();
     apps.handle_open(now, ConnId(1), &OpenRequest::new("/app/k2?protocol=7"));
-    apps.handle_frame(now, ConnId(1), Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"news"}}"#));
+    apps.handle_frame(
+        now,
+        ConnId(1),
+        Frame::from(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"news"}}"#),
+    );
     while apps.poll_transmit().is_some() {}
     let msg = |app: &str| {
-        let t = format!(r#"{{"v":1,"kind":"publish","node":"other","epoch":1,"seq":1,"app":"{app}","channels":["news"],"event":"e","data":1}}"#);
+        let t = format!(
+            r#"{{"v":1,"kind":"publish","node":"other","epoch":1,"seq":1,"app":"{app}","channels":["news"],"event":"e","data":1}}"#
+        );
         ClusterMessage::decode(t.as_bytes()).unwrap()
     };
     apps.handle_cluster(now, msg("3"));
     assert!(apps.poll_transmit().is_none(), "no such app");
     apps.handle_cluster(now, msg("2"));
-    assert!(matches!(apps.poll_transmit(), Some((ConnId(1), HubTransmit::Send(_)))));
+    assert!(matches!(
+        apps.poll_transmit(),
+        Some((ConnId(1), HubTransmit::Send(_)))
+    ));
     assert_eq!(apps.app(1).unwrap().cluster_nodes(), ["other"]);
     assert!(apps.app(0).unwrap().cluster_nodes().is_empty());
     apps.cluster_resync(now);
@@ -831,7 +917,11 @@ const CHANNELS: [&str; 2] = ["presence-a", "presence-b"];
 impl Model {
     /// The live connections of `node`, in order.
     fn of(&self, node: usize) -> Vec<u64> {
-        self.conns.keys().filter(|(n, _)| *n == node).map(|(_, c)| *c).collect()
+        self.conns
+            .keys()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, c)| *c)
+            .collect()
     }
 
     fn forget_node(&mut self, node: usize) {
@@ -862,8 +952,18 @@ impl Model {
                 match ev {
                     "pub" => {
                         let id = v["data"].as_u64().unwrap();
-                        let fresh = self.received.entry((node, conn)).or_default().insert((id, channel.clone()));
-                        prop_assert!(fresh, "publish {} on {} delivered twice to {:?}", id, channel, (node, conn));
+                        let fresh = self
+                            .received
+                            .entry((node, conn))
+                            .or_default()
+                            .insert((id, channel.clone()));
+                        prop_assert!(
+                            fresh,
+                            "publish {} on {} delivered twice to {:?}",
+                            id,
+                            channel,
+                            (node, conn)
+                        );
                     }
                     "pusher_internal:subscription_succeeded" if channel.starts_with("presence-") => {
                         let ids: BTreeSet<String> = data()["presence"]["ids"]
@@ -878,13 +978,25 @@ impl Model {
                         let user = data()["user_id"].as_str().unwrap().to_owned();
                         let view = self.views.get_mut(&(node, conn, channel.clone()));
                         let view = view.expect("member_added on a channel the client is on");
-                        prop_assert!(view.insert(user.clone()), "{:?} told twice {} joined {}", (node, conn), user, channel);
+                        prop_assert!(
+                            view.insert(user.clone()),
+                            "{:?} told twice {} joined {}",
+                            (node, conn),
+                            user,
+                            channel
+                        );
                     }
                     "pusher_internal:member_removed" => {
                         let user = data()["user_id"].as_str().unwrap().to_owned();
                         let view = self.views.get_mut(&(node, conn, channel.clone()));
                         let view = view.expect("member_removed on a channel the client is on");
-                        prop_assert!(view.remove(&user), "{:?} told {} left {} while absent", (node, conn), user, channel);
+                        prop_assert!(
+                            view.remove(&user),
+                            "{:?} told {} left {} while absent",
+                            (node, conn),
+                            user,
+                            channel
+                        );
                     }
                     _ => {}
                 }
@@ -907,7 +1019,9 @@ fn run_chaos(ops: Vec<Op>, seed: u64, faults: Faults) -> Result<(), TestCaseErro
                 m.conns.insert((n, m.next_conn), (sid, BTreeMap::new()));
             }
             Op::Presence(n, c, ch, u) if net.hubs[n].is_some() => {
-                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else { continue };
+                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else {
+                    continue;
+                };
                 let channel = CHANNELS[ch];
                 let (sid, chans) = m.conns.get_mut(&(n, conn)).unwrap();
                 if chans.contains_key(channel) {
@@ -918,11 +1032,15 @@ fn run_chaos(ops: Vec<Op>, seed: u64, faults: Faults) -> Result<(), TestCaseErro
                 net.presence(n, conn, &sid, channel, &format!("u{u}"));
             }
             Op::Public(n, c) if net.hubs[n].is_some() => {
-                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else { continue };
+                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else {
+                    continue;
+                };
                 net.subscribe(n, conn, "news");
             }
             Op::Close(n, c) if net.hubs[n].is_some() => {
-                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else { continue };
+                let Some(&conn) = m.of(n).get(c % m.of(n).len().max(1)) else {
+                    continue;
+                };
                 m.observe(&mut net)?;
                 net.close(n, conn);
                 m.conns.remove(&(n, conn));
@@ -960,10 +1078,19 @@ fn run_chaos(ops: Vec<Op>, seed: u64, faults: Faults) -> Result<(), TestCaseErro
     for &n in &live {
         for channel in CHANNELS {
             let truth = m.truth(&net, channel);
-            let seen: BTreeSet<String> = net.hub(n).members(channel).into_iter().map(str::to_owned).collect();
+            let seen: BTreeSet<String> = net
+                .hub(n)
+                .members(channel)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             prop_assert_eq!(&seen, &truth, "node {} on {}", n, channel);
         }
-        let others: Vec<String> = live.iter().filter(|o| **o != n).map(|o| format!("n{o}")).collect();
+        let others: Vec<String> = live
+            .iter()
+            .filter(|o| **o != n)
+            .map(|o| format!("n{o}"))
+            .collect();
         prop_assert_eq!(net.hub(n).cluster_nodes(), others);
         // remote state is exactly what the live others hold: their channels plus their members
         let mut expected = 0;
@@ -985,7 +1112,13 @@ fn run_chaos(ops: Vec<Op>, seed: u64, faults: Faults) -> Result<(), TestCaseErro
         prop_assert_eq!(net.hub(n).cluster_entries(), expected, "node {}", n);
     }
     for ((n, conn, channel), view) in &m.views {
-        prop_assert_eq!(view, &m.truth(&net, channel), "client {:?} on {}", (n, conn), channel);
+        prop_assert_eq!(
+            view,
+            &m.truth(&net, channel),
+            "client {:?} on {}",
+            (n, conn),
+            channel
+        );
     }
     Ok(())
 }
@@ -1017,8 +1150,19 @@ fn the_chaos_runs_reach_deep_states() {
             ops.push(Op::Public(n, c));
         }
     }
-    ops.extend([Op::Publish(0), Op::Advance(2500), Op::Kill(1), Op::Publish(2), Op::Close(0, 0)]);
-    ops.extend([Op::Advance(3000), Op::Restart(1), Op::Connect(1), Op::Presence(1, 0, 0, 3)]);
+    ops.extend([
+        Op::Publish(0),
+        Op::Advance(2500),
+        Op::Kill(1),
+        Op::Publish(2),
+        Op::Close(0, 0),
+    ]);
+    ops.extend([
+        Op::Advance(3000),
+        Op::Restart(1),
+        Op::Connect(1),
+        Op::Presence(1, 0, 0, 3),
+    ]);
     ops.extend([Op::Shutdown(2), Op::Publish(1), Op::Advance(1000)]);
     let faults = Faults {
         loss: 200,

@@ -127,7 +127,12 @@ impl Apps {
     /// Hands a message of another node to the hub of the enabled app whose id it names
     /// ([`ClusterMessage::app_id`]); a message for no such app is ignored. See [`Hub::handle_cluster`].
     pub fn handle_cluster(&mut self, now: Instant, msg: ClusterMessage) {
-        if let Some(hub) = self.by_id.get(msg.app_id()).copied().and_then(|i| self.hubs.get_mut(i)) {
+        if let Some(hub) = self
+            .by_id
+            .get(msg.app_id())
+            .copied()
+            .and_then(|i| self.hubs.get_mut(i))
+        {
             hub.handle_cluster(now, msg);
         }
     }

@@ -1,5 +1,5 @@
 //! Several hubs as one cluster (issue 20), sans-IO: what a hub must share leaves it as
-//! [`HubEvent::Cluster`](super::HubEvent::Cluster), what the other nodes shared enters it through
+//! [`HubEvent::Cluster`], what the other nodes shared enters it through
 //! [`Hub::handle_cluster`](super::Hub::handle_cluster).
 //!
 //! The carrier (a Redis pub/sub channel in `feedwire serve pusher`) publishes every
@@ -20,6 +20,9 @@
 //!   messages converge at the next heartbeat. Clients see `member_added` when a user first appears in the
 //!   cluster as this node knows it, `member_removed` when the user's last connection on any node is gone;
 //!   `subscription_succeeded` and the presence member cap count the cluster's members.
+//! - **Heartbeats** are deadlines in `poll_timeout`. The first is due at the first time the hub is given (any
+//!   `handle_*` call, or [`Hub::cluster_resync`], which the host calls when its broker link comes up and
+//!   again whenever it comes back).
 //! - **Liveness**: a node not heard from for [`ClusterConfig::node_timeout`] (10 s) is expired at
 //!   `handle_timeout`: its members leave and its counts vanish. A node that shuts down sends `leave` and the
 //!   others drop it at once. A node heard for the first time (or in a new epoch) makes every node send its
@@ -40,7 +43,7 @@
 //!
 //! Not shared: webhooks (each node sends those of its own connections, so a user on two nodes may give two
 //! `member_added` webhooks), `pusher_internal:subscription_count` (local counts) and
-//! [`HubEvent::MemberAdded`](super::HubEvent::MemberAdded)/`MemberRemoved` (local transitions only).
+//! [`HubEvent::MemberAdded`]/`MemberRemoved` (local transitions only).
 //!
 //! # Wire format
 //! One JSON object per message, version 1; unknown fields are ignored, an unknown `kind` is accepted for
@@ -493,10 +496,7 @@ impl Cluster {
     /// Whether `user` is on `channel` at a remote node other than `except`.
     fn remote_has(&self, channel: &str, user: &str, except: Option<&str>) -> bool {
         self.nodes.iter().any(|(id, n)| {
-            Some(id.as_str()) != except
-                && n.presence
-                    .get(channel)
-                    .is_some_and(|m| m.contains_key(user))
+            Some(id.as_str()) != except && n.presence.get(channel).is_some_and(|m| m.contains_key(user))
         })
     }
 
@@ -595,8 +595,7 @@ impl Hub {
 
     /// Occupied channel names of the cluster, sorted, without `#` ones.
     pub(super) fn cluster_channels(&self) -> Vec<&str> {
-        let mut names: std::collections::BTreeSet<&str> =
-            self.channels.keys().map(String::as_str).collect();
+        let mut names: std::collections::BTreeSet<&str> = self.channels.keys().map(String::as_str).collect();
         if let Some(c) = &self.cluster {
             names.extend(c.remote_channels());
         }
@@ -854,11 +853,11 @@ impl Hub {
                 user_id,
                 user_info,
             } => {
-                let known = self.cluster.as_ref().and_then(|c| c.nodes.get(&node)).is_some_and(|n| {
-                    n.presence
-                        .get(&channel)
-                        .is_some_and(|m| m.contains_key(&user_id))
-                });
+                let known = self
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.nodes.get(&node))
+                    .is_some_and(|n| n.presence.get(&channel).is_some_and(|m| m.contains_key(&user_id)));
                 if !known {
                     self.remote_member_new(&node, &channel, &user_id, user_info.as_ref());
                 }
@@ -870,7 +869,9 @@ impl Hub {
                 let Some(n) = self.cluster.as_mut().and_then(|c| c.nodes.get_mut(&node)) else {
                     return;
                 };
-                let Some(m) = n.presence.get_mut(&channel) else { return };
+                let Some(m) = n.presence.get_mut(&channel) else {
+                    return;
+                };
                 if m.remove(&user_id).is_none() {
                     return;
                 }
@@ -955,11 +956,26 @@ mod tests {
     #[test]
     fn decode_refuses_what_is_wrong_and_says_why() {
         let too_big = vec![b' '; MAX_CLUSTER_MESSAGE + 1];
-        assert!(ClusterMessage::decode(&too_big).unwrap_err().reason().contains("exceed"));
+        assert!(
+            ClusterMessage::decode(&too_big)
+                .unwrap_err()
+                .reason()
+                .contains("exceed")
+        );
         let v2 = br#"{"v":2,"kind":"leave","node":"n","epoch":0,"seq":1,"app":"a"}"#;
-        assert!(ClusterMessage::decode(v2).unwrap_err().reason().contains("version 2"));
+        assert!(
+            ClusterMessage::decode(v2)
+                .unwrap_err()
+                .reason()
+                .contains("version 2")
+        );
         let no_data = br#"{"v":1,"kind":"publish","node":"n","epoch":0,"seq":1,"app":"a","channels":["c"],"event":"e"}"#;
-        assert!(ClusterMessage::decode(no_data).unwrap_err().reason().contains("`data`"));
+        assert!(
+            ClusterMessage::decode(no_data)
+                .unwrap_err()
+                .reason()
+                .contains("`data`")
+        );
         let no_node = br#"{"v":1,"kind":"leave","node":"","epoch":0,"seq":1,"app":"a"}"#;
         assert!(ClusterMessage::decode(no_node).is_err());
         let null_data = br#"{"v":1,"kind":"publish","node":"n","epoch":0,"seq":1,"app":"a","channels":["c"],"event":"e","data":null}"#;

@@ -19,6 +19,9 @@
 //! - [`Hub::publish`]: one frame encoded per channel and shared by every subscriber;
 //! - with the `rest` feature, the signed HTTP API through `Hub::handle_rest`, so the official server SDKs can
 //!   trigger through it.
+//! - with [`HubConfig::with_cluster`], several hubs (one per node) act as one server: publishes, presence,
+//!   HTTP API queries, `send_to_user` and terminations span the nodes, through messages the host carries
+//!   (see [`cluster`]).
 //!
 //! # Queues
 //! Frames and events wait in a [`feedwire_core::HubOutbox`] bounded by `limits.max_queued`. The host's
@@ -50,7 +53,7 @@
 
 mod admit;
 mod apps;
-mod cluster;
+pub mod cluster;
 mod config;
 mod event;
 mod state;
@@ -80,7 +83,7 @@ use crate::codec::{
 };
 #[cfg(feature = "rest")]
 use crate::rest::{ChannelSummary, RestApi, RestCall, RestError, RestRequest, RestResponse};
-use admit::{Member, Refusal, admit, admit_connection};
+use admit::{Member, Members, Refusal, admit, admit_connection};
 use state::{Channel, Conn};
 
 /// The Pusher server hub. See the [module documentation](self).
@@ -589,8 +592,10 @@ impl Hub {
             &channel,
             auth,
             channel_data,
-            &present,
-            &count,
+            Members {
+                present: &present,
+                count: &count,
+            },
         );
         match verdict {
             Ok(member) => self.join(conn, &channel, member),
@@ -752,13 +757,7 @@ impl Hub {
         self.fan_out(&channel, &frame, Some(conn));
         if self.cluster.is_some() {
             let socket_id = self.conns.get(&conn).map(|c| c.socket_id.to_string());
-            self.share_publish(
-                &[&channel],
-                &event,
-                &data,
-                socket_id.as_deref(),
-                user.as_deref(),
-            );
+            self.share_publish(&[&channel], &event, &data, socket_id.as_deref(), user.as_deref());
         }
         if self.webhooks.is_some() {
             // hosted Pusher sends `data` as a string: a JSON string's content, or the JSON text as sent
