@@ -1173,3 +1173,36 @@ fn the_chaos_runs_reach_deep_states() {
         run_chaos(ops.clone(), seed, faults).unwrap();
     }
 }
+
+#[test]
+fn the_documented_wire_examples_decode_and_encode_to_themselves() {
+    let examples = [
+        r#"{"v":1,"kind":"publish","node":"n1","epoch":7,"seq":3,"app":"app-id","channels":["a","b"],"event":"e","data":"{}","socket_id":"1.2"}"#,
+        r#"{"v":1,"kind":"publish","node":"n1","epoch":7,"seq":4,"app":"app-id","channels":["presence-r"],"event":"client-x","data":{},"user_id":"u1"}"#,
+        r#"{"v":1,"kind":"member_added","node":"n1","epoch":7,"seq":5,"app":"app-id","channel":"presence-r","user_id":"u1","user_info":{"name":"Ann"}}"#,
+        r#"{"v":1,"kind":"member_removed","node":"n1","epoch":7,"seq":6,"app":"app-id","channel":"presence-r","user_id":"u1"}"#,
+        r#"{"v":1,"kind":"heartbeat","node":"n1","epoch":7,"seq":7,"app":"app-id","presence":{"presence-r":{"u1":{"name":"Ann"}}},"counts":{"a":2,"presence-r":1}}"#,
+        r#"{"v":1,"kind":"terminate_user","node":"n1","epoch":7,"seq":8,"app":"app-id","user_id":"u1"}"#,
+        r#"{"v":1,"kind":"leave","node":"n1","epoch":7,"seq":9,"app":"app-id"}"#,
+    ];
+    let doc = include_str!("../src/server/cluster.rs");
+    for text in examples {
+        assert!(doc.contains(text), "documented: {text}");
+        let msg = ClusterMessage::decode(text.as_bytes()).unwrap();
+        assert_eq!(msg.encode(), text);
+        assert_eq!((msg.node(), msg.app_id(), msg.epoch()), ("n1", "app-id", 7));
+        let debug = format!("{msg:?}");
+        assert!(!debug.contains("Ann") && debug.len() < 120, "short: {debug}");
+    }
+    // what a hub emits is in the same format (seq 1 was its first heartbeat)
+    let mut net = Net::new(2);
+    net.connect(0, 1);
+    net.subscribe(0, 1, "a");
+    net.sent.clear();
+    net.publish(0, &["a"], "e", r#""{}""#, Some("1.2"));
+    let (_, text) = &net.sent[0];
+    assert_eq!(
+        text,
+        r#"{"v":1,"kind":"publish","node":"n0","epoch":1,"seq":2,"app":"app-id","channels":["a"],"event":"e","data":"{}","socket_id":"1.2"}"#
+    );
+}
