@@ -98,6 +98,12 @@ pub enum RestCall {
         /// The channel.
         channel: String,
     },
+    /// `POST /apps/{id}/users/{user_id}/terminate_connections`: close every connection signed in as that
+    /// user (the body, `{}` from the SDKs, is not read); answer [`RestResponse::ok_empty`].
+    TerminateUser {
+        /// The user id (percent-decoded).
+        user_id: String,
+    },
 }
 
 /// Why a request was refused. [`RestError::status`] gives the HTTP status, [`RestError::response`] the body.
@@ -363,6 +369,10 @@ impl RestApi {
                 }
                 Ok(RestCall::Users { channel })
             }
+            Route::TerminateUser(user_id) if user_id.is_empty() => {
+                Err(RestError::BadRequest("empty user id".into()))
+            }
+            Route::TerminateUser(user_id) => Ok(RestCall::TerminateUser { user_id }),
         }
     }
 
@@ -379,6 +389,7 @@ impl RestApi {
             ["channels"] => (Route::Channels, "GET"),
             ["channels", name] => (Route::Channel(decode_segment(name)?), "GET"),
             ["channels", name, "users"] => (Route::Users(decode_segment(name)?), "GET"),
+            ["users", user, "terminate_connections"] => (Route::TerminateUser(decode_segment(user)?), "POST"),
             _ => return Err(not_found()),
         };
         if req.method != method {
@@ -509,6 +520,7 @@ enum Route {
     Channels,
     Channel(String),
     Users(String),
+    TerminateUser(String),
 }
 
 fn decode_segment(s: &str) -> Result<String, RestError> {

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::config::{HubConfig, codes};
-use super::state::Channel;
 use crate::auth;
 use crate::codec::{self, UserId};
 
@@ -62,6 +61,14 @@ fn refuse(status: u16, kind: &'static str, reason: impl Into<String>) -> Refusal
     }
 }
 
+/// A presence channel's members as they stand, asked only for presence subscriptions.
+pub(super) struct Members<'a> {
+    /// Whether a user is a member already.
+    pub(super) present: &'a dyn Fn(&str) -> bool,
+    /// How many members there are.
+    pub(super) count: &'a dyn Fn() -> usize,
+}
+
 /// A presence member joining: the user id and info from the signed channel data.
 pub(super) type Member = (String, Option<RawJson>);
 
@@ -73,8 +80,8 @@ struct ChannelData<'a> {
 }
 
 /// What a subscription to `channel` by the connection `socket_id` (signed in as `signed_in`, if it is) asks
-/// for: `Ok(Some(member))` on a presence channel, `Ok(None)` on any other, or why it is refused. `existing` is
-/// the channel as it stands (for presence limits).
+/// for: `Ok(Some(member))` on a presence channel, `Ok(None)` on any other, or why it is refused. `members`
+/// describes the channel's members as they stand (in the cluster), for presence limits.
 pub(super) fn admit(
     config: &HubConfig,
     socket_id: &str,
@@ -82,7 +89,7 @@ pub(super) fn admit(
     channel: &str,
     auth_value: &str,
     channel_data: Option<String>,
-    existing: Option<&Channel>,
+    members: Members<'_>,
 ) -> Result<Option<Member>, Refusal> {
     let unauthorized = || refuse(401, "AuthError", "The connection is unauthorized.");
     if let Some(user) = channel.strip_prefix("#server-to-user-") {
@@ -127,9 +134,7 @@ pub(super) fn admit(
             Some(Ok(i)) => Some(i),
             _ => None,
         };
-        let present = existing.is_some_and(|ch| ch.members.contains_key(&user_id));
-        let count = existing.map_or(0, |ch| ch.members.len());
-        if !present && count >= config.max_presence_members {
+        if !(members.present)(&user_id) && (members.count)() >= config.max_presence_members {
             let reason = format!(
                 "presence channel is full ({} members)",
                 config.max_presence_members

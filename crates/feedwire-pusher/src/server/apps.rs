@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use feedwire_core::{Close, ConnId, Frame, HubTransmit, OpenRequest};
 
-use super::{Hub, HubConfig, HubEvent};
+use super::{ClusterMessage, Hub, HubConfig, HubEvent};
 
 /// An event of one app's hub: `app` is its index in the configurations given to [`Apps::new`] (`None` for a
 /// connection refused because its key names no enabled app).
@@ -121,6 +121,26 @@ impl Apps {
         match self.by_id.get(id).copied().and_then(|i| self.hubs.get_mut(i)) {
             Some(hub) => hub.handle_rest(req, now_unix),
             None => self.nobody.handle_rest(req, now_unix),
+        }
+    }
+
+    /// Hands a message of another node to the hub of the enabled app whose id it names
+    /// ([`ClusterMessage::app_id`]); a message for no such app is ignored. See [`Hub::handle_cluster`].
+    pub fn handle_cluster(&mut self, now: Instant, msg: ClusterMessage) {
+        if let Some(hub) = self
+            .by_id
+            .get(msg.app_id())
+            .copied()
+            .and_then(|i| self.hubs.get_mut(i))
+        {
+            hub.handle_cluster(now, msg);
+        }
+    }
+
+    /// The broker link came back: every app's hub sends its snapshot at once. See [`Hub::cluster_resync`].
+    pub fn cluster_resync(&mut self, now: Instant) {
+        for hub in &mut self.hubs {
+            hub.cluster_resync(now);
         }
     }
 

@@ -67,6 +67,8 @@ pub struct HubConfig {
     pub seed: u64,
     /// Webhooks (none).
     pub webhooks: Option<super::WebhookConfig>,
+    /// Membership of a cluster of hubs (none: the hub is alone and shares nothing).
+    pub cluster: Option<super::ClusterConfig>,
 }
 
 impl Default for HubConfig {
@@ -97,6 +99,7 @@ impl HubConfig {
             limits: Limits::default(),
             seed: 0,
             webhooks: None,
+            cluster: None,
         }
     }
     /// Sets the advertised activity timeout (whole seconds on the wire, at least 1).
@@ -159,6 +162,14 @@ impl HubConfig {
     /// Sends webhooks (see [`webhook`](super::webhook)).
     pub fn with_webhooks(mut self, webhooks: super::WebhookConfig) -> Self {
         self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Makes the hub a node of a cluster (see [`ClusterConfig`](super::ClusterConfig)): it shares publishes,
+    /// presence and heartbeats as [`HubEvent::Cluster`](super::HubEvent::Cluster) and takes in the other
+    /// nodes' through [`Hub::handle_cluster`](super::Hub::handle_cluster).
+    pub fn with_cluster(mut self, cluster: super::ClusterConfig) -> Self {
+        self.cluster = Some(cluster);
         self
     }
 

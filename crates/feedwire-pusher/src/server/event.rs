@@ -7,7 +7,8 @@ use feedwire_core::{Close, ConnId, Frame, QueueFull, RawJson};
 /// **Kept** events are always queued, whatever the queue holds (one each per connection at most):
 /// [`Connected`](HubEvent::Connected), [`Rejected`](HubEvent::Rejected),
 /// [`Disconnected`](HubEvent::Disconnected), [`PongTimeout`](HubEvent::PongTimeout) and
-/// [`Webhook`](HubEvent::Webhook) (at most `max_in_flight` per webhook target). Every other event is
+/// [`Webhook`](HubEvent::Webhook) (at most `max_in_flight` per webhook target) and
+/// [`Cluster`](HubEvent::Cluster). Every other event is
 /// dropped, and counted in [`QueueStats::dropped_events`](feedwire_core::QueueStats), when `limits.max_queued`
 /// events already wait.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +123,23 @@ pub enum HubEvent {
     /// A webhook request to POST (see [`webhook`](super::webhook)); report its outcome with
     /// [`Hub::webhook_response`](super::Hub::webhook_response). A kept event.
     Webhook(super::WebhookRequest),
+    /// A message for the other nodes of the cluster: publish `msg.encode()` on the cluster's channel. A kept
+    /// event, and bounded all the same: one per accepted command (a publish, a trigger, a terminate, which
+    /// are refused while `limits.max_queued` frames wait), one per connection frame that changes presence or
+    /// relays a client event (client events are rate-limited per connection), and one heartbeat per
+    /// `heartbeat_interval` (plus one at once when a node joins or [`Hub::cluster_resync`](super::Hub::cluster_resync)
+    /// is called). Only a clustered hub emits it.
+    Cluster(super::ClusterMessage),
+    /// A remote node was heard for the first time (or in a new epoch, after a restart).
+    NodeJoined {
+        /// Its id.
+        node: String,
+    },
+    /// A remote node was forgotten: silent for `node_timeout`, or it said `leave`.
+    NodeExpired {
+        /// Its id.
+        node: String,
+    },
     /// A frame could not be understood; the connection was told with `pusher:error` and stays open.
     BadFrame {
         /// The connection.

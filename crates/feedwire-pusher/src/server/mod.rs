@@ -19,6 +19,9 @@
 //! - [`Hub::publish`]: one frame encoded per channel and shared by every subscriber;
 //! - with the `rest` feature, the signed HTTP API through `Hub::handle_rest`, so the official server SDKs can
 //!   trigger through it.
+//! - with [`HubConfig::with_cluster`], several hubs (one per node) act as one server: publishes, presence,
+//!   HTTP API queries, `send_to_user` and terminations span the nodes, through messages the host carries
+//!   (see [`cluster`]).
 //!
 //! # Queues
 //! Frames and events wait in a [`feedwire_core::HubOutbox`] bounded by `limits.max_queued`. The host's
@@ -50,6 +53,7 @@
 
 mod admit;
 mod apps;
+pub mod cluster;
 mod config;
 mod event;
 mod state;
@@ -65,6 +69,7 @@ use feedwire_core::{
 use serde::Deserialize;
 
 pub use apps::{AppEvent, Apps};
+pub use cluster::{ClusterConfig, ClusterError, ClusterMessage, MAX_CLUSTER_MESSAGE, MAX_NODE_ID_LEN};
 pub use config::{HubConfig, codes};
 pub use event::{HubError, HubEvent};
 pub use webhook::{
@@ -78,7 +83,7 @@ use crate::codec::{
 };
 #[cfg(feature = "rest")]
 use crate::rest::{ChannelSummary, RestApi, RestCall, RestError, RestRequest, RestResponse};
-use admit::{Member, Refusal, admit, admit_connection};
+use admit::{Member, Members, Refusal, admit, admit_connection};
 use state::{Channel, Conn};
 
 /// The Pusher server hub. See the [module documentation](self).
@@ -96,6 +101,8 @@ pub struct Hub {
     webhooks: Option<WebhookQueue>,
     /// The latest `now` the host gave (webhook events raised by calls that take none are batched from it).
     now: Option<Instant>,
+    /// Cluster state, when clustered (see [`cluster`]).
+    cluster: Option<cluster::Cluster>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -146,6 +153,7 @@ impl Hub {
                 .filter(|w| !w.targets.is_empty())
                 .map(|w| WebhookQueue::new(w, &config.key, config.secret.clone())),
             now: None,
+            cluster: config.cluster.clone().map(cluster::Cluster::new),
             config,
             conns: BTreeMap::new(),
             by_socket_id: BTreeMap::new(),
@@ -175,12 +183,10 @@ impl Hub {
         self.channels.get(channel).map_or(0, |c| c.subscribers.len())
     }
 
-    /// The user ids present on a presence channel, in order.
+    /// The user ids present on a presence channel, in order: with a cluster, those of every node as this
+    /// node knows them (see [`cluster`](ClusterConfig)).
     pub fn members(&self, channel: &str) -> Vec<&str> {
-        self.channels
-            .get(channel)
-            .map(|c| c.members.keys().map(String::as_str).collect())
-            .unwrap_or_default()
+        self.cluster_members(channel).into_keys().collect()
     }
 
     /// What the queues hold and have dropped.
@@ -197,7 +203,7 @@ impl Hub {
     /// with backoff (see [`WebhookQueue::handle_response`]). The host must report every request it was given:
     /// a target holds at most [`WebhookConfig::max_in_flight`] unanswered ones.
     pub fn webhook_response(&mut self, now: Instant, id: u64, ok: bool) {
-        self.now = Some(now);
+        self.saw(now);
         if let Some(w) = &mut self.webhooks {
             w.handle_response(now, id, ok);
         }
@@ -234,7 +240,59 @@ impl Hub {
         except_socket_id: Option<&str>,
     ) -> Result<usize, HubError> {
         self.out.check_room()?;
-        Ok(self.publish_checked(channels, event, data, except_socket_id))
+        let queued = self.publish_checked(channels, event, data, except_socket_id);
+        self.share_publish(channels, event, data, except_socket_id, None);
+        Ok(queued)
+    }
+
+    /// Shares a publish with the other nodes (when clustered).
+    fn share_publish(
+        &mut self,
+        channels: &[&str],
+        event: &str,
+        data: &RawJson,
+        socket_id: Option<&str>,
+        user_id: Option<&str>,
+    ) {
+        if self.cluster.is_some() {
+            self.share(cluster::Body::Publish {
+                channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+                event: event.to_owned(),
+                data: data.clone(),
+                socket_id: socket_id.map(str::to_owned),
+                user_id: user_id.map(str::to_owned),
+            });
+        }
+    }
+
+    /// Closes every connection signed in as `user_id` on every node of the cluster (`pusher:error` 4009
+    /// "You got disconnected by the app.", then a close with 4009, as soketi does; pusher-js does not
+    /// reconnect after it). Returns how many local connections were closed; the other nodes close theirs
+    /// when the shared message reaches them. Never refused: closes are never dropped.
+    pub fn terminate_user_connections(&mut self, user_id: &str) -> usize {
+        let closed = self.close_user(user_id);
+        if self.cluster.is_some() {
+            self.share(cluster::Body::TerminateUser {
+                user_id: user_id.to_owned(),
+            });
+        }
+        closed
+    }
+
+    /// Closes the local connections signed in as `user_id`.
+    fn close_user(&mut self, user_id: &str) -> usize {
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.user_id.as_deref() == Some(user_id))
+            .map(|(id, _)| *id)
+            .collect();
+        let reason = "You got disconnected by the app.";
+        for conn in &conns {
+            self.send(*conn, pusher_error(Some(codes::UNAUTHORIZED), reason, None));
+            self.disconnect(*conn, Close::new(codes::UNAUTHORIZED, reason));
+        }
+        conns.len()
     }
 
     /// Sends `event` to every connection of a signed-in user (on `#server-to-user-{id}`); refused as
@@ -255,9 +313,12 @@ impl Hub {
     }
 
     /// Serves one request of the Channels HTTP API (`POST /apps/{id}/events`, `/batch_events`,
-    /// `GET /apps/{id}/channels`, `/channels/{name}`, `/channels/{name}/users`) at Unix time `now_unix`.
+    /// `GET /apps/{id}/channels`, `/channels/{name}`, `/channels/{name}/users`,
+    /// `POST /apps/{id}/users/{user_id}/terminate_connections`) at Unix time `now_unix`.
     /// Triggers are published at once, or refused with 503 while the outgoing queue is full; the response is
-    /// ready to write.
+    /// ready to write. With a cluster, triggers and terminations reach every node and the queries answer for
+    /// the whole cluster: local state exactly, the other nodes' presence members as their messages told, and
+    /// their subscriber counts as of their last heartbeat (see [`ClusterConfig`]).
     #[cfg(feature = "rest")]
     pub fn handle_rest(&mut self, req: &RestRequest<'_>, now_unix: u64) -> RestResponse {
         let call = match self.rest.authenticate(req, now_unix) {
@@ -272,31 +333,36 @@ impl Hub {
                 for ev in events {
                     let chans: Vec<&str> = ev.channels.iter().map(String::as_str).collect();
                     self.publish_checked(&chans, &ev.name, &ev.data, ev.socket_id.as_deref());
+                    self.share_publish(&chans, &ev.name, &ev.data, ev.socket_id.as_deref(), None);
                 }
                 RestResponse::ok_empty()
             }
             RestCall::Channels { prefix, info } => {
                 let list = self
-                    .channels
-                    .iter()
-                    .filter(|(name, _)| prefix.as_deref().is_none_or(|p| name.starts_with(p)))
-                    .filter(|(name, _)| !name.starts_with('#'))
-                    .map(|(name, ch)| ChannelSummary {
+                    .cluster_channels()
+                    .into_iter()
+                    .filter(|name| prefix.as_deref().is_none_or(|p| name.starts_with(p)))
+                    .map(|name| ChannelSummary {
                         name,
-                        user_count: is_presence(name).then_some(ch.members.len()),
+                        user_count: is_presence(name).then(|| self.cluster_members(name).len()),
                     });
                 RestResponse::channels(list, &info)
             }
             RestCall::Channel { channel, info } => {
-                let ch = self.channels.get(&channel);
+                let members = self.cluster_members(&channel).len();
+                let subscribers = self.cluster_subscriber_count(&channel);
                 RestResponse::channel(
-                    ch.is_some(),
-                    is_presence(&channel).then(|| ch.map_or(0, |c| c.members.len())),
-                    (!is_presence(&channel)).then(|| ch.map_or(0, |c| c.subscribers.len())),
+                    subscribers > 0 || members > 0,
+                    is_presence(&channel).then_some(members),
+                    (!is_presence(&channel)).then_some(subscribers as usize),
                     &info,
                 )
             }
             RestCall::Users { channel } => RestResponse::users(self.members(&channel)),
+            RestCall::TerminateUser { user_id } => {
+                self.terminate_user_connections(&user_id);
+                RestResponse::ok_empty()
+            }
         }
     }
 
@@ -362,13 +428,13 @@ impl Hub {
         }
     }
 
+    /// A fresh socket id; with a cluster its first part is derived from the node id and epoch, so ids are
+    /// unique cluster-wide.
     fn new_socket_id(&mut self) -> ByteString {
+        let prefix = self.cluster.as_ref().map(|c| c.socket_prefix);
         loop {
-            let id = format!(
-                "{}.{}",
-                self.rng.u64(1..1_000_000_000),
-                self.rng.u64(1..1_000_000_000)
-            );
+            let first = prefix.unwrap_or_else(|| self.rng.u64(1..1_000_000_000));
+            let id = format!("{first}.{}", self.rng.u64(1..1_000_000_000));
             let id = ByteString::from(id);
             if !self.by_socket_id.contains_key(&id) {
                 return id;
@@ -413,12 +479,18 @@ impl Hub {
             channel: channel.to_owned(),
         });
         if let Some(user_id) = removed_member {
-            let frame = ServerMessage::MemberRemoved {
-                channel: ByteString::from(channel.to_owned()),
-                user_id: ByteString::from(user_id.clone()),
+            if !self.remote_has(channel, &user_id, None) {
+                let frame = ServerMessage::MemberRemoved {
+                    channel: ByteString::from(channel.to_owned()),
+                    user_id: ByteString::from(user_id.clone()),
+                }
+                .encode();
+                self.fan_out(channel, &frame, Some(conn));
             }
-            .encode();
-            self.fan_out(channel, &frame, Some(conn));
+            self.share(cluster::Body::MemberRemoved {
+                channel: channel.to_owned(),
+                user_id: user_id.clone(),
+            });
             self.webhook(WebhookEvent::MemberRemoved {
                 channel,
                 user_id: &user_id,
@@ -506,6 +578,13 @@ impl Hub {
             };
             return self.refuse(conn, &channel, refusal);
         }
+        let present = |user: &str| {
+            self.channels
+                .get(&*channel)
+                .is_some_and(|ch| ch.members.contains_key(user))
+                || self.remote_has(&channel, user, None)
+        };
+        let count = || self.cluster_members(&channel).len();
         let verdict = admit(
             &self.config,
             &c.socket_id,
@@ -513,7 +592,10 @@ impl Hub {
             &channel,
             auth,
             channel_data,
-            self.channels.get(&*channel),
+            Members {
+                present: &present,
+                count: &count,
+            },
         );
         match verdict {
             Ok(member) => self.join(conn, &channel, member),
@@ -549,9 +631,9 @@ impl Hub {
                 channel: name.clone(),
             });
         }
-        let data = match (&member, self.channels.get(&name)) {
-            (Some(_), Some(ch)) => ch.presence_data(),
-            _ => "{}".to_owned(),
+        let data = match &member {
+            Some(_) => state::presence_data(&self.cluster_members(&name)),
+            None => "{}".to_owned(),
         };
         let ok = ServerMessage::SubscriptionSucceeded {
             channel: channel.clone(),
@@ -564,13 +646,20 @@ impl Hub {
             channel: name.clone(),
         });
         if let Some((user_id, info)) = added {
-            let frame = ServerMessage::MemberAdded {
-                channel: channel.clone(),
-                user_id: ByteString::from(user_id.clone()),
-                user_info: info,
+            if !self.remote_has(&name, &user_id, None) {
+                let frame = ServerMessage::MemberAdded {
+                    channel: channel.clone(),
+                    user_id: ByteString::from(user_id.clone()),
+                    user_info: info.clone(),
+                }
+                .encode();
+                self.fan_out(&name, &frame, Some(conn));
             }
-            .encode();
-            self.fan_out(&name, &frame, Some(conn));
+            self.share(cluster::Body::MemberAdded {
+                channel: name.clone(),
+                user_id: user_id.clone(),
+                user_info: info,
+            });
             self.webhook(WebhookEvent::MemberAdded {
                 channel: &name,
                 user_id: &user_id,
@@ -666,6 +755,10 @@ impl Hub {
         })
         .encode();
         self.fan_out(&channel, &frame, Some(conn));
+        if self.cluster.is_some() {
+            let socket_id = self.conns.get(&conn).map(|c| c.socket_id.to_string());
+            self.share_publish(&[&channel], &event, &data, socket_id.as_deref(), user.as_deref());
+        }
         if self.webhooks.is_some() {
             // hosted Pusher sends `data` as a string: a JSON string's content, or the JSON text as sent
             let text =
@@ -746,7 +839,7 @@ impl feedwire_core::Hub for Hub {
     type Event = HubEvent;
 
     fn handle_open(&mut self, now: Instant, conn: ConnId, request: &OpenRequest) {
-        self.now = Some(now);
+        self.saw(now);
         if self.conns.contains_key(&conn) {
             return;
         }
@@ -782,7 +875,7 @@ impl feedwire_core::Hub for Hub {
     }
 
     fn handle_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
-        self.now = Some(now);
+        self.saw(now);
         if !self.conns.contains_key(&conn) {
             return;
         }
@@ -833,14 +926,19 @@ impl feedwire_core::Hub for Hub {
     }
 
     fn handle_close(&mut self, now: Instant, conn: ConnId, close: Option<Close>) {
-        self.now = Some(now);
+        self.saw(now);
         self.forget(conn, close);
     }
 
     /// A planned shutdown: every open connection is closed with 4200 ("reconnect now", as hosted Pusher
     /// does), so clients reconnect at once instead of backing off after a dropped socket. Never refused: the
     /// closes bypass the queue's budget, and the departures fan out as the hub's own traffic.
-    fn handle_shutdown(&mut self, _now: Instant) {
+    ///
+    /// With a cluster, the departures are not shared one by one: one `leave` message tells the other nodes
+    /// to drop this node at once, and nothing is shared after it.
+    fn handle_shutdown(&mut self, now: Instant) {
+        self.saw(now);
+        self.cluster_stopping();
         let open: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in open {
             self.disconnect(
@@ -848,11 +946,13 @@ impl feedwire_core::Hub for Hub {
                 Close::new(codes::RECONNECT_NOW, "Server is shutting down: reconnect"),
             );
         }
+        self.cluster_stopped();
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.now = Some(now);
+        self.saw(now);
         self.flush_webhooks(now);
+        self.cluster_timeout(now);
         while let Some(&(deadline, conn)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -887,9 +987,9 @@ impl feedwire_core::Hub for Hub {
     fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.deadlines.first().map(|(t, _)| *t);
         let hooks = self.webhooks.as_ref().and_then(WebhookQueue::poll_timeout);
-        match (conns, hooks) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [conns, hooks, self.cluster_poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

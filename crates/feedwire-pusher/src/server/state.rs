@@ -26,22 +26,19 @@ pub(super) struct Channel {
     pub(super) members: BTreeMap<String, (Option<RawJson>, u32)>,
 }
 
-impl Channel {
-    /// The `data` of a presence channel's `subscription_succeeded`: `{"presence":{"ids","hash","count"}}`.
-    pub(super) fn presence_data(&self) -> String {
-        let mut ids = Vec::new();
-        let mut hash = serde_json::Map::new();
-        for (id, (info, _)) in &self.members {
-            ids.push(serde_json::Value::from(id.as_str()));
-            let info = info
-                .as_ref()
-                .and_then(|i| serde_json::from_str::<serde_json::Value>(i.as_str()).ok())
-                .unwrap_or(serde_json::Value::Null);
-            hash.insert(id.clone(), info);
-        }
-        let count = ids.len();
-        serde_json::json!({ "presence": { "ids": ids, "hash": hash, "count": count } }).to_string()
+/// The `data` of a presence channel's `subscription_succeeded`: `{"presence":{"ids","hash","count"}}`.
+pub(super) fn presence_data(members: &BTreeMap<&str, Option<&RawJson>>) -> String {
+    let mut ids = Vec::new();
+    let mut hash = serde_json::Map::new();
+    for (id, info) in members {
+        ids.push(serde_json::Value::from(*id));
+        let info = info
+            .and_then(|i| serde_json::from_str::<serde_json::Value>(i.as_str()).ok())
+            .unwrap_or(serde_json::Value::Null);
+        hash.insert((*id).to_owned(), info);
     }
+    let count = ids.len();
+    serde_json::json!({ "presence": { "ids": ids, "hash": hash, "count": count } }).to_string()
 }
 
 /// Every internal index agrees with every other: connections and channel subscriber sets mirror each other,
