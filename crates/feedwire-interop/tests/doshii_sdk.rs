@@ -7,7 +7,8 @@
 //! - events written to feedwire's stdin reach the SDK's event callback exactly as published: the subscribed
 //!   names with their data, in order, and nothing else (not the event the app did not subscribe to, not
 //!   another partner's event);
-//! - feedwire is stopped and started again on the same port. The SDK does not reconnect by itself (7.0.2 has
+//! - feedwire is stopped (SIGTERM: its graceful shutdown closes the SDK's socket with 1001 at once) and
+//!   started again on the same port. The SDK does not reconnect by itself (7.0.2 has
 //!   no reconnect at all: its socket's `close` only logs), so the client script is the app a partner writes
 //!   around it, with the SDK's public API only: a watchdog on its pong events, then
 //!   `clearAllWebsocketSubscriptions()` and `subscribeToWebsockeEvents(..)` again, which opens a new socket.
@@ -114,7 +115,10 @@ fn wait_client(
                 all.push_str(&format!("--- feedwire #{}:\n{}\n", i + 1, s.output()));
             }
             all.push_str(&format!("--- doshii-sdk-client.js:\n{}", client.output()));
-            panic!("waiting for {what}: {}\n{all}", if failed { "the client failed" } else { "timed out" });
+            panic!(
+                "waiting for {what}: {}\n{all}",
+                if failed { "the client failed" } else { "timed out" }
+            );
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -155,7 +159,11 @@ fn doshii_partner_node_sdk_7_0_2_against_feedwire_serve_doshii() {
         "doshii-sdk-client",
         &peers_dir().join("clients"),
         "node",
-        &["doshii-sdk-client.js", &format!("ws://127.0.0.1:{port}"), CLIENT_ID],
+        &[
+            "doshii-sdk-client.js",
+            &format!("ws://127.0.0.1:{port}"),
+            CLIENT_ID,
+        ],
         &[("PING_MS", &PING_MS.to_string()), ("TIMEOUT_MS", "40000")],
     )
     .unwrap();
@@ -209,14 +217,20 @@ fn doshii_partner_node_sdk_7_0_2_against_feedwire_serve_doshii() {
     });
     let pongs = steps(&out, "pong");
     assert!(
-        pongs.iter().all(|p| p["matches_ping"] == true && p["version"] == "3.2.123"),
+        pongs
+            .iter()
+            .all(|p| p["matches_ping"] == true && p["version"] == "3.2.123"),
         "{pongs:?}"
     );
     let server_pings = json_lines(&server1.output())
         .iter()
         .filter(|v| v["kind"] == "ping")
         .count();
-    assert!(server_pings >= pongs.len(), "feedwire logged {server_pings} pings for {} pongs", pongs.len());
+    assert!(
+        server_pings >= pongs.len(),
+        "feedwire logged {server_pings} pings for {} pongs",
+        pongs.len()
+    );
 
     // 4. a restart on the same port: stop feedwire (SIGTERM: it closes the connection), start it again with an
     // event already waiting on its stdin (published before the SDK is back), then publish one more once the
@@ -225,11 +239,18 @@ fn doshii_partner_node_sdk_7_0_2_against_feedwire_serve_doshii() {
     let stopping = Instant::now();
     server1.stop();
     let stopped_in = stopping.elapsed();
-    wait_client(&mut client, &[&server1], t, "the close of socket 1", |o| {
+    let out = wait_client(&mut client, &[&server1], t, "the close of socket 1", |o| {
         steps(o, "socket")
             .iter()
             .any(|s| s["socket"] == 1 && s["state"] == "closed")
     });
+    // feedwire's graceful shutdown closed it with 1001 at once (a Doshii hub has no goodbye message); a
+    // server killed after `Peer::stop`'s 3 s would show 1006
+    let closed = steps(&out, "socket")
+        .into_iter()
+        .find(|s| s["socket"] == 1 && s["state"] == "closed")
+        .unwrap();
+    assert_eq!(closed["code"], 1001, "{}\n{}", server1.output(), client.output());
     let stdin2 = StdinFile::new("doshii-sdk-2");
     stdin2.publish(CLIENT_ID, "order_updated", &order("ord-2", "cancelled"));
     let server2 = start_feedwire("feedwire-serve-doshii-sdk-2", port, &stdin2);
@@ -241,7 +262,12 @@ fn doshii_partner_node_sdk_7_0_2_against_feedwire_serve_doshii() {
     assert!(socket2 >= 2, "{reconnected}");
     // the SDK itself made no socket between the close and the app's first retry
     let watchdog = steps(&out_restart, "watchdog")[0].clone();
-    assert_eq!(watchdog["sockets_after_close"], 0, "{watchdog}\n{}", client.output());
+    assert_eq!(
+        watchdog["sockets_after_close"],
+        0,
+        "{watchdog}\n{}",
+        client.output()
+    );
 
     let mut last = order("ord-3", "complete");
     last["last"] = json!(true);
@@ -289,7 +315,11 @@ fn doshii_partner_node_sdk_7_0_2_against_feedwire_serve_doshii() {
         stopped_in.as_secs_f64(),
         watchdog["silent_ms"],
         reconnected["attempts"],
-        if replayed == 1 { "replayed from the backlog" } else { "delivered live" },
+        if replayed == 1 {
+            "replayed from the backlog"
+        } else {
+            "delivered live"
+        },
         pongs.len(),
     );
 }
