@@ -377,6 +377,18 @@ impl feedwire_core::Hub for Hub {
         }
     }
 
+    /// A planned restart: Doshii has no "reconnect now" message (every close but `primus::server::close`
+    /// means reconnect with backoff), so every connection is closed at once with 1001 (going away), the
+    /// close the host would otherwise send only after its grace period (5 s in `feedwire serve`), during
+    /// which the clients, told nothing, would keep the connection open. Events published afterwards go to
+    /// the apps' 10-minute backlogs.
+    fn handle_shutdown(&mut self, now: Instant) {
+        let open: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in open {
+            self.close(now, conn, Close::going_away());
+        }
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.apps.prune(now);
     }
@@ -391,6 +403,57 @@ impl feedwire_core::Hub for Hub {
 
     fn poll_timeout(&self) -> Option<Instant> {
         None
+    }
+}
+
+#[cfg(test)]
+mod shutdown_tests {
+    use super::*;
+    use feedwire_core::Hub as _;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test's origin instant
+    fn a_shutdown_closes_every_connection_with_going_away_and_no_primus_server_close() {
+        let now = Instant::now();
+        let mut hub = Hub::default();
+        // base64("client-id"), and a POS
+        hub.handle_open(now, ConnId(1), &OpenRequest::new("/app/socket?auth=Y2xpZW50LWlk"));
+        hub.handle_open(now, ConnId(2), &OpenRequest::new("/pos/socket?token=loc-token"));
+        while hub.poll_event().is_some() {}
+        hub.handle_shutdown(now);
+        let sent: Vec<_> = std::iter::from_fn(|| hub.poll_transmit()).collect();
+        // a plain close each: "primus::server::close" would tell the clients never to come back
+        assert_eq!(
+            sent,
+            vec![
+                (ConnId(1), HubTransmit::Close(Close::going_away())),
+                (ConnId(2), HubTransmit::Close(Close::going_away())),
+            ]
+        );
+        let events: Vec<_> = std::iter::from_fn(|| hub.poll_event()).collect();
+        assert_eq!(
+            events,
+            vec![
+                HubEvent::Closed { conn: ConnId(1) },
+                HubEvent::Closed { conn: ConnId(2) }
+            ]
+        );
+        assert_eq!(hub.connections().count(), 0);
+        // what is published now waits in the app's backlog for its reconnect
+        let data = RawJson::from_json_str(r#"{"id":"1"}"#).unwrap();
+        assert_eq!(
+            hub.publish_to_app(now, "client-id", "order_created", &data),
+            Ok(0)
+        );
+        assert_eq!(hub.backlog_len("client-id"), 1);
+        hub.handle_open(now, ConnId(3), &OpenRequest::new("/app/socket?auth=Y2xpZW50LWlk"));
+        assert_eq!(
+            hub.poll_transmit(),
+            Some((
+                ConnId(3),
+                HubTransmit::Send(Frame::from(r#"{"emit":["order_created",{"id":"1"}]}"#))
+            ))
+        );
     }
 }
 
