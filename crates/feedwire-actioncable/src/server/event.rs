@@ -48,7 +48,9 @@ pub enum HubEvent {
         /// The identifiers AnyCable restored from an earlier session (`?sid=`).
         restored: Vec<Identifier>,
     },
-    /// A client asks to subscribe: answer with [`Hub::confirm`](super::Hub::confirm) or
+    /// A client asks to subscribe with an identifier that is a JSON object with a string `channel` (the last
+    /// `channel` when the key repeats, as Ruby's JSON reads it); any other identifier is
+    /// [`BadInput`](HubEvent::BadInput) with no reply, as Rails 6.1's `Subscriptions#add` fails on it. Answer with [`Hub::confirm`](super::Hub::confirm) or
     /// [`Hub::reject`](super::Hub::reject) (and [`Hub::stream_from`](super::Hub::stream_from)).
     SubscribeRequested {
         /// The connection.
@@ -110,8 +112,9 @@ pub enum HubEvent {
         /// Whether it was served (false: `reject_history` was sent).
         served: bool,
     },
-    /// Bad input (malformed JSON, unknown command, missing subscription, oversize frame): logged, no reply,
-    /// the connection stays open, as Rails does.
+    /// Bad input (malformed JSON, unknown command, missing subscription, a subscribe identifier that is not a
+    /// JSON object with a string `channel`, oversize frame): logged, no reply, the connection stays open, as
+    /// Rails does.
     BadInput {
         /// The connection.
         conn: ConnId,

@@ -90,6 +90,19 @@ fn has_sub(subs: &Subs, id: &IdentifierStr<'_>) -> bool {
     subs.contains(&id.to_cow())
 }
 
+/// Whether Rails 6.1 would look a channel up for `identifier` (`Subscriptions#add`): it decodes it as JSON
+/// and reads `channel` (the last one when the key repeats) as a class name, so anything but a JSON object with
+/// a string `channel` fails there, is logged and gets no reply.
+fn names_a_channel(identifier: &str) -> bool {
+    crate::identifier::parse_fields(identifier).is_some_and(|fields| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "channel")
+            .is_some_and(|(_, v)| v.get().starts_with('"'))
+    })
+}
+
 impl Hub {
     /// A hub with `config`.
     pub fn new(config: HubConfig) -> Hub {
@@ -536,6 +549,12 @@ impl Hub {
         match msg {
             ClientMessage::Subscribe { identifier, .. } => {
                 let text = identifier.to_cow();
+                if !names_a_channel(&text) {
+                    self.event(bad(String::from(
+                        "subscribe: identifier is not a JSON object with a string `channel`",
+                    )));
+                    return;
+                }
                 let id = Identifier::from_wire(text.into_owned());
                 if st.subs.contains(id.as_str()) {
                     self.event(HubEvent::DuplicateSubscribe { conn, identifier: id });
