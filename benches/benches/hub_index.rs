@@ -1,6 +1,7 @@
 //! Issue 19: a broadcast costs the matching subscribers only. One broadcast (ActionCable `Hub::broadcast`) or
 //! publish (Pusher `Hub::publish`) to a stream/channel with one subscriber, drained, with 100,000 subscriptions
 //! on other streams/channels (1,000 connections x 100) and with none: the two times should be about equal.
+//! Then one ActionCable connection subscribing to 20,000 channels (the issue's other figure).
 #![allow(clippy::disallowed_methods, missing_docs)]
 
 use std::time::Instant;
@@ -120,5 +121,52 @@ fn one_subscriber(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, one_subscriber);
+/// The issue's other figure: one connection subscribing (subscribe frame, confirm, stream_from) to 20,000
+/// channels, each on its own stream.
+fn subscribe_20000(c: &mut Criterion) {
+    use feedwire_actioncable::server::{Hub, HubConfig};
+    let now = Instant::now();
+    let ids: Vec<(String, Frame, String)> = (0..20_000u32)
+        .map(|k| {
+            let id = format!(r#"{{"channel":"FeedChannel","id":{k}}}"#);
+            let f = ClientMessage::Subscribe {
+                identifier: IdentifierStr::new(&id),
+                history: None,
+            }
+            .encode();
+            (id, f, format!("feed:{k}"))
+        })
+        .collect();
+    let mut g = c.benchmark_group("hub_index_subscribe");
+    g.sample_size(10);
+    g.bench_function("actioncable_one_connection_20000", |b| {
+        b.iter_batched(
+            || {
+                let mut hub = Hub::new(HubConfig::default());
+                hub.handle_open(
+                    now,
+                    ConnId(1),
+                    &OpenRequest::new("/cable").with_subprotocol(Some("actioncable-v1-json".into())),
+                );
+                hub
+            },
+            |mut hub| {
+                for (i, (id, f, stream)) in ids.iter().enumerate() {
+                    hub.handle_frame(now, ConnId(1), f.clone());
+                    hub.confirm(ConnId(1), id).unwrap();
+                    hub.stream_from(ConnId(1), id, stream).unwrap();
+                    if i % 256 == 0 {
+                        drain(&mut hub);
+                        while hub.poll_event().is_some() {}
+                    }
+                }
+                hub
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, one_subscriber, subscribe_20000);
 criterion_main!(benches);
