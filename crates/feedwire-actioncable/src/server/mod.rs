@@ -5,6 +5,13 @@
 //! [`Hub::reject`] and [`Hub::stream_from`], and broadcasts with [`Hub::broadcast`], encoding each frame once per
 //! (stream, identifier) and sharing the buffer between subscribers.
 //!
+//! Subscriptions are indexed by identifier (per connection) and by stream (hub-wide, confirmed subscriptions
+//! only), so a broadcast visits the stream's subscribers and nothing else, and a command finds its subscription
+//! in O(log n). A host that shares broadcasts through a broker (Rails' Redis adapter: one Redis channel per
+//! stream) turns on [`HubConfig::with_stream_events`] and follows [`HubEvent::StreamStarted`] and
+//! [`HubEvent::StreamStopped`], or reads [`Hub::streams`]; [`Hub::broadcast`] stays a local fan-out, called
+//! when a message arrives from the broker.
+//!
 //! ```
 //! # #![allow(clippy::disallowed_methods)]
 //! use std::time::Instant;
