@@ -28,6 +28,10 @@ pub struct HubConfig {
     pub seed: u64,
     /// Frame and queue bounds.
     pub limits: Limits,
+    /// Queue [`HubEvent::StreamStarted`](super::HubEvent::StreamStarted) and
+    /// [`HubEvent::StreamStopped`](super::HubEvent::StreamStopped) (default false: no such events), for a host
+    /// that subscribes a broker (Rails' Redis adapter) to the streams with local subscribers.
+    pub stream_events: bool,
 }
 
 impl Default for HubConfig {
@@ -42,6 +46,7 @@ impl Default for HubConfig {
             auto_welcome: true,
             seed: 0,
             limits: Limits::default(),
+            stream_events: false,
         }
     }
 }
@@ -86,6 +91,13 @@ impl HubConfig {
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+    /// Turns stream events on or off: with `on`, the hub queues [`HubEvent::StreamStarted`](super::HubEvent::StreamStarted)
+    /// when a stream gets its first confirmed subscriber and [`HubEvent::StreamStopped`](super::HubEvent::StreamStopped)
+    /// when its last one goes (see [`Hub::streams`](super::Hub::streams)). Default off.
+    pub fn with_stream_events(mut self, on: bool) -> Self {
+        self.stream_events = on;
         self
     }
 }

@@ -5,6 +5,13 @@
 //! [`Hub::reject`] and [`Hub::stream_from`], and broadcasts with [`Hub::broadcast`], encoding each frame once per
 //! (stream, identifier) and sharing the buffer between subscribers.
 //!
+//! Subscriptions are indexed by identifier (per connection) and by stream (hub-wide, confirmed subscriptions
+//! only), so a broadcast visits the stream's subscribers and nothing else, and a command finds its subscription
+//! in O(log n). A host that shares broadcasts through a broker (Rails' Redis adapter: one Redis channel per
+//! stream) turns on [`HubConfig::with_stream_events`] and follows [`HubEvent::StreamStarted`] and
+//! [`HubEvent::StreamStopped`], or reads [`Hub::streams`]; [`Hub::broadcast`] stays a local fan-out, called
+//! when a message arrives from the broker.
+//!
 //! ```
 //! # #![allow(clippy::disallowed_methods)]
 //! use std::time::Instant;
@@ -28,6 +35,7 @@
 mod config;
 mod event;
 mod history;
+mod index;
 
 pub use config::HubConfig;
 pub use event::{HubError, HubEvent};
@@ -44,16 +52,10 @@ use feedwire_core::{
 use crate::codec::{self, ClientMessage, HistoryRequest, IdentifierStr, MessageData, ServerMessage};
 use crate::identifier::Identifier;
 use history::Histories;
+use index::{HubSub, StreamIndex, Subs};
 
 /// How many AnyCable sessions (of closed connections) the hub remembers for `?sid=` restores.
 const MAX_SESSIONS: usize = 1024;
-
-#[derive(Debug, Clone)]
-struct HubSub {
-    identifier: Arc<str>,
-    confirmed: bool,
-    streams: Vec<String>,
-}
 
 #[derive(Debug)]
 struct ConnState {
@@ -61,13 +63,14 @@ struct ConnState {
     welcomed: bool,
     sid: Option<String>,
     restore: Vec<HubSub>,
-    subs: Vec<HubSub>,
+    subs: Subs,
 }
 
 /// The ActionCable hub. See the [module docs](self).
 pub struct Hub {
     config: HubConfig,
     conns: BTreeMap<ConnId, ConnState>,
+    index: StreamIndex,
     out: HubOutbox<HubEvent>,
     next_ping: Option<Instant>,
     first_now: Option<Instant>,
@@ -90,17 +93,32 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-fn find_sub(subs: &[HubSub], id: &IdentifierStr<'_>) -> Option<usize> {
-    subs.iter().position(|s| id.eq_str(&s.identifier))
+fn has_sub(subs: &Subs, id: &IdentifierStr<'_>) -> bool {
+    subs.contains(&id.to_cow())
+}
+
+/// Whether Rails 6.1 would look a channel up for `identifier` (`Subscriptions#add`): it decodes it as JSON
+/// and reads `channel` (the last one when the key repeats) as a class name, so anything but a JSON object with
+/// a string `channel` fails there, is logged and gets no reply.
+fn names_a_channel(identifier: &str) -> bool {
+    crate::identifier::parse_fields(identifier).is_some_and(|fields| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "channel")
+            .is_some_and(|(_, v)| v.get().starts_with('"'))
+    })
 }
 
 impl Hub {
     /// A hub with `config`.
     pub fn new(config: HubConfig) -> Hub {
+        let stream_events = config.stream_events;
         Hub {
             out: HubOutbox::new(&config.limits),
             config,
             conns: BTreeMap::new(),
+            index: StreamIndex::new(stream_events),
             next_ping: None,
             first_now: None,
             history: Histories::default(),
@@ -130,8 +148,15 @@ impl Hub {
     pub fn subscriptions_of(&self, conn: ConnId) -> Vec<String> {
         self.conns
             .get(&conn)
-            .map(|c| c.subs.iter().map(|s| s.identifier.to_string()).collect())
+            .map(|c| c.subs.iter().map(|(_, s)| s.identifier.to_string()).collect())
             .unwrap_or_default()
+    }
+
+    /// The streams that have at least one confirmed subscription streaming from them on this hub (what a
+    /// broadcast would reach now), in byte order. With [`HubConfig::with_stream_events`] on, the hub announces
+    /// each change of this set as [`HubEvent::StreamStarted`] / [`HubEvent::StreamStopped`].
+    pub fn streams(&self) -> impl Iterator<Item = &str> + '_ {
+        self.index.streams()
     }
 
     /// What the queues hold and have dropped.
@@ -144,11 +169,7 @@ impl Hub {
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         for (conn, st) in &self.conns {
-            for (i, sub) in st.subs.iter().enumerate() {
-                if st.subs[..i].iter().any(|s| s.identifier == sub.identifier) {
-                    return Err(format!("{conn:?} has two subscriptions with one identifier"));
-                }
-            }
+            st.subs.check().map_err(|e| format!("{conn:?}: {e}"))?;
             if st.welcomed && !st.restore.is_empty() {
                 return Err(format!("{conn:?} welcomed with restores still pending"));
             }
@@ -156,6 +177,8 @@ impl Hub {
                 return Err(format!("{conn:?} has a session id without the ext protocol"));
             }
         }
+        self.index
+            .check(self.conns.iter().map(|(c, st)| (*c, &st.subs)))?;
         if self.sessions.len() > MAX_SESSIONS {
             return Err(format!("{} sessions remembered", self.sessions.len()));
         }
@@ -167,7 +190,15 @@ impl Hub {
         let droppable = self
             .out
             .events()
-            .filter(|e| !matches!(e, HubEvent::Opened { .. } | HubEvent::Closed { .. }))
+            .filter(|e| {
+                !matches!(
+                    e,
+                    HubEvent::Opened { .. }
+                        | HubEvent::Closed { .. }
+                        | HubEvent::StreamStarted { .. }
+                        | HubEvent::StreamStopped { .. }
+                )
+            })
             .count();
         if droppable > max {
             return Err(format!("{droppable} droppable events queued, bound {max}"));
@@ -232,8 +263,16 @@ impl Hub {
         st.welcomed = true;
         st.sid.clone_from(&sid);
         let restored = std::mem::take(&mut st.restore);
-        let ids: Vec<Arc<str>> = restored.iter().map(|s| s.identifier.clone()).collect();
-        st.subs.extend(restored);
+        let mut ids: Vec<Arc<str>> = Vec::with_capacity(restored.len());
+        for sub in restored {
+            // a subscribe that came before the welcome (auto_welcome off) wins over the restored one
+            let id = sub.identifier.clone();
+            let indexed = sub.clone();
+            if let Some(seq) = st.subs.push(sub) {
+                self.index.add_sub(&mut self.out, conn, seq, &indexed);
+                ids.push(id);
+            }
+        }
         ServerMessage::Welcome {
             sid: sid.map(Into::into),
             restored: !ids.is_empty(),
@@ -286,10 +325,15 @@ impl Hub {
 
     /// Forgets a connection, remembering its AnyCable session for a restore.
     fn forget(&mut self, conn: ConnId) {
-        if let Some(st) = self.conns.remove(&conn)
-            && let Some(sid) = st.sid
-        {
-            let subs: Vec<HubSub> = st.subs.into_iter().filter(|s| s.confirmed).collect();
+        let Some(mut st) = self.conns.remove(&conn) else {
+            return;
+        };
+        let subs = st.subs.take_all();
+        for (seq, sub) in &subs {
+            self.index.remove_sub(&mut self.out, conn, *seq, sub);
+        }
+        if let Some(sid) = st.sid {
+            let subs: Vec<HubSub> = subs.into_iter().map(|(_, s)| s).filter(|s| s.confirmed).collect();
             if self.sessions.len() >= MAX_SESSIONS {
                 self.sessions.pop_front();
             }
@@ -300,8 +344,8 @@ impl Hub {
     fn sub_mut(&mut self, conn: ConnId, identifier: &str) -> Result<&mut HubSub, HubError> {
         let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
         st.subs
-            .iter_mut()
-            .find(|s| &*s.identifier == identifier)
+            .get_mut(identifier)
+            .map(|(_, s)| s)
             .ok_or(HubError::UnknownSubscription)
     }
 
@@ -311,7 +355,12 @@ impl Hub {
             return Ok(());
         }
         self.out.check_room()?;
-        self.sub_mut(conn, identifier)?.confirmed = true;
+        if let Some(st) = self.conns.get_mut(&conn)
+            && let Some((seq, sub)) = st.subs.get_mut(identifier)
+        {
+            sub.confirmed = true;
+            self.index.add_sub(&mut self.out, conn, seq, sub);
+        }
         self.send(
             conn,
             ServerMessage::Confirm {
@@ -324,14 +373,14 @@ impl Hub {
     /// Rejects a requested subscription and forgets it.
     pub fn reject(&mut self, conn: ConnId, identifier: &str) -> Result<(), HubError> {
         let st = self.conns.get(&conn).ok_or(HubError::UnknownConnection)?;
-        let i = st
-            .subs
-            .iter()
-            .position(|s| &*s.identifier == identifier)
-            .ok_or(HubError::UnknownSubscription)?;
+        if !st.subs.contains(identifier) {
+            return Err(HubError::UnknownSubscription);
+        }
         self.out.check_room()?;
-        if let Some(st) = self.conns.get_mut(&conn) {
-            st.subs.remove(i);
+        if let Some(st) = self.conns.get_mut(&conn)
+            && let Some((seq, sub)) = st.subs.remove(identifier)
+        {
+            self.index.remove_sub(&mut self.out, conn, seq, &sub);
         }
         self.send(
             conn,
@@ -342,19 +391,55 @@ impl Hub {
         Ok(())
     }
 
-    /// Streams `stream`'s broadcasts to the subscription.
+    /// Streams `stream`'s broadcasts to the subscription (a second call for one stream is a no-op). Broadcasts
+    /// reach it once it is confirmed too, whichever comes first.
     pub fn stream_from(&mut self, conn: ConnId, identifier: &str, stream: &str) -> Result<(), HubError> {
-        let sub = self.sub_mut(conn, identifier)?;
+        let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
+        let (seq, sub) = st.subs.get_mut(identifier).ok_or(HubError::UnknownSubscription)?;
         if !sub.streams.iter().any(|s| s == stream) {
             sub.streams.push(stream.to_owned());
+            if sub.confirmed {
+                self.index.add(&mut self.out, stream, (conn, seq));
+            }
         }
         Ok(())
     }
 
-    /// Broadcasts `message` (raw JSON of any type) to every subscription streaming from `stream`. Each frame is
+    /// Stops streaming `stream`'s broadcasts to the subscription, as Rails' `stop_stream_from` (a no-op when it
+    /// does not stream from it).
+    pub fn stop_stream_from(&mut self, conn: ConnId, identifier: &str, stream: &str) -> Result<(), HubError> {
+        let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
+        let (seq, sub) = st.subs.get_mut(identifier).ok_or(HubError::UnknownSubscription)?;
+        if let Some(i) = sub.streams.iter().position(|s| s == stream) {
+            sub.streams.remove(i);
+            if sub.confirmed {
+                self.index.remove(&mut self.out, stream, (conn, seq));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every stream of the subscription, as Rails' `stop_all_streams`; the subscription stays.
+    pub fn stop_all_streams(&mut self, conn: ConnId, identifier: &str) -> Result<(), HubError> {
+        let st = self.conns.get_mut(&conn).ok_or(HubError::UnknownConnection)?;
+        let (seq, sub) = st.subs.get_mut(identifier).ok_or(HubError::UnknownSubscription)?;
+        let streams = std::mem::take(&mut sub.streams);
+        if sub.confirmed {
+            for s in &streams {
+                self.index.remove(&mut self.out, s, (conn, seq));
+            }
+        }
+        Ok(())
+    }
+
+    /// Broadcasts `message` (raw JSON of any type) to every confirmed subscription streaming from `stream`, on
+    /// this hub only (a host with a broker publishes there instead and calls this on receipt). Each frame is
     /// encoded once per (identifier, protocol) and shared by every connection that gets it. Returns how many
-    /// connections got it. Refused with nothing queued when the outgoing queue is full; once accepted, every
-    /// subscriber's frame is queued.
+    /// subscriptions got it. Refused with nothing queued when the outgoing queue is full; once accepted, every
+    /// subscriber's frame is queued, in connection order, then subscribe order.
+    ///
+    /// The cost is one index lookup (O(log streams)) plus the stream's own subscribers: other connections and
+    /// subscriptions are not visited.
     pub fn broadcast(&mut self, stream: &str, message: &str) -> Result<usize, HubError> {
         let message = RawJson::from_json_str(message).map_err(|_| HubError::InvalidJson)?;
         self.out.check_room()?;
@@ -371,36 +456,45 @@ impl Hub {
             None
         };
         let raw = raw_value(message.as_str()).map_err(|_| HubError::InvalidJson)?;
-        let mut cache: Vec<(Arc<str>, bool, Frame)> = Vec::new();
-        let mut sends: Vec<(ConnId, Frame)> = Vec::new();
-        for (conn, st) in &self.conns {
-            for sub in &st.subs {
-                if !sub.confirmed || !sub.streams.iter().any(|s| s == stream) {
-                    continue;
-                }
-                let ext = st.ext && pos.is_some();
-                let frame = match cache.iter().find(|(id, e, _)| *e == ext && id == &sub.identifier) {
-                    Some((_, _, f)) => f.clone(),
-                    None => {
-                        let position = pos.as_ref().filter(|_| ext);
-                        let f = ServerMessage::Message {
-                            identifier: IdentifierStr::new(&sub.identifier),
-                            message: raw,
-                            stream_id: position.map(|_| stream.into()),
-                            epoch: position.map(|(e, _)| e.as_str().into()),
-                            offset: position.map(|(_, o)| *o),
-                        }
-                        .encode();
-                        cache.push((sub.identifier.clone(), ext, f.clone()));
-                        f
+        let Some(subscribers) = self.index.subscribers(stream) else {
+            return Ok(0);
+        };
+        // frames by (identifier, ext); most streams have one identifier, so the first is kept out of the map
+        let mut first: Option<(&str, bool, Frame)> = None;
+        let mut cache: BTreeMap<(&str, bool), Frame> = BTreeMap::new();
+        let mut n = 0;
+        for &(conn, seq) in subscribers {
+            let Some(st) = self.conns.get(&conn) else { continue };
+            let Some(sub) = st.subs.by_seq(seq) else { continue };
+            let ext = st.ext && pos.is_some();
+            let id: &str = &sub.identifier;
+            let cached = match &first {
+                Some((i, e, f)) if *i == id && *e == ext => Some(f.clone()),
+                Some(_) => cache.get(&(id, ext)).cloned(),
+                None => None,
+            };
+            let frame = match cached {
+                Some(f) => f,
+                None => {
+                    let position = pos.as_ref().filter(|_| ext);
+                    let f = ServerMessage::Message {
+                        identifier: IdentifierStr::new(id),
+                        message: raw,
+                        stream_id: position.map(|_| stream.into()),
+                        epoch: position.map(|(e, _)| e.as_str().into()),
+                        offset: position.map(|(_, o)| *o),
                     }
-                };
-                sends.push((*conn, frame));
-            }
-        }
-        let n = sends.len();
-        for (conn, f) in sends {
-            self.out.push_transmit((conn, HubTransmit::Send(f)));
+                    .encode();
+                    if first.is_none() {
+                        first = Some((id, ext, f.clone()));
+                    } else {
+                        cache.insert((id, ext), f.clone());
+                    }
+                    f
+                }
+            };
+            self.out.push_transmit((conn, HubTransmit::Send(frame)));
+            n += 1;
         }
         Ok(n)
     }
@@ -461,26 +555,35 @@ impl Hub {
         let ext = st.ext;
         match msg {
             ClientMessage::Subscribe { identifier, .. } => {
-                let id = Identifier::from_wire(identifier.to_cow().into_owned());
-                if find_sub(&st.subs, &identifier).is_some() {
+                let text = identifier.to_cow();
+                if !names_a_channel(&text) {
+                    self.event(bad(String::from(
+                        "subscribe: identifier is not a JSON object with a string `channel`",
+                    )));
+                    return;
+                }
+                let id = Identifier::from_wire(text.into_owned());
+                if st.subs.contains(id.as_str()) {
                     self.event(HubEvent::DuplicateSubscribe { conn, identifier: id });
                     return;
                 }
+                let key: Arc<str> = Arc::from(id.as_str());
                 st.subs.push(HubSub {
-                    identifier: Arc::from(id.as_str()),
+                    identifier: key.clone(),
                     confirmed: false,
                     streams: Vec::new(),
                 });
                 if !self.event(HubEvent::SubscribeRequested { conn, identifier: id })
                     && let Some(st) = self.conns.get_mut(&conn)
                 {
-                    // the host will not hear of it: forget it, the client's retry asks again
-                    st.subs.pop();
+                    // the host will not hear of it: forget it (unconfirmed, so in no stream), the client's
+                    // retry asks again
+                    st.subs.remove(&key);
                 }
             }
-            ClientMessage::Unsubscribe { identifier } => match find_sub(&st.subs, &identifier) {
-                Some(i) => {
-                    let sub = st.subs.remove(i);
+            ClientMessage::Unsubscribe { identifier } => match st.subs.remove(&identifier.to_cow()) {
+                Some((seq, sub)) => {
+                    self.index.remove_sub(&mut self.out, conn, seq, &sub);
                     self.event(HubEvent::Unsubscribed {
                         conn,
                         identifier: Identifier::from_wire(sub.identifier.to_string()),
@@ -491,7 +594,7 @@ impl Hub {
                 }
             },
             ClientMessage::Message { identifier, data } => {
-                if find_sub(&st.subs, &identifier).is_none() {
+                if !has_sub(&st.subs, &identifier) {
                     self.event(bad(String::from("message: no such subscription")));
                     return;
                 }
@@ -507,7 +610,7 @@ impl Hub {
                 self.event(ev);
             }
             ClientMessage::Whisper { identifier, data } if ext => {
-                if find_sub(&st.subs, &identifier).is_none() {
+                if !has_sub(&st.subs, &identifier) {
                     self.event(bad(String::from("whisper: no such subscription")));
                     return;
                 }
@@ -542,7 +645,7 @@ impl Hub {
             | ClientMessage::Presence { identifier }
                 if ext =>
             {
-                if find_sub(&st.subs, &identifier).is_none() {
+                if !has_sub(&st.subs, &identifier) {
                     self.event(bad(String::from("presence: no such subscription")));
                     return;
                 }
@@ -614,7 +717,7 @@ impl feedwire_core::Hub for Hub {
                 welcomed: false,
                 sid: None,
                 restore,
-                subs: Vec::new(),
+                subs: Subs::default(),
             },
         );
         if self.config.auto_welcome {
