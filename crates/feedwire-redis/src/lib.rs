@@ -9,12 +9,16 @@
 //!   While Redis is away the local hub keeps serving its own clients; what other nodes publish meanwhile is
 //!   lost (Redis pub/sub keeps nothing), and the link calls its owner back when it is up again so that it can
 //!   resynchronize.
-//! - `pusher` (feature `pusher`): several Pusher nodes on one Redis channel.
-//! - `actioncable` (feature `actioncable`): the wire format of Rails' `redis` subscription adapter, so that a
+//! - [`pusher`] (feature `pusher`): several Pusher nodes on one Redis channel.
+//! - [`actioncable`] (feature `actioncable`): the wire format of Rails' `redis` subscription adapter, so that a
 //!   Rails application with `adapter: redis` and feedwire share broadcasts both ways.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actioncable")]
+pub mod actioncable;
 mod link;
+#[cfg(feature = "pusher")]
+pub mod pusher;
 
 pub use link::{Link, LinkConfig, LinkState, LinkStats};
 

@@ -512,6 +512,7 @@ impl Cluster {
     }
 
     /// Remote subscriber counts of `channel`, summed.
+    #[cfg(feature = "rest")]
     fn remote_count(&self, channel: &str) -> u64 {
         self.nodes
             .values()
@@ -520,6 +521,7 @@ impl Cluster {
     }
 
     /// Channels any remote node reports occupied (by subscribers or presence members).
+    #[cfg(feature = "rest")]
     fn remote_channels(&self) -> impl Iterator<Item = &str> {
         self.nodes.values().flat_map(|n| {
             n.counts
@@ -530,6 +532,7 @@ impl Cluster {
     }
 
     /// Remote presence entries and counts held, summed over nodes (for tests of the memory bound).
+    #[cfg(feature = "fuzzing")]
     fn entries(&self) -> usize {
         self.nodes
             .values()
@@ -588,12 +591,14 @@ impl Hub {
     }
 
     /// Subscribers of `channel` in the cluster: local ones plus the remote counts last reported.
+    #[cfg(feature = "rest")]
     pub(super) fn cluster_subscriber_count(&self, channel: &str) -> u64 {
         let remote = self.cluster.as_ref().map_or(0, |c| c.remote_count(channel));
         (self.subscriber_count(channel) as u64).saturating_add(remote)
     }
 
     /// Occupied channel names of the cluster, sorted, without `#` ones.
+    #[cfg(feature = "rest")]
     pub(super) fn cluster_channels(&self) -> Vec<&str> {
         let mut names: std::collections::BTreeSet<&str> = self.channels.keys().map(String::as_str).collect();
         if let Some(c) = &self.cluster {
