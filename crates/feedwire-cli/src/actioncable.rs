@@ -7,6 +7,7 @@ use feedwire_actioncable::codec::{ClientMessage, ServerMessage};
 use feedwire_actioncable::identifier::Identifier;
 use feedwire_actioncable::server::{Hub, HubEvent};
 use feedwire_core::UnixAnchor;
+use feedwire_redis::actioncable::{CableBroker, Routed};
 use serde_json::Value;
 
 use crate::listen::{Failure, Seen};
@@ -253,7 +254,7 @@ pub fn client(
 /// The host policy of `serve actioncable` and the demo: confirm every subscription and stream it from its
 /// channel name (reject channels named `Reject*`), and echo every `perform` to that stream as
 /// `{"action":..,"data":..}` when `echo` is on. Returns the line to print.
-pub fn host(hub: &mut Hub, ev: &HubEvent, echo: bool) -> Line {
+pub fn host(hub: &mut Hub, ev: &HubEvent, echo: bool, broker: Option<&CableBroker>) -> Line {
     let l = |kind: &str| Line::new(NAME, kind);
     match ev {
         HubEvent::Opened { conn, ext, .. } => l("opened").with("conn", conn.0).with("ext", *ext),
@@ -279,7 +280,7 @@ pub fn host(hub: &mut Hub, ev: &HubEvent, echo: bool) -> Line {
             if echo {
                 let channel = identifier.channel().unwrap_or_default();
                 let msg = serde_json::json!({"action": action, "data": payload(data)}).to_string();
-                let _ = hub.broadcast(&channel, &msg);
+                let _ = broadcast(hub, &channel, &msg, broker);
             }
             ident(l("perform"), identifier)
                 .with("conn", conn.0)
@@ -302,8 +303,27 @@ pub fn host(hub: &mut Hub, ev: &HubEvent, echo: bool) -> Line {
     }
 }
 
+/// Broadcasts `message` on `stream`: through Redis with a broker, else to the hub's own connections.
+fn broadcast(
+    hub: &mut Hub,
+    stream: &str,
+    message: &str,
+    broker: Option<&CableBroker>,
+) -> Result<String, String> {
+    match broker {
+        Some(b) => match b.broadcast(hub, stream, message) {
+            Ok(Routed::Redis) => Ok(format!("published to Redis channel {}", b.channel(stream))),
+            Ok(Routed::LocalOnly(n)) => Ok(format!(
+                "published to {n} connections of this server only: Redis is unreachable"
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+        None => crate::published(hub.broadcast(stream, message).map_err(|e| e.to_string())),
+    }
+}
+
 /// Broadcasts one JSON line read by `serve actioncable`: `{"stream":"ChatChannel","message":<any JSON>}`.
-pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
+pub fn publish_line(hub: &mut Hub, line: &str, broker: Option<&CableBroker>) -> Result<String, String> {
     #[derive(serde::Deserialize)]
     struct In {
         stream: String,
@@ -311,8 +331,7 @@ pub fn publish_line(hub: &mut Hub, line: &str) -> Result<usize, String> {
     }
     let i: In =
         serde_json::from_str(line).map_err(|e| format!("expected {{\"stream\",\"message\"}}: {e}"))?;
-    hub.broadcast(&i.stream, i.message.get())
-        .map_err(|e| e.to_string())
+    broadcast(hub, &i.stream, i.message.get(), broker)
 }
 
 /// `feedwire listen actioncable`.

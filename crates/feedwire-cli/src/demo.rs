@@ -371,7 +371,7 @@ async fn cable_next(
             ev = conn.next_event() => return ev.ok_or_else(|| "the session stopped".to_owned()),
             hev = server.next_event() => {
                 if let Some(hev) = hev {
-                    server.call(|hub| actioncable::host(hub, &hev, true));
+                    server.call(|hub| actioncable::host(hub, &hev, true, None));
                 }
             }
             _ = tokio::time::sleep_until(deadline) => return Err(format!("nothing happened for {step:?}")),

@@ -172,6 +172,15 @@ struct CableServe {
     /// `protocol: 'actioncable-v1-ext-json'`; `actioncable-v1-json` clients are served as before.
     #[arg(long)]
     anycable: bool,
+    /// Share broadcasts over Redis in the format of Rails' `redis` adapter (`redis://127.0.0.1:6379`): a
+    /// Rails application with `adapter: redis` on the same Redis and prefix, and other `serve actioncable
+    /// --redis` servers, reach this server's clients, and this server's broadcasts reach theirs.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The `channel_prefix` of the Rails application's `cable.yml` (Redis channels are `PREFIX:stream`;
+    /// default: none, as in Rails).
+    #[arg(long, value_name = "PREFIX", requires = "redis")]
+    redis_prefix: Option<String>,
 }
 
 #[derive(Args)]
@@ -353,15 +362,44 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let hub = feedwire_actioncable::server::Hub::new(
                 feedwire_actioncable::server::HubConfig::default()
                     .with_anycable(a.anycable)
+                    .with_stream_events(a.redis.is_some())
                     .with_seed(out::unix_ms())
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;
+            let server = bind(out, addr, hub, "ws://{addr}/cable").await?;
+            let broker = match &a.redis {
+                Some(url) => {
+                    let config = feedwire_redis::LinkConfig::new(url.clone());
+                    out.status(format!(
+                        "broadcasts shared over Redis {} (channels {})",
+                        config.redacted_url(),
+                        a.redis_prefix
+                            .as_deref()
+                            .map_or("STREAM".to_owned(), |p| format!("{p}:STREAM"))
+                    ));
+                    let broker = feedwire_redis::actioncable::CableBroker::start(
+                        config,
+                        a.redis_prefix.clone(),
+                        server.handle(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    report_link(*out, broker.link().watch_state());
+                    Some(std::sync::Arc::new(broker))
+                }
+                None => None,
+            };
+            let b = broker.clone();
             serve_loop(
                 out,
-                bind(out, addr, hub, "ws://{addr}/cable").await?,
-                move |hub, ev| actioncable::host(hub, ev, echo),
-                actioncable::publish_line,
+                server,
+                move |hub, ev| {
+                    if b.as_ref().is_some_and(|b| b.handle_event(ev)) {
+                        return None;
+                    }
+                    Some(actioncable::host(hub, ev, echo, b.as_deref()))
+                },
+                move |hub, line| actioncable::publish_line(hub, line, broker.as_deref()),
             )
             .await
         }
@@ -376,8 +414,8 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     "ws://{addr}/app/socket?auth=..",
                 )
                 .await?,
-                |_, ev| doshii::hub_line(ev),
-                |hub, line| doshii::publish_line(hub, Instant::now(), line),
+                |_, ev| Some(doshii::hub_line(ev)),
+                |hub, line| published(doshii::publish_line(hub, Instant::now(), line)),
             )
             .await
         }
@@ -387,8 +425,8 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             serve_loop(
                 out,
                 bind(out, addr, hub, "ws://{addr}/wspublic").await?,
-                |_, ev| igratech::hub_line(ev),
-                igratech::publish_line,
+                |_, ev| Some(igratech::hub_line(ev)),
+                |hub, line| published(igratech::publish_line(hub, line)),
             )
             .await
         }
@@ -430,15 +468,42 @@ where
     Ok(server)
 }
 
+/// What `serve` says of a stdin line published to `n` connections.
+pub(crate) fn published(r: Result<usize, String>) -> Result<String, String> {
+    r.map(|n| format!("published to {n} connections"))
+}
+
+/// Says on stderr each time a Redis link goes down or comes back.
+pub(crate) fn report_link(out: Out, mut state: tokio::sync::watch::Receiver<feedwire_redis::LinkState>) {
+    tokio::spawn(async move {
+        let mut was = *state.borrow();
+        while state.changed().await.is_ok() {
+            let now = *state.borrow();
+            match (was, now) {
+                (_, feedwire_redis::LinkState::Down) if was != now => out.error(
+                    "redis is unreachable: this server keeps serving its own clients; other servers' messages are missed until it is back (retrying)",
+                ),
+                (feedwire_redis::LinkState::Down, feedwire_redis::LinkState::Up) => {
+                    out.status("redis is back: sharing again")
+                }
+                (_, feedwire_redis::LinkState::Up) if was != now => out.status("redis connected"),
+                _ => {}
+            }
+            was = now;
+        }
+    });
+}
+
 /// The serve loop shared by every protocol: hub events become lines (through `host`, which may act on the
-/// hub), stdin lines are published through `publish`, until Ctrl-C or SIGTERM; then the server shuts down
+/// hub, and returns `None` for an event that is not for the user's eyes), stdin lines are published through
+/// `publish` (which returns what to say), until Ctrl-C or SIGTERM; then the server shuts down
 /// gracefully: the hub tells its clients the protocol's "reconnect now" (`Hub::handle_shutdown`: Pusher 4200,
 /// ActionCable `disconnect` with `server_restart`), and waits for them to close.
 async fn serve_loop<H>(
     out: &Out,
     server: Server<H>,
-    host: impl Fn(&mut H, &H::Event) -> Line,
-    publish: impl Fn(&mut H, &str) -> Result<usize, String> + Clone + Send + 'static,
+    host: impl Fn(&mut H, &H::Event) -> Option<Line>,
+    publish: impl Fn(&mut H, &str) -> Result<String, String> + Clone + Send + 'static,
 ) -> Result<ExitCode, String>
 where
     H: feedwire_core::Hub + Send + 'static,
@@ -461,7 +526,7 @@ where
         tokio::select! {
             ev = server.next_event() => match ev {
                 Some(ev) => {
-                    let line = server.call(|hub| host(hub, &ev));
+                    let Some(line) = server.call(|hub| host(hub, &ev)) else { continue };
                     // a refusal with an obvious fix (client events off) is said once on stderr too
                     if let Some(hint) = line.get("hint").and_then(|h| h.as_str())
                         && !hints_said.iter().any(|h| h == hint)
@@ -479,7 +544,7 @@ where
                 Some(line) => {
                     let publish = publish.clone();
                     match server.call(move |hub| publish(hub, &line)) {
-                        Ok(n) => out.status(format!("published to {n} connections")),
+                        Ok(said) => out.status(said),
                         Err(e) => out.error(e),
                     }
                 }

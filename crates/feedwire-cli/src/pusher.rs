@@ -381,6 +381,8 @@ pub fn hub_line(ev: &feedwire_pusher::server::HubEvent) -> Line {
             .with("conn", conn.0)
             .with("user_id", user_id.as_str()),
         H::PongTimeout { conn } => l("pong_timeout").with("conn", conn.0),
+        H::NodeJoined { node } => l("node_joined").with("node", node.as_str()),
+        H::NodeExpired { node } => l("node_expired").with("node", node.as_str()),
         H::BadFrame { conn, reason, frame } => l("bad_frame")
             .with("conn", conn.0)
             .with("reason", reason.as_str())

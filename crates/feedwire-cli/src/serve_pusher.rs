@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use feedwire_pusher::server::{
-    AppEvent, Apps, HubConfig, HubEvent, WebhookConfig, WebhookKind, WebhookRequest, WebhookTarget,
+    AppEvent, Apps, ClusterConfig, HubConfig, HubEvent, WebhookConfig, WebhookKind, WebhookRequest,
+    WebhookTarget,
 };
+use feedwire_redis::pusher::PusherCluster;
 use feedwire_tungstenite::{Server, ServerConfig, ServerHandle};
 
 use crate::out::{self, Line, Out};
@@ -76,6 +78,21 @@ pub struct PusherServe {
     /// How long the first webhook event of a batch waits for more, in milliseconds.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     webhook_batch_ms: u64,
+    /// Run as one node of a cluster over Redis (`redis://127.0.0.1:6379`): a publish on any node (HTTP API,
+    /// stdin, client events) reaches the subscribers of every node, presence channels show the members of
+    /// every node, and HTTP API queries answer for the whole cluster. Every node needs the same apps.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The Redis channel the nodes of one cluster share.
+    #[arg(long, default_value = feedwire_redis::pusher::DEFAULT_CHANNEL, value_name = "NAME", requires = "redis")]
+    redis_channel: String,
+    /// This node's id, unique in the cluster (default: this host's name and process id).
+    #[arg(long, value_name = "ID", requires = "redis")]
+    node_id: Option<String>,
+    /// Seconds a node may stay silent (it sends a heartbeat every 2 s) before the others drop it and remove
+    /// its presence members: how long a crashed node's members stay listed.
+    #[arg(long, default_value_t = 10, value_name = "SECS", requires = "redis")]
+    node_timeout: u64,
 }
 
 fn parse_kind(s: &str) -> Result<WebhookKind, String> {
@@ -297,7 +314,22 @@ pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
             s
         })
         .collect();
-    let hub = Apps::with_enabled(apps.into_iter().map(|app| (app.config, app.enabled)));
+    let node = a
+        .redis
+        .as_ref()
+        .map(|_| a.node_id.clone().unwrap_or_else(default_node_id));
+    let cluster = node.as_ref().map(|node| {
+        ClusterConfig::new(node.clone())
+            .with_node_timeout(Duration::from_secs(a.node_timeout.max(1)))
+            .with_epoch(out::unix_ms())
+    });
+    let hub = Apps::with_enabled(apps.into_iter().map(|app| {
+        let config = match &cluster {
+            Some(c) => app.config.with_cluster(c.clone()),
+            None => app.config,
+        };
+        (config, app.enabled)
+    }));
     let log = *out;
     let server = Server::builder(hub)
         .config(ServerConfig::default().with_max_http_body(max_http_body))
@@ -318,23 +350,44 @@ pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
         out.status(line);
     }
     let handle = server.handle();
+    let link = match (&a.redis, &node) {
+        (Some(url), Some(node)) => {
+            let config = feedwire_redis::LinkConfig::new(url.clone());
+            out.status(format!(
+                "node {node} of the cluster on Redis {} channel {}",
+                config.redacted_url(),
+                a.redis_channel
+            ));
+            let link = PusherCluster::start(config, a.redis_channel.clone(), server.handle())
+                .map_err(|e| e.to_string())?;
+            crate::report_link(*out, link.link().watch_state());
+            Some(link)
+        }
+        _ => None,
+    };
     crate::serve_loop(
         out,
         server,
         move |_, ev: &AppEvent| {
             let line = match (&ev.event, &sender, ev.app) {
+                (HubEvent::Cluster(msg), _, _) => {
+                    if let Some(link) = &link {
+                        link.publish(msg);
+                    }
+                    return None;
+                }
                 (HubEvent::Webhook(req), Some(sender), Some(app)) => {
                     sender.send(app, req.clone(), handle.clone());
                     webhook_line(req)
                 }
                 (event, _, _) => pusher::hub_line(event),
             };
-            match ev.app.and_then(|i| ids.get(i)) {
+            Some(match ev.app.and_then(|i| ids.get(i)) {
                 Some(id) if several => line.with("app", id.as_str()),
                 _ => line,
-            }
+            })
         },
-        publish_line,
+        |apps, line| crate::published(publish_line(apps, line)),
     )
     .await
 }
@@ -405,6 +458,18 @@ impl WebhookSender {
             });
         });
     }
+}
+
+/// A node id unique on this network: the host's name (from the environment or /etc/hostname) and the
+/// process id.
+fn default_node_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}-{}", std::process::id())
 }
 
 /// `feedwire serve pusher`'s HTTP route: the Channels HTTP API (`POST /apps/{id}/events`, `batch_events`,
