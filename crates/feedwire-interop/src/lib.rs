@@ -262,10 +262,109 @@ pub fn start_soketi(port: u16, client_messages: bool) -> io::Result<Peer> {
 
 /// Starts Rails ActionCable 6.1 under puma on `127.0.0.1:port` (`/cable`) and waits until it listens.
 pub fn start_rails(port: u16) -> io::Result<Peer> {
+    start_rails_with(port, &[])
+}
+
+/// [`start_rails`] with environment variables for `config.ru`: `REDIS_URL` makes it use Rails' `redis`
+/// subscription adapter, `CABLE_CHANNEL_PREFIX` sets that adapter's `channel_prefix`.
+pub fn start_rails_with(port: u16, env: &[(&str, &str)]) -> io::Result<Peer> {
     let dir = peers_dir().join("actioncable");
     let bind = format!("tcp://127.0.0.1:{port}");
-    let peer = Peer::start("rails", &dir, "puma", &["-b", &bind, "config.ru"], &[])?;
+    let peer = Peer::start(
+        &format!("rails-{port}"),
+        &dir,
+        "puma",
+        &["-b", &bind, "config.ru"],
+        env,
+    )?;
     peer.listening(port, Duration::from_secs(30), "puma")
+}
+
+/// A `GET` to `127.0.0.1:port` (the Rails peer's test hooks: `/broadcast?stream=..&message=..`, `/restart`);
+/// panics unless it is answered 200.
+pub fn http_get(port: u16, path_and_query: &str) {
+    use std::io::Write as _;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the peer listens");
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("the request is sent");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("the answer is read");
+    assert!(out.starts_with("HTTP/1.1 200"), "{path_and_query}: {out}");
+}
+
+/// Percent-encodes every byte but ASCII letters and digits (for a query value).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `redis-server` (Debian's package, from `scripts/install-peers.sh`) on `127.0.0.1:port`, without
+/// persistence: a restart on the same port starts empty, as a Redis that lost its memory.
+pub fn start_redis(port: u16) -> io::Result<Peer> {
+    let p = port.to_string();
+    let args = [
+        "--port",
+        &p,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
+    let peer = Peer::start(
+        &format!("redis-{port}"),
+        &std::env::temp_dir(),
+        "redis-server",
+        &args,
+        &[],
+    )?;
+    peer.listening(port, Duration::from_secs(10), "redis-server")
+}
+
+/// A file that a `serve` process reads as its stdin (through `tail -f "$file" | feedwire serve ..`): each
+/// [`append`](Self::append)ed line is one line published. Removed when dropped.
+#[derive(Debug)]
+pub struct StdinFile(PathBuf);
+
+impl StdinFile {
+    /// An empty file named after `name` in the temporary folder.
+    pub fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("feedwire-interop-{name}-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "").expect("the temporary folder is writable");
+        StdinFile(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Appends `line` and a newline.
+    pub fn append(&self, line: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .expect("the stdin file exists");
+        writeln!(f, "{line}").expect("the stdin file is writable");
+    }
+}
+
+impl Drop for StdinFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[cfg(test)]

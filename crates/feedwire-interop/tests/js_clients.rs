@@ -29,11 +29,9 @@
 #![allow(clippy::disallowed_methods)] // real time and real processes are the point here
 #![allow(clippy::print_stderr)] // the wall time of each scenario, for the report
 
-use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir};
+use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, peers_dir};
 use serde_json::Value;
 
 /// The JSON objects among a process's output lines (feedwire's event lines, a script's steps).
@@ -208,26 +206,6 @@ fn pusher_client_1_1_against_feedwire_serve_pusher() {
 }
 
 /// A file feedwire reads as stdin (through `tail -f`), removed when dropped.
-struct StdinFile(PathBuf);
-
-impl StdinFile {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("feedwire-interop-{name}-{}.jsonl", std::process::id()));
-        std::fs::write(&path, "").unwrap();
-        StdinFile(path)
-    }
-    fn append(&self, line: &str) {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&self.0).unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
-}
-
-impl Drop for StdinFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// An ActionCable JS client library through the whole scenario of `actioncable-serve-client.mjs`.
 fn actioncable_scenario(lib: &str) {
     const QUIET_MS: u64 = 20_000;
@@ -243,7 +221,7 @@ fn actioncable_scenario(lib: &str) {
         &[
             "-c",
             r#"tail -n +1 -f "$0" | exec "$1" serve actioncable --echo --addr "$2""#,
-            stdin.0.to_str().unwrap(),
+            stdin.path().to_str().unwrap(),
             feedwire_bin().to_str().unwrap(),
             &format!("127.0.0.1:{port}"),
         ],

@@ -2,14 +2,12 @@
 //! loopback sockets through feedwire-tungstenite. Each test starts its own server and stops it.
 #![allow(clippy::disallowed_methods)] // real time is the point here
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use feedwire_actioncable::client::{Client, Config, DisconnectReason, Event, StopReason};
 use feedwire_actioncable::identifier::{ApiChannel, Identifier, ModelEvent};
 use feedwire_core::UnixAnchor;
-use feedwire_interop::{Peer, free_port, start_rails};
+use feedwire_interop::{Peer, free_port, http_get, start_rails, url_encode as enc};
 use feedwire_tungstenite::Connection;
 
 const STEP: Duration = Duration::from_secs(10);
@@ -54,30 +52,6 @@ async fn until<T>(conn: &mut Connection<Client>, mut f: impl FnMut(&Event) -> Op
             return t;
         }
     }
-}
-
-fn http_get(port: u16, path_and_query: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{path_and_query}: {out}");
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn chat() -> Identifier {

@@ -20,11 +20,9 @@
 #![allow(clippy::disallowed_methods)] // real time and real processes are the point here
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir};
+use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, peers_dir};
 use serde_json::Value;
 
 fn json_lines(output: &str) -> Vec<Value> {
@@ -222,26 +220,6 @@ fn pusher_sdk_refuses_webhooks_signed_with_another_secret() {
 }
 
 /// A file feedwire reads as stdin (through `tail -f`), removed when dropped.
-struct StdinFile(PathBuf);
-
-impl StdinFile {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("feedwire-interop-{name}-{}.jsonl", std::process::id()));
-        std::fs::write(&path, "").unwrap();
-        StdinFile(path)
-    }
-    fn append(&self, line: &str) {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&self.0).unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
-}
-
-impl Drop for StdinFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 #[ignore = "needs node and the peers of scripts/install-peers.sh"]
 fn anycable_core_in_extended_mode_against_feedwire_serve_actioncable_anycable() {
@@ -256,7 +234,7 @@ fn anycable_core_in_extended_mode_against_feedwire_serve_actioncable_anycable() 
         &[
             "-c",
             r#"tail -n +1 -f "$0" | exec "$1" serve actioncable --echo --anycable --addr "$2""#,
-            stdin.0.to_str().unwrap(),
+            stdin.path().to_str().unwrap(),
             feedwire_bin().to_str().unwrap(),
             &format!("127.0.0.1:{port}"),
         ],
