@@ -355,8 +355,9 @@ fn init_tracing(verbose: u8) {
 async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
     // event lines never block the server: a stdout that does not keep up loses lines, counted
     out::nonblocking_stdout();
+    let metrics = Metrics::default();
     match protocol {
-        ServeProtocol::Pusher(a) => serve_pusher::run(out, a).await,
+        ServeProtocol::Pusher(a) => serve_pusher::run(out, a, &metrics).await,
         ServeProtocol::Actioncable(a) => {
             let addr = a.addr;
             let hub = feedwire_actioncable::server::Hub::new(
@@ -367,7 +368,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;
-            let server = bind(out, addr, hub, "ws://{addr}/cable").await?;
+            let server = bind(out, addr, hub, "ws://{addr}/cable", &metrics).await?;
             let broker = match &a.redis {
                 Some(url) => {
                     let config = feedwire_redis::LinkConfig::new(url.clone());
@@ -385,6 +386,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     )
                     .map_err(|e| e.to_string())?;
                     report_link(*out, broker.link().watch_state());
+                    broker.link().register_metrics(&mut lock(&metrics));
                     Some(std::sync::Arc::new(broker))
                 }
                 None => None,
@@ -412,6 +414,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     addr,
                     feedwire_doshii::server::Hub::default(),
                     "ws://{addr}/app/socket?auth=..",
+                    &metrics,
                 )
                 .await?,
                 |_, ev| Some(doshii::hub_line(ev)),
@@ -424,7 +427,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let hub = feedwire_igratech::server::Hub::new(feedwire_igratech::server::HubConfig::default());
             serve_loop(
                 out,
-                bind(out, addr, hub, "ws://{addr}/wspublic").await?,
+                bind(out, addr, hub, "ws://{addr}/wspublic", &metrics).await?,
                 |_, ev| Some(igratech::hub_line(ev)),
                 |hub, line| published(igratech::publish_line(hub, line)),
             )
@@ -453,12 +456,20 @@ pub(crate) fn logged(
 
 /// The serve loop shared by the protocols: hub events become lines (through `host`, which may act on the
 /// hub), stdin lines are published through `publish`.
-async fn bind<H>(out: &Out, addr: SocketAddr, hub: H, url_template: &str) -> Result<Server<H>, String>
+async fn bind<H>(
+    out: &Out,
+    addr: SocketAddr,
+    hub: H,
+    url_template: &str,
+    metrics: &Metrics,
+) -> Result<Server<H>, String>
 where
     H: feedwire_core::Hub + Send + 'static,
     H::Event: Send,
 {
-    let server = Server::bind(addr, hub)
+    let server = Server::builder(hub)
+        .config(feedwire_tungstenite::ServerConfig::default().with_metrics(metrics.clone()))
+        .bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     out.status(format!(
@@ -468,9 +479,17 @@ where
     Ok(server)
 }
 
+/// The registry `serve` answers `GET /metrics` from: the server's figures, and the Redis link's with `--redis`.
+pub(crate) type Metrics = std::sync::Arc<std::sync::Mutex<prometheus_client::registry::Registry>>;
+
 /// What `serve` says of a stdin line published to `n` connections.
 pub(crate) fn published(r: Result<usize, String>) -> Result<String, String> {
     r.map(|n| format!("published to {n} connections"))
+}
+
+/// The registry, also after a panic elsewhere (it holds no invariant a panic could break).
+pub(crate) fn lock(m: &Metrics) -> std::sync::MutexGuard<'_, prometheus_client::registry::Registry> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Says on stderr each time a Redis link goes down or comes back.

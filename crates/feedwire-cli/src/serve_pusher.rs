@@ -278,7 +278,7 @@ fn apps(a: &PusherServe) -> Result<Vec<App>, String> {
 }
 
 /// Runs `feedwire serve pusher` until Ctrl-C.
-pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
+pub async fn run(out: &Out, a: PusherServe, metrics: &crate::Metrics) -> Result<ExitCode, String> {
     let apps = apps(&a)?;
     let sender = if apps.iter().any(|app| !app.webhooks.is_empty()) {
         Some(WebhookSender::new()?)
@@ -332,7 +332,11 @@ pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
     }));
     let log = *out;
     let server = Server::builder(hub)
-        .config(ServerConfig::default().with_max_http_body(max_http_body))
+        .config(
+            ServerConfig::default()
+                .with_max_http_body(max_http_body)
+                .with_metrics(metrics.clone()),
+        )
         .http(move |apps: &mut Apps, req| crate::logged(&log, req, |req| pusher_rest(apps, req)))
         .bind(a.addr)
         .await
@@ -361,6 +365,7 @@ pub async fn run(out: &Out, a: PusherServe) -> Result<ExitCode, String> {
             let link = PusherCluster::start(config, a.redis_channel.clone(), server.handle())
                 .map_err(|e| e.to_string())?;
             crate::report_link(*out, link.link().watch_state());
+            link.link().register_metrics(&mut crate::lock(metrics));
             Some(link)
         }
         _ => None,

@@ -14,6 +14,11 @@
 //!   Rails application with `adapter: redis` and feedwire share broadcasts both ways.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's example, compiled as a doctest.
+#[cfg(all(doctest, feature = "pusher"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(feature = "actioncable")]
 pub mod actioncable;
 mod link;

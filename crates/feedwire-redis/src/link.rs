@@ -442,3 +442,74 @@ mod tests {
         assert_eq!(redact("rediss://u:p@x@h"), "rediss://u:***@h");
     }
 }
+
+/// The link's figures in a `prometheus-client` registry (feature `metrics`): read from its atomics at each
+/// scrape.
+#[cfg(feature = "metrics")]
+mod metrics {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use prometheus_client::collector::Collector;
+    use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+
+    use super::Meters;
+
+    #[derive(Debug)]
+    pub(super) struct Figures(pub(super) Arc<Meters>);
+
+    impl std::fmt::Debug for Meters {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Meters").finish_non_exhaustive()
+        }
+    }
+
+    impl Collector for Figures {
+        fn encode(&self, mut enc: DescriptorEncoder<'_>) -> std::fmt::Result {
+            let m = &self.0;
+            let up = ConstGauge::new(i64::from(m.up.load(Ordering::Relaxed)));
+            up.encode(enc.encode_descriptor(
+                "link_up",
+                "1 while the subscriber connection to Redis is up, 0 while it is lost",
+                None,
+                up.metric_type(),
+            )?)?;
+            let counters = [
+                ("published", "Messages published to Redis", &m.published),
+                (
+                    "received",
+                    "Messages received from Redis on the followed channels",
+                    &m.received,
+                ),
+                (
+                    "dropped",
+                    "Messages not published: the publish queue was full while Redis was slow or away",
+                    &m.dropped,
+                ),
+                (
+                    "disconnects",
+                    "Times the subscriber connection to Redis was lost",
+                    &m.disconnects,
+                ),
+            ];
+            for (name, help, v) in counters {
+                let c = ConstCounter::new(v.load(Ordering::Relaxed));
+                c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Link {
+    /// Registers the link's figures into `registry` as `feedwire_redis_*` metrics, read at each scrape:
+    /// `link_up` (gauge), `published`, `received`, `dropped`, `disconnects` (counters).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry
+            .sub_registry_with_prefix("feedwire_redis")
+            .register_collector(Box::new(metrics::Figures(self.meters.clone())));
+    }
+}
