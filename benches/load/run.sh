@@ -52,9 +52,10 @@ fi
 # --- builds: one release build of the CLI, one of the generator ------------------------------------------------
 export CARGO_INCREMENTAL=0
 echo "building feedwire-cli and the load generator (release)..." >&2
-(cd "$root" && cargo build --release -q -p feedwire-cli)
+# FEEDWIRE_BIN: another feedwire binary (a baseline build, to compare two versions under one generator)
+[[ -n "${FEEDWIRE_BIN:-}" ]] || (cd "$root" && cargo build --release -q -p feedwire-cli)
 cargo build --release -q --manifest-path "$here/Cargo.toml"
-fw="${CARGO_TARGET_DIR:-$root/target}/release/feedwire"
+fw="${FEEDWIRE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/feedwire}"
 gen="${CARGO_TARGET_DIR:-$here/target}/release/feedwire-load"
 
 # soketi from npm, the way crates/feedwire-interop/scripts/install-peers.sh installs it (its lock file)

@@ -24,6 +24,12 @@ pub const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 /// tungstenite is in smaller steps. [`ServerConfig::with_websocket`] sets another size.
 pub const DEFAULT_SERVER_READ_BUFFER_SIZE: usize = 512;
 
+/// The server's tungstenite write buffer (32 KiB): frames that wait together in a connection's queue are fed
+/// into it and written with one flush (up to 16 KiB of payload a batch), so a burst costs one `write` per batch
+/// rather than one per frame. A buffer grows only to the batch it held, and only on connections that were sent
+/// bursts. With `write_buffer_size(0)` every frame is written on its own.
+pub const DEFAULT_SERVER_WRITE_BUFFER_SIZE: usize = 32 * 1024;
+
 /// The largest incoming message either side accepts before it drops the connection (4 MiB).
 ///
 /// Sessions and hubs apply their own, smaller [`Limits`](feedwire_core::Limits) (1 MiB by default) and report
@@ -233,8 +239,9 @@ pub struct ServerConfig {
     /// [`conn_budget`](Self::conn_budget) plus this, not to whatever the kernel grows to.
     pub send_buffer: Option<usize>,
     /// The tungstenite settings: [`default_websocket_config`] with a read buffer of
-    /// [`DEFAULT_SERVER_READ_BUFFER_SIZE`]. Its `max_message_size` and `max_frame_size` bound incoming
-    /// messages: a larger one is answered with a 1009 close.
+    /// [`DEFAULT_SERVER_READ_BUFFER_SIZE`] and a write buffer of [`DEFAULT_SERVER_WRITE_BUFFER_SIZE`]. Its
+    /// `max_message_size` and `max_frame_size` bound incoming messages: a larger one is answered with a 1009
+    /// close.
     pub websocket: WebSocketConfig,
     /// The largest request head (request line and headers) read (default 16 KiB); a larger one is answered
     /// 431 and the connection closed.
@@ -275,7 +282,9 @@ impl Default for ServerConfig {
             binary: BinaryPolicy::Close,
             nodelay: true,
             send_buffer: Some(128 << 10),
-            websocket: default_websocket_config().read_buffer_size(DEFAULT_SERVER_READ_BUFFER_SIZE),
+            websocket: default_websocket_config()
+                .read_buffer_size(DEFAULT_SERVER_READ_BUFFER_SIZE)
+                .write_buffer_size(DEFAULT_SERVER_WRITE_BUFFER_SIZE),
             backlog: 1024,
             builtin_routes: true,
             #[cfg(feature = "rustls")]

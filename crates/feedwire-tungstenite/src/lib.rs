@@ -137,7 +137,8 @@ mod tokio_rt;
 pub use client::{ClientDriver, DialFuture, DriverStats, Handle, HandleError, Runtime, Update};
 pub use config::{
     BinaryPolicy, ClientConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE,
-    DEFAULT_SERVER_READ_BUFFER_SIZE, ServerConfig, default_websocket_config,
+    DEFAULT_SERVER_READ_BUFFER_SIZE, DEFAULT_SERVER_WRITE_BUFFER_SIZE, ServerConfig,
+    default_websocket_config,
 };
 pub use error::TransportError;
 pub use hook::{Apply, Hook, Job, Jobs, Tap};

@@ -230,6 +230,16 @@ impl ConnFlow {
         }
     }
 
+    /// The next entry if one waits now (never waits).
+    pub(crate) fn try_pop(&self) -> Option<Queued> {
+        let mut outbox = self.outbox();
+        let q = outbox.items.pop_front()?;
+        if outbox.items.is_empty() && outbox.items.capacity() > OUTBOX_KEEP {
+            outbox.items = VecDeque::new();
+        }
+        Some(q)
+    }
+
     /// The task is ending: refuses new entries and uncounts the queued ones.
     pub(crate) fn close(&self) {
         let items = {

@@ -307,21 +307,24 @@ fn stalled_close(stall: Duration) -> Close {
     Close::new(CloseCode::POLICY_VIOLATION, reason)
 }
 
+/// The most payload bytes the writer feeds before it flushes (see the writer in `run`).
+const WRITE_BATCH: usize = 16 * 1024;
+
 /// Why a watched send failed.
 enum SendError {
     Stalled,
     Failed,
 }
 
-/// Sends one message; fails with `Stalled` once nothing was written for `stall` while it is pending.
-async fn send_watched(
-    sink: &mut futures_util::stream::SplitSink<Ws, Message>,
-    msg: Message,
+/// Runs one sink operation (a feed or a flush); fails with `Stalled` once nothing was written for `stall`
+/// while it is pending.
+async fn watched<E>(
+    op: impl std::future::Future<Output = Result<(), E>>,
     progress: &Progress,
     stall: Duration,
 ) -> Result<(), SendError> {
     let start = wire::now();
-    let mut send = pin!(sink.send(msg));
+    let mut send = pin!(op);
     loop {
         let deadline = progress.last_write().max(start) + stall;
         tokio::select! {
@@ -371,32 +374,51 @@ where
 
     let end = {
         let writer = async {
-            while let Some(queued) = flow.pop().await {
-                let queued: Queued = queued;
-                match &queued.transmit {
-                    HubTransmit::Send(frame) => {
-                        let len = frame.as_str().len() as u64;
-                        let msg = wire::frame_to_message(frame.clone());
-                        match send_watched(&mut sink, msg, &progress, stall).await {
-                            Ok(()) => {
-                                meters.frames_out.fetch_add(1, Ordering::Relaxed);
-                                meters.bytes_out.fetch_add(len, Ordering::Relaxed);
+            // Frames that wait together go out together: each is fed into tungstenite's write buffer
+            // (`write_buffer_size`, see `ServerConfig::websocket`), then one flush writes them, so a burst costs
+            // one `write` per batch instead of one per frame. A batch ends when the queue is empty or holds
+            // `WRITE_BATCH` bytes; its entries stay counted until the flush wrote them.
+            let mut batch: Vec<Queued> = Vec::new();
+            while let Some(first) = flow.pop().await {
+                let mut next = Some(first);
+                let mut bytes = 0;
+                let mut close = None;
+                while let Some(queued) = next.take() {
+                    match &queued.transmit {
+                        HubTransmit::Send(frame) => {
+                            bytes += frame.as_str().len();
+                            let msg = wire::frame_to_message(frame.clone());
+                            match watched(sink.feed(msg), &progress, stall).await {
+                                Ok(()) => batch.push(queued),
+                                Err(SendError::Stalled) => return End::Stalled,
+                                Err(SendError::Failed) => return End::Peer(None),
                             }
-                            Err(SendError::Stalled) => return End::Stalled,
-                            Err(SendError::Failed) => return End::Peer(None),
+                            if bytes < WRITE_BATCH {
+                                next = flow.try_pop();
+                            }
                         }
+                        // after what was queued before it, as every close
+                        HubTransmit::Close(c) if c.code == CloseCode::ABNORMAL => close = Some(None),
+                        HubTransmit::Close(c) => close = Some(Some(wire::close_to_message(c))),
                     }
-                    HubTransmit::Close(close) if close.code == CloseCode::ABNORMAL => {
-                        return End::Dropped;
-                    }
-                    HubTransmit::Close(close) => {
-                        let msg = wire::close_to_message(close);
-                        drop(queued);
+                }
+                match watched(sink.flush(), &progress, stall).await {
+                    Ok(()) => {}
+                    Err(SendError::Stalled) => return End::Stalled,
+                    Err(SendError::Failed) => return End::Peer(None),
+                }
+                meters.frames_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                meters.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+                // dropping the entries after the write takes their bytes off the counts
+                batch.clear();
+                match close {
+                    None => {}
+                    Some(None) => return End::Dropped,
+                    Some(Some(msg)) => {
                         let _ = tokio::time::timeout(config.close_timeout, sink.send(msg)).await;
                         return End::Hub;
                     }
                 }
-                // dropping the entry after the write takes its bytes off the counts
             }
             End::Hub // the slot is gone: forgotten by the hub
         };
