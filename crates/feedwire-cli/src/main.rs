@@ -164,6 +164,8 @@ struct CableServe {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:28080")]
     addr: SocketAddr,
+    #[command(flatten)]
+    tls: tls::ServeTls,
     /// Echo every `perform` to the channel's stream.
     #[arg(long)]
     echo: bool,
@@ -188,6 +190,8 @@ struct DoshiiServe {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:9000")]
     addr: SocketAddr,
+    #[command(flatten)]
+    tls: tls::ServeTls,
 }
 
 #[derive(Args)]
@@ -195,6 +199,8 @@ struct IgratechServe {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:9100")]
     addr: SocketAddr,
+    #[command(flatten)]
+    tls: tls::ServeTls,
 }
 
 #[derive(Args)]
@@ -368,7 +374,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     .with_unix_anchor(feedwire_core::UnixAnchor::new(Instant::now(), out::unix_ms())),
             );
             let echo = a.echo;
-            let server = bind(out, addr, hub, "ws://{addr}/cable", &metrics).await?;
+            let server = bind(out, addr, hub, "ws://{addr}/cable", &metrics, &a.tls).await?;
             let broker = match &a.redis {
                 Some(url) => {
                     let config = feedwire_redis::LinkConfig::new(url.clone());
@@ -415,6 +421,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
                     feedwire_doshii::server::Hub::default(),
                     "ws://{addr}/app/socket?auth=..",
                     &metrics,
+                    &a.tls,
                 )
                 .await?,
                 |_, ev| Some(doshii::hub_line(ev)),
@@ -427,7 +434,7 @@ async fn serve(out: &Out, protocol: ServeProtocol) -> Result<ExitCode, String> {
             let hub = feedwire_igratech::server::Hub::new(feedwire_igratech::server::HubConfig::default());
             serve_loop(
                 out,
-                bind(out, addr, hub, "ws://{addr}/wspublic", &metrics).await?,
+                bind(out, addr, hub, "ws://{addr}/wspublic", &metrics, &a.tls).await?,
                 |_, ev| Some(igratech::hub_line(ev)),
                 |hub, line| published(igratech::publish_line(hub, line)),
             )
@@ -462,19 +469,26 @@ async fn bind<H>(
     hub: H,
     url_template: &str,
     metrics: &Metrics,
+    tls: &tls::ServeTls,
 ) -> Result<Server<H>, String>
 where
     H: feedwire_core::Hub + Send + 'static,
     H::Event: Send,
 {
+    let mut config = feedwire_tungstenite::ServerConfig::default().with_metrics(metrics.clone());
+    if let Some(t) = tls.server_config()? {
+        config = config.with_tls(t);
+    }
     let server = Server::builder(hub)
-        .config(feedwire_tungstenite::ServerConfig::default().with_metrics(metrics.clone()))
+        .config(config)
         .bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     out.status(format!(
         "listening on {}; publish by writing JSON lines to stdin",
-        url_template.replace("{addr}", &server.local_addr().to_string())
+        url_template
+            .replace("ws://", &format!("{}://", tls.schemes().0))
+            .replace("{addr}", &server.local_addr().to_string())
     ));
     Ok(server)
 }

@@ -75,6 +75,8 @@ pub struct PusherServe {
     /// --app-id, --key, --secret and --client-events are not used.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: crate::tls::ServeTls,
     /// How long the first webhook event of a batch waits for more, in milliseconds.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     webhook_batch_ms: u64,
@@ -332,22 +334,27 @@ pub async fn run(out: &Out, a: PusherServe, metrics: &crate::Metrics) -> Result<
     }));
     let log = *out;
     let server = Server::builder(hub)
-        .config(
-            ServerConfig::default()
+        .config({
+            let config = ServerConfig::default()
                 .with_max_http_body(max_http_body)
-                .with_metrics(metrics.clone()),
-        )
+                .with_metrics(metrics.clone());
+            match a.tls.server_config()? {
+                Some(t) => config.with_tls(t),
+                None => config,
+            }
+        })
         .http(move |apps: &mut Apps, req| crate::logged(&log, req, |req| pusher_rest(apps, req)))
         .bind(a.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
     let addr = server.local_addr();
+    let (ws, http) = a.tls.schemes();
     match &first[..] {
         [(id, key)] => out.status(format!(
-            "pusher server on ws://{addr}/app/{key} ; HTTP API on http://{addr}/apps/{id}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin"
+            "pusher server on {ws}://{addr}/app/{key} ; HTTP API on {http}://{addr}/apps/{id}/events ; publish by writing {{\"channel\":..,\"event\":..,\"data\":..}} lines to stdin"
         )),
         _ => out.status(format!(
-            "pusher server on ws://{addr}/app/KEY ; HTTP API on http://{addr}/apps/ID/events ; publish by writing {{\"app\":ID,\"channel\":..,\"event\":..,\"data\":..}} lines to stdin"
+            "pusher server on {ws}://{addr}/app/KEY ; HTTP API on {http}://{addr}/apps/ID/events ; publish by writing {{\"app\":ID,\"channel\":..,\"event\":..,\"data\":..}} lines to stdin"
         )),
     }
     for line in summary.iter().filter(|_| several).chain(webhooks.iter()) {

@@ -719,3 +719,44 @@ fn commands_are_refused_not_lost_when_the_driver_does_not_drain() {
             .all(|(_, t)| matches!(t, HubTransmit::Send(f) if *f == bet(1).encode()))
     );
 }
+
+/// A graceful shutdown closes every connection at once with 1001 (the feed has no "reconnect now" message),
+/// forgets them, and tells the host each one closed.
+#[test]
+fn a_shutdown_closes_every_connection_with_going_away() {
+    use feedwire_core::{Close, Hub as _, HubTransmit, OpenRequest};
+    use feedwire_igratech::server::{HubConfig, HubEvent};
+
+    let start = Instant::now();
+    let mut hub = Hub::new(HubConfig::default());
+    for n in 1..=2 {
+        hub.handle_open(
+            start,
+            ConnId(n),
+            &OpenRequest::new(format!("/wspublic?token=u{n}")),
+        );
+    }
+    while hub.poll_transmit().is_some() {}
+    while hub.poll_event().is_some() {}
+    hub.handle_shutdown(start);
+    let sent: Vec<_> = std::iter::from_fn(|| hub.poll_transmit()).collect();
+    assert_eq!(
+        sent,
+        vec![
+            (ConnId(1), HubTransmit::Close(Close::going_away())),
+            (ConnId(2), HubTransmit::Close(Close::going_away())),
+        ]
+    );
+    let closed: Vec<_> = std::iter::from_fn(|| hub.poll_event())
+        .filter_map(|e| match e {
+            HubEvent::Closed { conn, user } => Some((conn, user)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        vec![(ConnId(1), "u1".to_owned()), (ConnId(2), "u2".to_owned())]
+    );
+    assert_eq!(hub.connection_of("u1"), None);
+    assert_eq!(hub.publish(&bet(1)), Ok(0), "nobody is left");
+}

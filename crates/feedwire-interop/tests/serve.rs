@@ -307,3 +307,133 @@ fn anycable_core_in_extended_mode_against_feedwire_serve_actioncable_anycable() 
     assert_eq!(opened.len(), 1, "{all}");
     assert_eq!(opened[0]["ext"], true, "{all}");
 }
+
+/// The test CA and the server certificate for 127.0.0.1 of feedwire-tungstenite's TLS tests.
+fn tls_file(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../feedwire-tungstenite/testdata/tls")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The whole pusher-js scenario of `pusher-serve-client.js` (public, private and presence channels, the SDK
+/// triggering and querying) over `wss://` and `https://`: `feedwire serve pusher --tls-cert --tls-key` with a
+/// certificate of a test CA that node trusts through `NODE_EXTRA_CA_CERTS`.
+#[test]
+#[ignore = "needs node and the peers of scripts/install-peers.sh"]
+fn pusher_js_and_the_sdk_over_wss_and_https_against_feedwire_serve_pusher_tls() {
+    feedwire_bin();
+    let (cert, key, ca) = (tls_file("server.pem"), tls_file("server.key"), tls_file("ca.pem"));
+    let (port, server) = start_feedwire("tls", &["--tls-cert", &cert, "--tls-key", &key], "app-secret");
+    let mut client = Peer::start(
+        "pusher-js-tls",
+        &peers_dir().join("clients"),
+        "node",
+        &["pusher-serve-client.js", "pusher-js", &port.to_string()],
+        &[
+            ("TIMEOUT_MS", "15000"),
+            ("FEEDWIRE_TLS", "1"),
+            ("NODE_EXTRA_CA_CERTS", &ca),
+        ],
+    )
+    .unwrap();
+    let code = client.wait_exit(Duration::from_secs(25));
+    assert_eq!(
+        code.ok().flatten(),
+        Some(0),
+        "the scenario over TLS failed\n--- feedwire:\n{}\n--- client:\n{}",
+        server.output(),
+        client.output()
+    );
+    assert!(
+        client.output().contains(r#"{"step":"OK"}"#),
+        "{}",
+        client.output()
+    );
+    assert!(
+        server
+            .output()
+            .contains(&format!("pusher server on wss://127.0.0.1:{port}/app/app-key"))
+    );
+    // the client spoke TLS: the server saw its subscriptions
+    let subscribed = json_lines(&server.output())
+        .iter()
+        .filter(|l| l["kind"] == "subscribed")
+        .count();
+    assert!(
+        subscribed >= 4,
+        "{subscribed} subscriptions seen\n{}\n--- client:\n{}",
+        server.output(),
+        client.output()
+    );
+}
+
+/// Two apps from `--config` on one server, each through the whole scenario of `pusher-serve-client.js` at the
+/// same time with the same channel names: each app's clients see exactly their own events and members (the
+/// scenario fails on any unexpected or doubled event and on a wrong member list), and each app's SDK signs
+/// with its own secret.
+#[test]
+#[ignore = "needs node and the peers of scripts/install-peers.sh"]
+fn two_apps_on_one_feedwire_serve_pusher_with_their_own_clients_and_sdks() {
+    feedwire_bin();
+    let config = std::env::temp_dir().join(format!("feedwire-interop-apps-{}.json", std::process::id()));
+    std::fs::write(
+        &config,
+        r#"{"apps":[{"id":"app-id","key":"app-key","secret":"app-secret"},
+                    {"id":"app-2","key":"key-2","secret":"secret-2"}]}"#,
+    )
+    .unwrap();
+    let (port, server) = start_feedwire("apps", &["--config", config.to_str().unwrap()], "unused");
+    let run = |name: &str, env: &[(&str, &str)]| {
+        let mut all = vec![("TIMEOUT_MS", "20000")];
+        all.extend_from_slice(env);
+        Peer::start(
+            name,
+            &peers_dir().join("clients"),
+            "node",
+            &["pusher-serve-client.js", "pusher-js", &port.to_string()],
+            &all,
+        )
+        .unwrap()
+    };
+    let mut one = run("pusher-js-app-1", &[]);
+    let mut two = run(
+        "pusher-js-app-2",
+        &[
+            ("APP_ID", "app-2"),
+            ("APP_KEY", "key-2"),
+            ("APP_SECRET", "secret-2"),
+        ],
+    );
+    let (c1, c2) = (
+        one.wait_exit(Duration::from_secs(30)),
+        two.wait_exit(Duration::from_secs(30)),
+    );
+    let _ = std::fs::remove_file(&config);
+    let ctx = || {
+        format!(
+            "--- feedwire:\n{}\n--- app 1:\n{}\n--- app 2:\n{}",
+            server.output(),
+            one.output(),
+            two.output()
+        )
+    };
+    assert_eq!(c1.ok().flatten(), Some(0), "app 1's scenario failed\n{}", ctx());
+    assert_eq!(c2.ok().flatten(), Some(0), "app 2's scenario failed\n{}", ctx());
+    for p in [&one, &two] {
+        assert!(p.output().contains(r#"{"step":"OK"}"#), "{}", ctx());
+    }
+    let apps: BTreeSet<String> = json_lines(&server.output())
+        .iter()
+        .filter(|l| l["kind"] == "subscribed")
+        .filter_map(|l| l["app"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        apps,
+        BTreeSet::from(["app-id".to_owned(), "app-2".to_owned()]),
+        "{}",
+        ctx()
+    );
+}

@@ -363,6 +363,24 @@ impl<E: Envelope> feedwire_core::Hub for Hub<E> {
         }
     }
 
+    /// A planned restart: the feed has no "reconnect now" message, so every connection is closed at once with
+    /// 1001 (going away), which the client treats as a drop and reconnects with backoff (re-sending its login
+    /// and settings), instead of the host's close after its grace period (5 s in `feedwire serve`) during
+    /// which the clients, told nothing, would keep the connection open.
+    fn handle_shutdown(&mut self, _now: Instant) {
+        let open: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in open {
+            if let Some(c) = self.conns.remove(&conn) {
+                if self.users.get(&c.user) == Some(&conn) {
+                    self.users.remove(&c.user);
+                }
+                self.out
+                    .push_transmit((conn, HubTransmit::Close(Close::going_away())));
+                self.emit(HubEvent::Closed { conn, user: c.user });
+            }
+        }
+    }
+
     fn handle_timeout(&mut self, _now: Instant) {}
 
     fn poll_transmit(&mut self) -> Option<(ConnId, HubTransmit)> {

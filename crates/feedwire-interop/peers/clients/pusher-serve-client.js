@@ -3,8 +3,9 @@
 //
 // usage: node pusher-serve-client.js <pusher-js|pusher-client> [port]
 //   env: FEEDWIRE_HOST (default 127.0.0.1), FEEDWIRE_PORT (when no port argument), TIMEOUT_MS (default 15000),
-//        DEBUG=1 for the client library's own log.
-// App: app-id / app-key / app-secret. Private and presence channels are signed locally (as the shared peer
+//        DEBUG=1 for the client library's own log, FEEDWIRE_TLS=1 for wss:// and https:// (trust the server's
+//        CA with NODE_EXTRA_CA_CERTS), APP_ID / APP_KEY / APP_SECRET for another app.
+// App: app-id / app-key / app-secret unless the environment names another. Private and presence channels are signed locally (as the shared peer
 // scripts do). Prints one JSON object per step on stdout; the last line is {"step":"OK"} (exit 0) or
 // {"step":"FAIL","why":..} (exit 1).
 //
@@ -18,7 +19,10 @@ const PusherServer = require('pusher');
 const lib = process.argv[2];
 const host = process.env.FEEDWIRE_HOST || '127.0.0.1';
 const port = Number(process.argv[3] || process.env.FEEDWIRE_PORT);
-const [APP_ID, KEY, SECRET] = ['app-id', 'app-key', 'app-secret'];
+const APP_ID = process.env.APP_ID || 'app-id';
+const KEY = process.env.APP_KEY || 'app-key';
+const SECRET = process.env.APP_SECRET || 'app-secret';
+const tls = process.env.FEEDWIRE_TLS === '1';
 if (!['pusher-js', 'pusher-client'].includes(lib) || !port) {
   console.error('usage: node pusher-serve-client.js <pusher-js|pusher-client> <port>');
   process.exit(2);
@@ -29,7 +33,7 @@ process.on('unhandledRejection', (e) => fail(`unhandled rejection: ${e && (e.bod
 process.on('uncaughtException', (e) => fail(`uncaught: ${e && e.stack || e}`));
 setTimeout(() => fail('timeout'), Number(process.env.TIMEOUT_MS || 15000)).unref();
 
-const api = new PusherServer({ appId: APP_ID, key: KEY, secret: SECRET, host, port: String(port), useTLS: false });
+const api = new PusherServer({ appId: APP_ID, key: KEY, secret: SECRET, host, port: String(port), useTLS: tls });
 const sign = (s) => `${KEY}:${crypto.createHmac('sha256', SECRET).update(s).digest('hex')}`;
 const plain = (d) => (typeof d === 'string' ? JSON.parse(d) : d);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -42,7 +46,8 @@ function connect(userId) {
     const channelData = JSON.stringify({ user_id: userId, user_info: userInfo });
     const p = new Pusher(KEY, {
       cluster: 'mt1', // v8 throws without it; ignored because wsHost is set
-      wsHost: host, wsPort: port, forceTLS: false, enabledTransports: ['ws'], disableStats: true,
+      wsHost: host, wsPort: port, wssPort: port, forceTLS: tls, enabledTransports: ['ws'], // pusher-js's name for both ws and wss
+      disableStats: true,
       channelAuthorization: {
         customHandler: ({ socketId, channelName }, cb) => {
           if (channelName.startsWith('presence-')) {
@@ -66,7 +71,7 @@ function connect(userId) {
   // URL it builds: ws://HOST:PORT/app/app-key?client=node-client&version=1.1.0&protocol=7; `secret` => local
   // signatures, `channel_data` => the presence member.
   const p = new Pusher(KEY, {
-    encrypted: false, host, wsPort: port, secret: SECRET,
+    encrypted: tls, host, wsPort: port, wssPort: port, secret: SECRET,
     channel_data: { user_id: userId, user_info: userInfo },
   });
   return {
