@@ -63,7 +63,7 @@ pub struct CableBroker {
 
 impl CableBroker {
     /// Starts the link: messages on a followed stream's channel are broadcast to the hub behind `server`.
-    /// `channel_prefix` is `cable.yml`'s (`None`: Rails' default of no prefix). Needs a tokio runtime.
+    /// `channel_prefix` is `cable.yml`'s (`None`: Rails' default of no prefix).
     pub fn start(
         config: LinkConfig,
         channel_prefix: Option<String>,

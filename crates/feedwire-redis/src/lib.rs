@@ -39,4 +39,7 @@ pub enum Error {
         /// What redis-rs said.
         reason: String,
     },
+    /// The link's thread (or its runtime) could not start.
+    #[error("cannot start the Redis link's thread: {0}")]
+    Thread(#[source] std::io::Error),
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use crate::Error;
 
@@ -122,14 +122,15 @@ enum Control {
 type OnMessage = Box<dyn FnMut(&str, &[u8]) + Send>;
 type OnUp = Box<dyn FnMut() + Send>;
 
-/// A running link to Redis: follows channels, publishes, reconnects by itself. Its two tasks end when it is
-/// dropped.
+/// A running link to Redis: follows channels, publishes, reconnects by itself. It runs on a thread of its own
+/// (a single-threaded tokio runtime), so that a server busy writing a fan-out to thousands of connections does
+/// not hold back what goes to and comes from the other nodes; the thread ends when the link is dropped.
 pub struct Link {
     control: mpsc::UnboundedSender<Control>,
     publish: mpsc::Sender<(String, Vec<u8>)>,
     state: watch::Receiver<LinkState>,
     meters: Arc<Meters>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Vec<AbortHandle>,
     url: String,
 }
 
@@ -152,9 +153,9 @@ impl Drop for Link {
 }
 
 impl Link {
-    /// Starts the link's tasks on the current tokio runtime (panics outside one, as `tokio::spawn` does).
-    /// Fails only on a URL Redis cannot use; an unreachable Redis is retried forever, and reported through
-    /// [`state`](Self::state) and the `tracing` log.
+    /// Starts the link on a thread of its own (no runtime is needed by the caller). Fails only on a URL Redis
+    /// cannot use, or when the thread cannot start; an unreachable Redis is retried forever, and reported
+    /// through [`state`](Self::state) and the `tracing` log.
     ///
     /// `on_message` gets each message received on a followed channel (its Redis channel and payload), on
     /// the link's task: keep it short. `on_up` runs each time the subscriber connection is (re)established,
@@ -185,10 +186,22 @@ impl Link {
             state: state_tx,
             meters: meters.clone(),
         };
-        let tasks = vec![
-            tokio::spawn(sub.run()),
-            tokio::spawn(publisher(client, config.clone(), publish_rx, meters.clone())),
-        ];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Thread)?;
+        let sub = rt.spawn(sub.run());
+        let publ = rt.spawn(publisher(client, config.clone(), publish_rx, meters.clone()));
+        let tasks = vec![sub.abort_handle(), publ.abort_handle()];
+        std::thread::Builder::new()
+            .name("feedwire-redis".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = sub.await;
+                    let _ = publ.await;
+                });
+            })
+            .map_err(Error::Thread)?;
         Ok(Link {
             control: control_tx,
             publish: publish_tx,

@@ -58,7 +58,7 @@ pub struct PusherCluster {
 
 impl PusherCluster {
     /// Starts the link on `channel` (all nodes of a cluster use the same; [`DEFAULT_CHANNEL`] is a good
-    /// one) for the hub behind `server`. Needs a tokio runtime.
+    /// one) for the hub behind `server`.
     #[allow(clippy::disallowed_methods)] // the adapter owns the clock: messages arrive now
     pub fn start<H: ClusterHub>(
         config: LinkConfig,

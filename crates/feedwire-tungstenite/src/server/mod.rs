@@ -151,15 +151,24 @@ impl<H: Hub> Shared<H> {
         let out = {
             let mut st = self.lock();
             let out = f(&mut st.hub, wire::now());
-            st.route();
+            self.route(&mut st);
             out
         };
-        self.wake();
+        self.wake_timer();
         out
     }
 
-    fn wake(&self) {
+    /// Routes the hub's transmits to the connections' writers, after waking the event reader. The order
+    /// matters on a single-threaded runtime: tasks run in the order they were woken, so a host that forwards
+    /// an event at once (a cluster message to the other nodes) gets to run before the writers of a fan-out to
+    /// thousands of connections, not after all of them.
+    fn route(&self, st: &mut State<H>) {
         self.events.notify_one();
+        st.route();
+    }
+
+    /// Wakes the timer task (the hub's deadline may have changed).
+    fn wake_timer(&self) {
         self.timer.notify_one();
     }
 

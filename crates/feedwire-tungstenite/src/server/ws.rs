@@ -360,13 +360,13 @@ where
         let conn = ConnId(st.next_id);
         st.conns.insert(conn, Slot { flow: flow.clone() });
         st.hub.handle_open(wire::now(), conn, &open);
-        st.route();
+        shared.route(&mut st);
         conn
     };
     drop(open);
     meters.conns_open.fetch_add(1, Ordering::Relaxed);
     meters.conns_total.fetch_add(1, Ordering::Relaxed);
-    shared.wake();
+    shared.wake_timer();
 
     let (mut sink, mut stream) = ws.split();
     let binary = config.binary;
@@ -555,9 +555,9 @@ fn forget<H: Hub>(shared: &Shared<H>, conn: ConnId, close: Option<Close>) {
     let mut st = shared.lock();
     if st.conns.remove(&conn).is_some() {
         st.hub.handle_close(wire::now(), conn, close);
-        st.route();
+        shared.route(&mut st);
         drop(st);
-        shared.wake();
+        shared.wake_timer();
     }
 }
 
@@ -568,12 +568,12 @@ fn frame_to_hub<H: Hub>(shared: &Shared<H>, conn: ConnId, frame: Frame) -> bool 
         let known = st.conns.contains_key(&conn);
         if known {
             st.hub.handle_frame(wire::now(), conn, frame);
-            st.route();
+            shared.route(&mut st);
         }
         known
     };
     if known {
-        shared.wake();
+        shared.wake_timer();
     }
     known
 }
