@@ -295,6 +295,15 @@ pub fn http_get(port: u16, path_and_query: &str) {
     assert!(out.starts_with("HTTP/1.1 200"), "{path_and_query}: {out}");
 }
 
+/// The JSON objects among `output`'s lines (the peer scripts print one per step; other lines are skipped).
+pub fn json_lines(output: &str) -> Vec<serde_json::Value> {
+    output
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// Percent-encodes every byte but ASCII letters and digits (for a query value).
 pub fn url_encode(s: &str) -> String {
     s.bytes()

@@ -12,18 +12,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use feedwire_interop::{
-    Peer, StdinFile, feedwire_bin, free_port, http_get, peers_dir, start_rails_with, start_redis, url_encode,
+    Peer, StdinFile, feedwire_bin, free_port, http_get, json_lines, peers_dir, start_rails_with, start_redis,
+    url_encode,
 };
 use serde_json::Value;
 
 const PREFIX: &str = "fwtest";
 
 fn lines(p: &Peer) -> Vec<Value> {
-    p.output()
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    json_lines(&p.output())
 }
 
 /// The messages a client received, as `from/n` strings.

@@ -18,17 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir, start_redis};
+use feedwire_interop::{Peer, feedwire_bin, free_port, json_lines, peers_dir, start_redis};
 use serde_json::Value;
 
 const NODE_TIMEOUT_SECS: u64 = 3;
 
 fn lines(p: &Peer) -> Vec<Value> {
-    p.output()
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    json_lines(&p.output())
 }
 
 fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: &dyn Fn() -> String) {

@@ -31,21 +31,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir};
+use feedwire_interop::{Peer, feedwire_bin, free_port, json_lines, peers_dir};
 use serde_json::{Value, json};
 
 /// The SDK's ping interval in the test (its `pingInterval` option).
 const PING_MS: u64 = 250;
 /// The app partner the SDK connects as.
 const CLIENT_ID: &str = "sdk-partner-7";
-
-fn json_lines(output: &str) -> Vec<Value> {
-    output
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
 
 fn steps(lines: &[Value], step: &str) -> Vec<Value> {
     lines.iter().filter(|v| v["step"] == step).cloned().collect()

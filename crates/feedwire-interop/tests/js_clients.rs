@@ -31,18 +31,10 @@
 
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, peers_dir};
+use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, json_lines, peers_dir};
 use serde_json::Value;
 
 /// The JSON objects among a process's output lines (feedwire's event lines, a script's steps).
-fn json_lines(output: &str) -> Vec<Value> {
-    output
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn steps<'a>(lines: &'a [Value], step: &str) -> Vec<&'a Value> {
     lines.iter().filter(|v| v["step"] == step).collect()
 }

@@ -258,17 +258,7 @@ mod rails {
     }
 
     pub fn broadcast(port: u16, message: &str) {
-        let enc = |s: &str| -> String {
-            s.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect()
-        };
+        let enc = feedwire_interop::url_encode;
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(
             s,

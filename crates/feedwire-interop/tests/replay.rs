@@ -15,8 +15,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use feedwire_interop::{Peer, feedwire_bin, free_port, peers_dir};
-use serde_json::Value;
+use feedwire_interop::{Peer, feedwire_bin, free_port, json_lines, peers_dir};
 
 /// Both sides' output, for failure messages.
 fn both(replay: &Peer, client: &Peer) -> String {
@@ -28,14 +27,6 @@ fn both(replay: &Peer, client: &Peer) -> String {
 }
 
 /// The JSON objects among a process's output lines.
-fn json_lines(output: &str) -> Vec<Value> {
-    output
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 #[test]
 #[ignore = "needs node and pusher-js: crates/feedwire-interop/scripts/install-peers.sh (CI runs it)"]
 fn pusher_js_meets_the_recorded_soketi_restart() {

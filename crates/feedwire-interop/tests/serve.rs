@@ -22,16 +22,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, peers_dir};
+use feedwire_interop::{Peer, StdinFile, feedwire_bin, free_port, json_lines, peers_dir};
 use serde_json::Value;
-
-fn json_lines(output: &str) -> Vec<Value> {
-    output
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
 
 /// The official SDK's webhook receiver on a free port.
 fn start_receiver(name: &str) -> (u16, Peer) {
