@@ -253,7 +253,13 @@ fn main() -> ExitCode {
     }
     init_tracing(cli.verbose);
     let out = Out::new(cli.pretty);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // `serve` runs a worker thread per core (its connections' reads and writes spread over them); the clients
+    // (`listen`, `record`, `demo`, `replay`) need only one thread
+    let rt = match &cli.command {
+        Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             out.error(format!("cannot start the runtime: {e}"));
