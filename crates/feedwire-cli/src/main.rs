@@ -515,20 +515,25 @@ pub(crate) fn lock(m: &Metrics) -> std::sync::MutexGuard<'_, prometheus_client::
 /// Says on stderr each time a Redis link goes down or comes back.
 pub(crate) fn report_link(out: Out, mut state: tokio::sync::watch::Receiver<feedwire_redis::LinkState>) {
     tokio::spawn(async move {
-        let mut was = *state.borrow();
-        while state.changed().await.is_ok() {
-            let now = *state.borrow();
+        use feedwire_redis::LinkState;
+        // from the link's first state: it runs on a thread of its own and may have changed already
+        let mut was = LinkState::Connecting;
+        loop {
+            let now = *state.borrow_and_update();
             match (was, now) {
-                (_, feedwire_redis::LinkState::Down) if was != now => out.error(
+                (_, LinkState::Down) if was != now => out.error(
                     "redis is unreachable: this server keeps serving its own clients; other servers' messages are missed until it is back (retrying)",
                 ),
-                (feedwire_redis::LinkState::Down, feedwire_redis::LinkState::Up) => {
+                (LinkState::Down, LinkState::Up) => {
                     out.status("redis is back: sharing again")
                 }
-                (_, feedwire_redis::LinkState::Up) if was != now => out.status("redis connected"),
+                (_, LinkState::Up) if was != now => out.status("redis connected"),
                 _ => {}
             }
             was = now;
+            if state.changed().await.is_err() {
+                break;
+            }
         }
     });
 }
