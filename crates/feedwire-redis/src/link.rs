@@ -348,8 +348,9 @@ impl Subscriber {
         if *self.state.borrow() == LinkState::Down {
             tracing::info!(url = %self.config.redacted_url(), "redis link up again");
         }
-        self.state.send_replace(LinkState::Up);
+        // the owner resynchronizes before anyone watching sees the link up
         (self.on_up)();
+        self.state.send_replace(LinkState::Up);
         let mut ping = tokio::time::interval(self.config.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await; // the first tick is immediate
