@@ -560,6 +560,30 @@ pub mod chaos;
 pub mod replay;
 mod replay_hub;
 
+/// What the replay modules' unit tests share: an echo transcript from its record lines, and the virtual
+/// clock's origin.
+#[cfg(test)]
+mod replay_test_support {
+    use std::time::Instant;
+
+    use crate::transcript::Transcript;
+
+    /// A client-side echo transcript: the header, then `lines`.
+    pub(super) fn transcript(lines: &[&str]) -> Transcript {
+        let mut text = String::from(r#"{"feedwire_transcript":1,"protocol":"echo","side":"client"}"#);
+        for l in lines {
+            text.push('\n');
+            text.push_str(l);
+        }
+        Transcript::parse(&text).unwrap()
+    }
+
+    #[allow(clippy::disallowed_methods)] // the virtual clock's origin
+    pub(super) fn t0() -> Instant {
+        Instant::now()
+    }
+}
+
 #[doc(hidden)]
 pub mod doc {
     //! A toy client and hub for the documentation examples.

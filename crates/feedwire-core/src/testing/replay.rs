@@ -585,19 +585,7 @@ mod tests {
     use super::*;
     use crate::testing::doc::{EchoClient, EchoHub};
 
-    fn transcript(lines: &[&str]) -> Transcript {
-        let mut text = String::from(r#"{"feedwire_transcript":1,"protocol":"echo","side":"client"}"#);
-        for l in lines {
-            text.push('\n');
-            text.push_str(l);
-        }
-        Transcript::parse(&text).unwrap()
-    }
-
-    #[allow(clippy::disallowed_methods)] // the virtual clock's origin
-    fn t0() -> Instant {
-        Instant::now()
-    }
+    use crate::testing::replay_test_support::{t0, transcript};
 
     #[test]
     fn reports_frames_that_differ_and_frames_never_sent() {

@@ -503,19 +503,7 @@ mod tests {
     use crate::testing::doc::EchoClient;
     use crate::testing::{Pair, Wire};
 
-    fn transcript(lines: &[&str]) -> Transcript {
-        let mut text = String::from(r#"{"feedwire_transcript":1,"protocol":"echo","side":"client"}"#);
-        for l in lines {
-            text.push('\n');
-            text.push_str(l);
-        }
-        Transcript::parse(&text).unwrap()
-    }
-
-    #[allow(clippy::disallowed_methods)] // the virtual clock's origin
-    fn t0() -> Instant {
-        Instant::now()
-    }
+    use crate::testing::replay_test_support::{t0, transcript};
 
     const TWO_CONNECTIONS: &[&str] = &[
         r#"{"t":0,"conn":1,"kind":"connect","url":"ws://h/echo"}"#,
