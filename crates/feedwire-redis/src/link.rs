@@ -407,21 +407,22 @@ async fn publisher(
         loop {
             let c = match &mut conn {
                 Some(c) => c,
-                None => match tokio::time::timeout(io, client.get_multiplexed_async_connection()).await {
-                    Ok(Ok(c)) => conn.insert(c),
-                    Ok(Err(e)) => {
-                        tracing::debug!("redis publisher: connect failed: {e}");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(config.reconnect_max);
-                        continue;
+                None => {
+                    let connected =
+                        match tokio::time::timeout(io, client.get_multiplexed_async_connection()).await {
+                            Ok(r) => r.map_err(|e| e.to_string()),
+                            Err(_) => Err("timed out".to_owned()),
+                        };
+                    match connected {
+                        Ok(c) => conn.insert(c),
+                        Err(why) => {
+                            tracing::debug!("redis publisher: connect failed: {why}");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(config.reconnect_max);
+                            continue;
+                        }
                     }
-                    Err(_) => {
-                        tracing::debug!("redis publisher: connect timed out");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(config.reconnect_max);
-                        continue;
-                    }
-                },
+                }
             };
             let mut cmd = redis::cmd("PUBLISH");
             cmd.arg(&channel).arg(&payload[..]);
