@@ -17,7 +17,9 @@ use crate::Error;
 #[derive(Clone)]
 pub struct LinkConfig {
     url: String,
-    /// First wait before reconnecting (doubled after each failure, up to `reconnect_max`).
+    /// First wait before reconnecting: doubled after each failure up to `reconnect_max`, each wait plus up to
+    /// 20% jitter (core's [`Backoff`](feedwire_core::Backoff)), so that nodes that lost Redis together do not
+    /// all come back in the same instant.
     pub reconnect_min: Duration,
     /// Longest wait between two reconnect attempts.
     pub reconnect_max: Duration,
@@ -278,14 +280,14 @@ enum End {
 
 impl Subscriber {
     async fn run(mut self) {
-        let mut backoff = self.config.reconnect_min;
+        let mut backoff = backoff(&self.config);
         loop {
             match self.session().await {
                 End::Dropped => return,
                 End::Lost(why) => {
                     if self.meters.up.swap(false, Ordering::Relaxed) {
                         self.meters.disconnects.fetch_add(1, Ordering::Relaxed);
-                        backoff = self.config.reconnect_min;
+                        backoff.reset();
                     }
                     if *self.state.borrow() != LinkState::Down {
                         tracing::warn!(
@@ -297,7 +299,7 @@ impl Subscriber {
                 }
             }
             // wait out the backoff, still taking subscription changes
-            let until = tokio::time::Instant::now() + backoff;
+            let until = tokio::time::Instant::now() + backoff.next_delay();
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until) => break,
@@ -307,7 +309,6 @@ impl Subscriber {
                     },
                 }
             }
-            backoff = (backoff * 2).min(self.config.reconnect_max);
         }
     }
 
@@ -401,7 +402,7 @@ async fn publisher(
 ) {
     let io = config.io_timeout;
     let mut conn: Option<redis::aio::MultiplexedConnection> = None;
-    let mut backoff = config.reconnect_min;
+    let mut backoff = backoff(&config);
     while let Some((channel, payload)) = rx.recv().await {
         // retried until it is published: what waits behind it waits in the bounded queue
         loop {
@@ -417,8 +418,7 @@ async fn publisher(
                         Ok(c) => conn.insert(c),
                         Err(why) => {
                             tracing::debug!("redis publisher: connect failed: {why}");
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(config.reconnect_max);
+                            tokio::time::sleep(backoff.next_delay()).await;
                             continue;
                         }
                     }
@@ -429,17 +429,29 @@ async fn publisher(
             match tokio::time::timeout(io, cmd.query_async::<i64>(c)).await {
                 Ok(Ok(_)) => {
                     meters.published.fetch_add(1, Ordering::Relaxed);
-                    backoff = config.reconnect_min;
+                    backoff.reset();
                     break;
                 }
                 Ok(Err(e)) => tracing::debug!("redis publisher: {e}"),
                 Err(_) => tracing::debug!("redis publisher: publish timed out"),
             }
             conn = None;
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(config.reconnect_max);
+            tokio::time::sleep(backoff.next_delay()).await;
         }
     }
+}
+
+/// The reconnect delays of `config` (core's capped exponential backoff with jitter), seeded from the
+/// process's hasher keys: an adapter may draw randomness, and two links should not reconnect in step.
+fn backoff(config: &LinkConfig) -> feedwire_core::Backoff {
+    use std::hash::{BuildHasher, Hasher};
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let c = feedwire_core::BackoffConfig::default()
+        .with_initial(config.reconnect_min)
+        .with_max(config.reconnect_max);
+    feedwire_core::Backoff::new(c, seed)
 }
 
 #[cfg(test)]
